@@ -1,0 +1,5 @@
+import type { CommandGroup } from './io.js';
+import { checkConfigCommand, serveCommand } from './serve.js';
+
+/** Every `gatehouse` command group; one file per group, one line here each. */
+export const commandGroups: CommandGroup[] = [serveCommand, checkConfigCommand];

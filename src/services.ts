@@ -1,0 +1,7 @@
+import type { Service, ServiceContext } from './service.js';
+
+/**
+ * The services the composition root starts, in order (stopped in reverse). Each entry returns
+ * undefined when its config section disables it. Protocol folders add one line here.
+ */
+export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>> = [];

@@ -1,0 +1,2 @@
+export { Store, type StoreOptions } from './store.js';
+export type * from './types.js';

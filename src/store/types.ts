@@ -1,0 +1,52 @@
+export type Key = string | number;
+
+export type ChangeOp = 'put' | 'delete';
+
+/** One row change, published after commit in commit order (see Store.subscribe). */
+export interface ChangeEvent<T = unknown> {
+  seq: number;
+  table: string;
+  op: ChangeOp;
+  key: Key;
+  before: T | null;
+  after: T | null;
+  /** Unix time in milliseconds at which the transaction ran. */
+  ts: number;
+}
+
+/** A declared table. Values are structured-clonable records (msgpack in LMDB). */
+export interface Table<T> {
+  readonly name: string;
+  /** Changes of a logged table go to the change log and the change feed. */
+  readonly logged: boolean;
+  /** Phantom marker so Table<A> and Table<B> are not interchangeable. */
+  readonly __type?: T;
+}
+
+export interface Entry<T> {
+  key: Key;
+  value: T;
+}
+
+export interface ReadTx {
+  get<T>(table: Table<T>, key: Key): T | undefined;
+  has(table: Table<unknown>, key: Key): boolean;
+  /** Every row in key order. */
+  entries<T>(table: Table<T>): Entry<T>[];
+  values<T>(table: Table<T>): T[];
+  count(table: Table<unknown>): number;
+}
+
+export interface WriteTx extends ReadTx {
+  put<T>(table: Table<T>, key: Key, value: T): void;
+  /** Returns false when the key did not exist. */
+  delete(table: Table<unknown>, key: Key): boolean;
+}
+
+export interface Migration {
+  /** Unique, stable id such as `mdb-0001-initial`; applied once, in list order. */
+  id: string;
+  up(tx: WriteTx): void;
+}
+
+export type ChangeListener = (events: readonly ChangeEvent[]) => void;
