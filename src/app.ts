@@ -1,5 +1,6 @@
 import type { GatehouseConfig } from './config/index.js';
 import { errorMessage } from './errors.js';
+import { opsRoute } from './http/ops-route.js';
 import { PrefixRouter } from './http/prefix-router.js';
 import { sendText } from './http/respond.js';
 import { HttpServer } from './http/server.js';
@@ -77,6 +78,7 @@ export class Gatehouse {
       const body = await this.metrics.text();
       sendText(res, 200, body, this.metrics.contentType);
     });
+    this.defaultRoutes.add('/api/v1/ops/', opsRoute({ store: this.store, config: () => this.config, logger: this.logger }));
     this.defaultRoutes.add('/version', (_req, res) => sendText(res, 200, `${VERSION}\n`));
   }
 

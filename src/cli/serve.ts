@@ -3,6 +3,7 @@ import { type GatehouseConfig, defaultConfig, loadConfigFile } from '../config/i
 import { errorMessage } from '../errors.js';
 import { createLogger } from '../log.js';
 import { flagString, parseArgs } from './args.js';
+import { removeServerLock, writeServerLock } from './server-lock.js';
 import type { CommandGroup } from './io.js';
 
 export function resolveConfig(file: string | undefined, dataDir: string | undefined): GatehouseConfig {
@@ -21,6 +22,7 @@ export const serveCommand: CommandGroup = {
     const config = resolveConfig(file, dataDir);
     const logger = createLogger({ level: config.log.level });
     const app = await Gatehouse.start({ config, logger });
+    writeServerLock(config.dataDir, { pid: process.pid, http: app.http.addresses()[0]! });
     io.out(`gatehouse listening: http ${app.http.addresses().join(', ')} (data in ${config.dataDir})`);
     await new Promise<void>((resolve) => {
       process.on('SIGHUP', () => {
@@ -38,7 +40,10 @@ export const serveCommand: CommandGroup = {
       });
       const shutdown = (signal: string) => {
         logger.info('gatehouse.stopping', { signal });
-        void app.stop().then(resolve);
+        void app.stop().then(() => {
+          removeServerLock(config.dataDir, process.pid);
+          resolve();
+        });
       };
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
