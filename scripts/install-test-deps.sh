@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(
   dnsutils knot-dnsutils nftables nginx-light tftp-hpa atftp curl udhcpc isc-dhcp-client iproute2 lldpd
   nsd knot dnsperf kea-admin kea-dhcp4-server dnsmasq-base conntrack tcpdump tftpd-hpa qemu-system-x86
-  ipxe-qemu dhcping bind9 bind9-utils wrk procps psmisc python3
+  ipxe-qemu dhcping bind9 bind9-utils wrk procps psmisc python3 iputils-ping
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

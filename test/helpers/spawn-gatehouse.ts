@@ -1,0 +1,104 @@
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Netns } from './netns.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface SpawnedGatehouse {
+  proc: ChildProcess;
+  /** Structured log records (stderr JSON lines) received so far. */
+  logs: Array<Record<string, unknown>>;
+  stdout: string[];
+  /** Resolves with the first log record (past or future) matching `pred`. */
+  waitForLog(pred: (r: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Runs `gatehouse serve --config <file>` as a child process, inside `netns` when given (the
+ * services that must own interfaces — DHCP, firewall, LLDP — run in the gateway namespace).
+ * Resolves once the server printed its listening line.
+ */
+export async function spawnGatehouse(opts: {
+  configYaml: string;
+  dir: string;
+  netns?: Netns;
+  startTimeoutMs?: number;
+}): Promise<SpawnedGatehouse> {
+  const configFile = path.join(opts.dir, 'gatehouse.yml');
+  fs.writeFileSync(configFile, opts.configYaml);
+  const args = ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'serve', '--config', configFile];
+  const proc = opts.netns
+    ? opts.netns.spawn(process.execPath, args, { cwd: repoRoot })
+    : (await import('node:child_process')).spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Array<Record<string, unknown>> = [];
+  const stdout: string[] = [];
+  const waiters = new Set<{ pred: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }>();
+  let errBuf = '';
+  proc.stderr!.on('data', (d: Buffer) => {
+    errBuf += d.toString();
+    let i: number;
+    while ((i = errBuf.indexOf('\n')) >= 0) {
+      const line = errBuf.slice(0, i);
+      errBuf = errBuf.slice(i + 1);
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        rec = { event: 'stderr', line };
+      }
+      logs.push(rec);
+      for (const w of waiters) {
+        if (w.pred(rec)) {
+          waiters.delete(w);
+          w.resolve(rec);
+        }
+      }
+    }
+  });
+  const started = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`gatehouse did not start in time; logs:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`)),
+      opts.startTimeoutMs ?? 20_000,
+    );
+    proc.stdout!.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n').filter(Boolean)) {
+        stdout.push(line);
+        if (line.startsWith('gatehouse listening')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gatehouse exited with ${code} before listening; logs:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`));
+    });
+  });
+  await started;
+  return {
+    proc,
+    logs,
+    stdout,
+    waitForLog(pred, timeoutMs = 10_000) {
+      const found = logs.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        waiters.add(w);
+        setTimeout(() => {
+          if (waiters.delete(w)) reject(new Error(`no matching log line within ${timeoutMs} ms`));
+        }, timeoutMs);
+      });
+    },
+    stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
+      return new Promise((resolve) => {
+        proc.once('exit', (code) => resolve(code));
+        proc.kill(signal);
+      });
+    },
+  };
+}
