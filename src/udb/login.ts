@@ -1,0 +1,58 @@
+/**
+ * Login derivation of `batchimport` (spec §7.6). Pure functions: no store, no clock.
+ */
+
+/**
+ * ASCII folding of the original: NFKD, then every non-ASCII code point dropped, then
+ * lowercased (`Élodie` → `elodie`, `Çaglar` → `caglar`, `ß` vanishes).
+ */
+export function asciiFold(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/[^\x00-\x7f]/gu, '')
+    .toLowerCase();
+}
+
+/** Letters of the last name kept in a derived login (`jp` + `delafontai`). */
+export const LASTNAME_LETTERS = 10;
+
+/**
+ * The login of a person: the first letter of every word of the folded first name (words are
+ * split on anything outside `a-z`), then at most ten `a-z` letters of the folded last name.
+ * `Jean-Pierre` / `De La Fontaine-Dupont` → `jpdelafontai`; `marie claire` / `o'neil` →
+ * `mconeil`. May be empty or too long for the login pattern: callers validate.
+ */
+export function deriveLogin(firstname: string, lastname: string): string {
+  const initials = asciiFold(firstname)
+    .split(/[^a-z]+/)
+    .filter((part) => part.length > 0)
+    .map((part) => part[0])
+    .join('');
+  const tail = asciiFold(lastname)
+    .replace(/[^a-z]/g, '')
+    .slice(0, LASTNAME_LETTERS);
+  return initials + tail;
+}
+
+/** Logins batchimport never hands out, even when derived (`R`/`Oot` → `root1`). */
+export const DERIVED_LOGIN_DENY_LIST: readonly string[] = ['root'];
+
+/**
+ * De-duplication within one imported file: a taken login gets the first free `<login>N`,
+ * N = 1, 2, …, always built on the un-suffixed login. Users already in the database are not
+ * considered (the original did not either: they are then reported as existing).
+ */
+export class LoginAllocator {
+  private readonly taken: Set<string>;
+
+  constructor(denied: Iterable<string> = DERIVED_LOGIN_DENY_LIST) {
+    this.taken = new Set(denied);
+  }
+
+  allocate(base: string): string {
+    let login = base;
+    for (let n = 1; this.taken.has(login); n++) login = `${base}${n}`;
+    this.taken.add(login);
+    return login;
+  }
+}
