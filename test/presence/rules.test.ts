@@ -1,0 +1,215 @@
+import fc from 'fast-check';
+import t from 'tap';
+import {
+  NOT_LOGGED_IN,
+  type PresenceDirectory,
+  PresenceRules,
+  TOO_EARLY,
+  WRONG_HOSTNAME,
+  deleteOf,
+  updateOf,
+} from '../../src/presence/rules.js';
+
+const machines: Record<string, string> = {
+  'pas-r01p01': 'user',
+  'pas-r01p02': 'user',
+  'pas-r01p03': 'user',
+  srv: 'service',
+  laptop: 'orga',
+};
+const users: Record<string, string> = { aproviste: 'user', jmarchand: 'user', cana_p: 'orga', nathalie: 'root' };
+const dir: PresenceDirectory = {
+  machines: (h) => (machines[h] ? [{ mtype: machines[h] }] : []),
+  users: (l) => (users[l] ? [{ group: users[l] }] : []),
+};
+
+function clock(start = 1000) {
+  const c = { now: start, advance: (s: number) => (c.now += s) };
+  return c;
+}
+
+/** Rules past their start-up embargo. */
+function ready(timeout = 30) {
+  const c = clock();
+  const rules = new PresenceRules({ timeout, now: () => c.now });
+  c.advance(timeout);
+  return { c, rules };
+}
+
+t.test('start-up embargo: logins refused for one TIMEOUT, heartbeats accepted', (t) => {
+  const c = clock();
+  const rules = new PresenceRules({ timeout: 30, now: () => c.now });
+  c.advance(29.9);
+  t.same(rules.login('aproviste', 'pas-r01p01', dir), { refusal: TOO_EARLY, counted: 'too_early', messages: [] });
+  t.same(rules.heartbeat('jmarchand', 'pas-r01p02'), [[updateOf('jmarchand', 'pas-r01p02')]], 'heartbeat bypasses the embargo');
+  c.advance(0.1);
+  t.same(rules.login('aproviste', 'pas-r01p01', dir), {
+    refusal: null,
+    counted: null,
+    messages: [[updateOf('aproviste', 'pas-r01p01')]],
+  });
+  t.end();
+});
+
+t.test('login authorisation order and messages (spec §9.2)', (t) => {
+  const { rules } = ready();
+  t.equal(rules.login('aproviste', 'pas-r01p01', dir).refusal, null);
+  const cases: Array<[string, string, string | null, string | null]> = [
+    ['aproviste', 'pas-r01p02', 'aproviste is already logged somewhere else', 'already_logged'],
+    // "already logged elsewhere" comes before "busy" and before any MDB/UDB check
+    ['aproviste', 'nosuch', 'aproviste is already logged somewhere else', 'already_logged'],
+    ['jmarchand', 'pas-r01p01', 'pas-r01p01 is busy', 'busy'],
+    ['ghost', 'pas-r01p01', 'pas-r01p01 is busy', 'busy'],
+    ['ghost', 'nosuch', 'nosuch is not a registered machine', 'machine_not_registered'],
+    ['ghost', 'pas-r01p02', 'ghost is not a registered user', 'user_not_registered'],
+    ['jmarchand', 'srv', 'jmarchand is not a kind of user that is allowed to log on srv', 'user_not_allowed'],
+    ['jmarchand', 'laptop', 'jmarchand is not a kind of user that is allowed to log on laptop', 'user_not_allowed'],
+  ];
+  for (const [login, host, refusal, counted] of cases) {
+    t.same(rules.login(login, host, dir), { refusal, counted, messages: [] }, `${login}@${host}`);
+  }
+  t.same(rules.login('aproviste', 'pas-r01p01', dir), { refusal: null, counted: 'already_logged', messages: [] }, 'refresh: allowed, counted, silent');
+  t.same(rules.login('cana_p', 'pas-r01p02', dir).messages, [[updateOf('cana_p', 'pas-r01p02')]], 'organizer on a user machine');
+  t.same(rules.login('nathalie', 'srv', dir).refusal, null, 'root on a service machine');
+  t.same(Object.fromEntries(rules.list().list), { aproviste: 'pas-r01p01', cana_p: 'pas-r01p02', nathalie: 'srv' });
+  t.end();
+});
+
+t.test('expiry: sessions die TIMEOUT after the last heartbeat; expired logins announced once', (t) => {
+  const { c, rules } = ready(30);
+  rules.login('aproviste', 'pas-r01p01', dir);
+  rules.heartbeat('jmarchand', 'pas-r01p02');
+  c.advance(20);
+  t.same(rules.heartbeat('jmarchand', 'pas-r01p02'), [], 'refresh heartbeat: no message');
+  c.advance(9.99);
+  t.same(rules.expire(), []);
+  c.advance(0.01);
+  t.same(rules.expire(), [[deleteOf('aproviste')]]);
+  t.same(rules.expire(), [], 'nothing left to announce');
+  t.equal(rules.holderOf('pas-r01p01'), undefined, 'machine freed');
+  c.advance(20);
+  t.same(rules.list(), { list: new Map(), messages: [[deleteOf('jmarchand')]] }, 'get_list expires first');
+  t.end();
+});
+
+t.test('heartbeat carries expired logins in the same message, before its own update', (t) => {
+  const { c, rules } = ready(30);
+  rules.heartbeat('aproviste', 'pas-r01p01');
+  c.advance(30);
+  t.same(rules.heartbeat('jmarchand', 'pas-r01p02'), [[deleteOf('aproviste'), updateOf('jmarchand', 'pas-r01p02')]]);
+  c.advance(30);
+  t.same(rules.heartbeat('jmarchand', 'pas-r01p02'), [[deleteOf('jmarchand'), updateOf('jmarchand', 'pas-r01p02')]], 'own expiry then re-creation');
+  t.end();
+});
+
+t.test('login announces expiries as a separate message first', (t) => {
+  const { c, rules } = ready(30);
+  rules.heartbeat('jmarchand', 'pas-r01p02');
+  c.advance(30);
+  t.same(rules.login('aproviste', 'pas-r01p01', dir).messages, [[deleteOf('jmarchand')], [updateOf('aproviste', 'pas-r01p01')]]);
+  t.end();
+});
+
+t.test('displaced-user quirk: newcomer announced, old user deleted but kept until expiry', (t) => {
+  const { c, rules } = ready(30);
+  rules.heartbeat('aproviste', 'pas-r01p01');
+  c.advance(10);
+  t.same(rules.heartbeat('jmarchand', 'pas-r01p01'), [[deleteOf('aproviste'), updateOf('jmarchand', 'pas-r01p01')]]);
+  t.ok(rules.has('aproviste'), 'displaced entry kept');
+  t.same(rules.records(), [
+    { login: 'aproviste', hostname: 'pas-r01p01' },
+    { login: 'jmarchand', hostname: 'pas-r01p01' },
+  ]);
+  t.equal(rules.login('aproviste', 'pas-r01p02', dir).refusal, 'aproviste is already logged somewhere else');
+  c.advance(20);
+  // aproviste expires and frees pas-r01p01 although jmarchand holds it (original behaviour)
+  t.same(rules.expire(), [[deleteOf('aproviste')]]);
+  t.equal(rules.holderOf('pas-r01p01'), undefined);
+  t.ok(rules.has('jmarchand'));
+  t.end();
+});
+
+t.test('moved user: the previous host stays busy', (t) => {
+  const { c, rules } = ready(30);
+  rules.heartbeat('aproviste', 'pas-r01p01');
+  t.same(rules.heartbeat('aproviste', 'pas-r01p02'), [[updateOf('aproviste', 'pas-r01p02')]]);
+  t.equal(rules.holderOf('pas-r01p01'), 'aproviste');
+  t.equal(rules.login('cana_p', 'pas-r01p01', dir).refusal, 'pas-r01p01 is busy');
+  c.advance(30);
+  t.same(rules.expire(), [[deleteOf('aproviste')]]);
+  t.equal(rules.holderOf('pas-r01p01'), 'aproviste', 'still busy after the user expired');
+  t.equal(rules.holderOf('pas-r01p02'), undefined);
+  // a heartbeat from the stale host announces the stale holder as deleted
+  t.same(rules.heartbeat('cana_p', 'pas-r01p01'), [[deleteOf('aproviste'), updateOf('cana_p', 'pas-r01p01')]]);
+  t.end();
+});
+
+t.test('moving back to the stale host is silent (old holder == login)', (t) => {
+  const { rules } = ready(30);
+  rules.heartbeat('aproviste', 'pas-r01p01');
+  rules.heartbeat('aproviste', 'pas-r01p02');
+  t.same(rules.heartbeat('aproviste', 'pas-r01p01'), [], 'subscribers still believe pas-r01p02, like the original');
+  t.same(Object.fromEntries(rules.currentList()), { aproviste: 'pas-r01p01' });
+  t.end();
+});
+
+t.test("a displaced user's logout frees the newcomer's machine (original behaviour)", (t) => {
+  const { rules } = ready(30);
+  rules.heartbeat('aproviste', 'pas-r01p01');
+  rules.heartbeat('jmarchand', 'pas-r01p01');
+  t.same(rules.logout('aproviste', 'pas-r01p01'), { refusal: null, messages: [[deleteOf('aproviste')]] });
+  t.equal(rules.holderOf('pas-r01p01'), undefined);
+  t.ok(rules.has('jmarchand'));
+  t.end();
+});
+
+t.test('logout checks', (t) => {
+  const { rules } = ready();
+  t.same(rules.logout('aproviste', 'pas-r01p01'), { refusal: NOT_LOGGED_IN, messages: [] });
+  rules.login('aproviste', 'pas-r01p01', dir);
+  t.same(rules.logout('aproviste', 'pas-r01p02'), { refusal: WRONG_HOSTNAME, messages: [] });
+  t.same(rules.logout('aproviste', 'pas-r01p01'), { refusal: null, messages: [[deleteOf('aproviste')]] });
+  t.equal(rules.holderOf('pas-r01p01'), undefined);
+  t.equal(rules.login('jmarchand', 'pas-r01p01', dir).refusal, null, 'machine free again');
+  t.end();
+});
+
+t.test('property: published messages replayed by a subscriber match get_list except displaced users', (t) => {
+  const logins = ['a', 'b', 'c'];
+  const hosts = ['pas-r01p01', 'pas-r01p02', 'pas-r01p03'];
+  const localDir: PresenceDirectory = { machines: () => [{ mtype: 'user' }], users: () => [{ group: 'orga' }] };
+  const op = fc.oneof(
+    fc.record({ k: fc.constant('hb'), l: fc.constantFrom(...logins), h: fc.constantFrom(...hosts) }),
+    fc.record({ k: fc.constant('login'), l: fc.constantFrom(...logins), h: fc.constantFrom(...hosts) }),
+    fc.record({ k: fc.constant('logout'), l: fc.constantFrom(...logins), h: fc.constantFrom(...hosts) }),
+    fc.record({ k: fc.constant('tick'), s: fc.integer({ min: 1, max: 40 }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      const { c, rules } = ready(30);
+      const feed = new Map<string, string>();
+      const apply = (msgs: Array<Array<{ type: string; data: Record<string, unknown> }>>) => {
+        for (const m of msgs)
+          for (const u of m) {
+            if (u.type === 'update') feed.set(u.data.login as string, u.data.hostname as string);
+            else feed.delete(u.data.login as string);
+          }
+      };
+      for (const o of ops) {
+        if (o.k === 'hb') apply(rules.heartbeat(o.l!, o.h!));
+        else if (o.k === 'login') apply(rules.login(o.l!, o.h!, localDir).messages);
+        else if (o.k === 'logout') apply(rules.logout(o.l!, o.h!).messages);
+        else c.advance(o.s!);
+      }
+      const { list, messages } = rules.list();
+      apply(messages);
+      // A subscriber never believes in a session the server has dropped (every removal is
+      // announced). Nothing stronger holds in the original: displaced users, moves back to a
+      // stale host and a displaced user's logout (which frees the newcomer's machine) all leave
+      // subscribers and get_list apart.
+      for (const l of feed.keys()) if (!list.has(l)) return false;
+      return true;
+    }),
+  );
+  t.end();
+});
