@@ -1,7 +1,10 @@
 import type { Service, ServiceContext } from './service.js';
+import { tftpServiceFactory } from './tftp/service.js';
 
 /**
  * The services the composition root starts, in order (stopped in reverse). Each entry returns
  * undefined when its config section disables it. Protocol folders add one line here.
  */
-export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>> = [];
+export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>> = [
+  tftpServiceFactory,
+];

@@ -1,11 +1,45 @@
 import { z } from 'zod';
 import { listenAddress } from '../config/listen.js';
 
+/**
+ * `tftp:` section. Defaults run unprivileged on loopback; production lists each served
+ * address (e.g. `192.168.1.254:69`, `192.168.250.254:69`) so that replies leave from the address
+ * the client talked to.
+ */
 export const tftpConfigSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
+    /** One socket per entry. Prefer explicit addresses over 0.0.0.0: see docs/tftp.md. */
     listen: z.array(listenAddress).default(['127.0.0.1:6969']),
-    root: z.string().default('/srv/tftp'),
+    /** Directory served read-only; requests are confined to it (symlinks resolved). */
+    root: z.string().min(1).default('/srv/tftp'),
+    /**
+     * Largest RFC 2348 blksize granted; bigger requests are clamped. 1468 fills a 1500-byte
+     * Ethernet frame (1500 - 20 IPv4 - 8 UDP - 4 TFTP) so no DATA packet is ever fragmented.
+     */
+    maxBlksize: z.number().int().min(8).max(65464).default(1468),
+    /** Largest RFC 7440 windowsize granted; bigger requests are clamped. */
+    maxWindowsize: z.number().int().min(1).max(1024).default(64),
+    /** First retransmission interval when the client does not ask for RFC 2349 `timeout`. */
+    timeoutMs: z.number().int().min(10).max(255_000).default(1000),
+    /** Retransmission backoff doubles the interval up to this ceiling. */
+    maxTimeoutMs: z.number().int().min(10).max(255_000).default(4000),
+    /** Retransmissions of the same window before a transfer is abandoned. */
+    retries: z.number().int().min(0).max(100).default(5),
+    /** A transfer running longer than this is abandoned (slow-drip clients cannot hold a slot forever). */
+    maxTransferMs: z.number().int().min(1000).default(600_000),
+    /** Concurrent transfers, all clients together. */
+    maxTransfers: z.number().int().min(1).max(100_000).default(4000),
+    /** Concurrent transfers from one client address (a PXE ROM needs one). */
+    maxTransfersPerClient: z.number().int().min(1).max(100_000).default(8),
+    /** Bytes of boot files kept in memory; a file bigger than this is read from disk per transfer. */
+    cacheBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(256 * 1024 * 1024),
+    /** Resolution of the shared retransmission timer. */
+    timerTickMs: z.number().int().min(1).max(1000).default(20),
   })
   .prefault({});
 export type TftpConfig = z.infer<typeof tftpConfigSchema>;

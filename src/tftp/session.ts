@@ -1,0 +1,216 @@
+/**
+ * One transfer on its own socket: glues a TransferState to a UDP socket connected to the client
+ * (RFC 1350 TIDs: the server's side of the transfer is this socket's ephemeral port) and to the
+ * file bytes. Timers are not here: the server's shared TimerWheel calls `onTimer`.
+ *
+ * The socket is connect()ed to the client, so the kernel drops datagrams from any other address
+ * or port (RFC 1350's "unknown transfer ID" case) and reports an ICMP port-unreachable as
+ * ECONNREFUSED, which tells us early that a client has gone.
+ */
+import type dgram from 'node:dgram';
+import { encodeDataHeader, encodeOack, peekAck, decodePacket, type TftpOption } from './codec.js';
+import type { FileSource } from './file-cache.js';
+import type { TransferMode } from './policy.js';
+import { type SendAction, type StepResult, TransferState } from './transfer.js';
+import type { WheelItem } from './timer-wheel.js';
+
+export type TransferResult =
+  | 'ok'
+  | 'timeout'
+  | 'client-error'
+  | 'client-gone'
+  | 'evicted'
+  | 'too-long'
+  | 'read-failed'
+  | 'socket-error'
+  | 'shutdown';
+
+export interface SessionInfo {
+  client: { address: string; port: number };
+  local: string;
+  file: string;
+  mode: TransferMode;
+  blksize: number;
+  windowsize: number;
+  timeoutMs: number;
+  maxTimeoutMs: number;
+  retries: number;
+  maxTransferMs: number;
+  oack: TftpOption[] | null;
+}
+
+export interface SessionHooks {
+  now(): number;
+  /** The deadline changed: (re)file the session in the timer wheel. */
+  schedule(s: Session): void;
+  /** First ACK seen: the client is real; it can no longer be evicted. */
+  confirmed(s: Session): void;
+  sent(bytes: number): void;
+  retransmitted(blocks: number): void;
+  malformed(reason: string): void;
+  finished(s: Session, result: TransferResult, detail?: Record<string, unknown>): void;
+}
+
+export class Session implements WheelItem {
+  deadline = Number.POSITIVE_INFINITY;
+  wheelTick = -1;
+  readonly state: TransferState;
+  readonly startedAt: number;
+  private done = false;
+  /** Disk-backed files: a range read is in flight; the latest wanted send waits here. */
+  private reading = false;
+  private wanted: SendAction | undefined;
+
+  constructor(
+    readonly info: SessionInfo,
+    private readonly socket: dgram.Socket,
+    private readonly source: FileSource,
+    private readonly hooks: SessionHooks,
+  ) {
+    this.startedAt = hooks.now();
+    this.state = new TransferState({
+      size: source.size,
+      blksize: info.blksize,
+      windowsize: info.windowsize,
+      timeoutMs: info.timeoutMs,
+      maxTimeoutMs: info.maxTimeoutMs,
+      retries: info.retries,
+      oack: info.oack !== null,
+    });
+    socket.on('message', (msg) => {
+      try {
+        this.onPacket(msg);
+      } catch (e) {
+        this.finish('socket-error', { error: e instanceof Error ? e.message : String(e) });
+      }
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      this.finish(e.code === 'ECONNREFUSED' ? 'client-gone' : 'socket-error', { error: e.message });
+    });
+  }
+
+  get finishedFlag(): boolean {
+    return this.done;
+  }
+
+  start(): void {
+    this.apply(this.state.start(this.hooks.now()));
+  }
+
+  onTimer(now: number): void {
+    if (this.done) return;
+    if (now - this.startedAt > this.info.maxTransferMs) {
+      this.finish('too-long');
+      return;
+    }
+    const before = this.state.retransmittedBlocks;
+    const step = this.state.onTimeout(now);
+    this.hooks.retransmitted(this.state.retransmittedBlocks - before);
+    this.apply(step);
+  }
+
+  finish(result: TransferResult, detail?: Record<string, unknown>): void {
+    if (this.done) return;
+    this.done = true;
+    this.state.finished = true;
+    this.deadline = Number.POSITIVE_INFINITY;
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
+    this.source.close();
+    this.hooks.finished(this, result, detail);
+  }
+
+  private onPacket(msg: Buffer): void {
+    if (this.done) return;
+    const block = peekAck(msg);
+    if (block >= 0) {
+      const now = this.hooks.now();
+      if (now - this.startedAt > this.info.maxTransferMs) {
+        this.finish('too-long');
+        return;
+      }
+      const wasConfirmed = this.state.confirmed;
+      const step = this.state.onAck(block, now);
+      if (!wasConfirmed && this.state.confirmed) this.hooks.confirmed(this);
+      this.apply(step);
+      return;
+    }
+    const decoded = decodePacket(msg);
+    if (!decoded.ok) {
+      this.hooks.malformed(decoded.error.reason);
+      return;
+    }
+    const p = decoded.packet;
+    if (p.op === 'ERROR') {
+      // PXE ROMs send ERROR (code 0 or 8) after the OACK when they only wanted tsize.
+      this.finish('client-error', { clientErrorCode: p.code, clientErrorMessage: p.message.slice(0, 100) });
+      return;
+    }
+    this.hooks.malformed(`unexpected-${p.op.toLowerCase()}`);
+  }
+
+  private apply(step: StepResult): void {
+    switch (step.kind) {
+      case 'ignore':
+        return;
+      case 'done':
+        this.finish('ok');
+        return;
+      case 'gave-up':
+        this.finish('timeout');
+        return;
+      case 'send':
+        this.hooks.schedule(this);
+        this.send(step.send);
+        return;
+    }
+  }
+
+  private send(action: SendAction): void {
+    if (action.kind === 'oack') {
+      this.socket.send(encodeOack(this.info.oack ?? []));
+      return;
+    }
+    if (this.source.kind === 'memory') {
+      this.sendBlocks(action.from, action.to, this.source.data, 0);
+      return;
+    }
+    this.wanted = action;
+    if (!this.reading) void this.readAndSend();
+  }
+
+  private sendBlocks(from: number, to: number, data: Buffer, dataOffset: number): void {
+    let bytes = 0;
+    for (let b = from; b <= to; b++) {
+      const { start, end } = this.state.blockRange(b);
+      const s = Math.min(start - dataOffset, data.length);
+      const e = Math.min(end - dataOffset, data.length);
+      this.socket.send([encodeDataHeader(TransferState.wire(b)), data.subarray(s, e)]);
+      bytes += e - s;
+    }
+    this.hooks.sent(bytes);
+  }
+
+  private async readAndSend(): Promise<void> {
+    if (this.source.kind !== 'disk') return;
+    this.reading = true;
+    try {
+      while (this.wanted && !this.done) {
+        const { from, to } = this.wanted as { from: number; to: number };
+        this.wanted = undefined;
+        const start = this.state.blockRange(from).start;
+        const end = this.state.blockRange(to).end;
+        const data = await this.source.read(start, end - start);
+        if (this.done) return;
+        this.sendBlocks(from, to, data, start);
+      }
+    } catch (e) {
+      this.finish('read-failed', { error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      this.reading = false;
+    }
+  }
+}
