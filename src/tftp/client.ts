@@ -193,12 +193,18 @@ export function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
               ack(expected - 1);
             }
             arm();
-          } else if (!gapAcked) {
-            // Duplicate (our ACK was lost) or a gap: say where we are, once, and wait for in-order data.
-            gapAcked = true;
-            inWindow = 0;
-            ack(expected - 1);
-            arm();
+          } else {
+            // A repeat of our last block means our ACK was lost: acknowledge it again (RFC 1350
+            // receivers do; the server ignores duplicates). A block beyond the expected one means
+            // a gap: report it once (RFC 7440 §4), the sender goes back.
+            const last = (expected - 1) & 0xffff;
+            const ahead = ((p.block - (expected & 0xffff) + 0x10000) & 0xffff) < 0x8000;
+            if (p.block === last || (ahead && !gapAcked)) {
+              if (p.block !== last) gapAcked = true;
+              inWindow = 0;
+              ack(expected - 1);
+              arm();
+            }
           }
           return;
         }

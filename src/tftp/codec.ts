@@ -122,10 +122,12 @@ function readOptions(buf: Uint8Array, start: number): { options: TftpOption[] } 
 }
 
 export function decodePacket(buf: Uint8Array): DecodeResult {
-  if (buf.length < 4) {
-    return fail('too-short', `${buf.length} bytes; every TFTP packet has at least 4`);
-  }
+  if (buf.length < 2) return fail('too-short', `${buf.length} bytes; no opcode`);
   const opcode = (buf[0]! << 8) | buf[1]!;
+  // DATA, ACK and ERROR carry a 2-byte number after the opcode; requests and OACK carry strings.
+  if (buf.length < 4 && (opcode === OP.DATA || opcode === OP.ACK || opcode === OP.ERROR)) {
+    return fail('too-short', `${buf.length} bytes; DATA, ACK and ERROR have at least 4`);
+  }
   switch (opcode) {
     case OP.RRQ:
     case OP.WRQ: {

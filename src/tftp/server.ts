@@ -10,16 +10,16 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { GatehouseError, errorMessage } from '../errors.js';
 import { parseListen } from '../config/listen.js';
+import { errorMessage, GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { type RequestPacket, decodePacket, encodeError } from './codec.js';
+import { decodePacket, encodeError, type RequestPacket } from './codec.js';
 import type { TftpConfig } from './config.js';
 import { FileCache } from './file-cache.js';
 import { LogLimiter } from './log-limiter.js';
 import { TftpMetrics } from './metrics.js';
-import { type Refusal, checkRequest, planTransfer } from './policy.js';
+import { checkRequest, planTransfer, type Refusal } from './policy.js';
 import { Session, type SessionHooks, type TransferResult } from './session.js';
 import { TimerWheel } from './timer-wheel.js';
 

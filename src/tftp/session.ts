@@ -8,11 +8,11 @@
  * ECONNREFUSED, which tells us early that a client has gone.
  */
 import type dgram from 'node:dgram';
-import { encodeDataHeader, encodeOack, peekAck, decodePacket, type TftpOption } from './codec.js';
+import { decodePacket, encodeDataHeader, encodeOack, peekAck, type TftpOption } from './codec.js';
 import type { FileSource } from './file-cache.js';
 import type { TransferMode } from './policy.js';
-import { type SendAction, type StepResult, TransferState } from './transfer.js';
 import type { WheelItem } from './timer-wheel.js';
+import { type SendAction, type StepResult, TransferState } from './transfer.js';
 
 export type TransferResult =
   | 'ok'
