@@ -1,3 +1,4 @@
+import { presenceServiceFactory } from './presence/service.js';
 import type { Service, ServiceContext } from './service.js';
 import { tftpServiceFactory } from './tftp/service.js';
 
@@ -7,4 +8,5 @@ import { tftpServiceFactory } from './tftp/service.js';
  */
 export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>> = [
   tftpServiceFactory,
+  presenceServiceFactory,
 ];

@@ -1,0 +1,222 @@
+import type { GatehouseConfig } from '../config/index.js';
+import type { HttpServer } from '../http/server.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Service, ServiceContext } from '../service.js';
+import type { Store } from '../store/index.js';
+import { SyncHub } from '../sync/hub.js';
+import { createSyncVhost } from '../sync/vhost.js';
+import { storeDirectory } from './directory.js';
+import { presenceRoutes } from './http.js';
+import {
+  type LoginOutcome,
+  type LogoutOutcome,
+  type PresenceDirectory,
+  type PresenceMessage,
+  PresenceRules,
+} from './rules.js';
+
+/**
+ * What other services read from presence (SSO, firewall): the sessions as a long-lived
+ * presencesync subscriber sees them (login → hostname), and a change notification.
+ */
+export interface PresenceSource {
+  sessions(): ReadonlyMap<string, string>;
+  onChange(fn: () => void): () => void;
+}
+
+export const PRESENCE_SERVICE_NAME = 'presencesync';
+
+export interface PresenceServiceOptions {
+  config: GatehouseConfig;
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  http: HttpServer;
+  /** Unix time in seconds (tests); defaults to the wall clock. */
+  now?: () => number;
+  /** Overrides the store-backed MDB/UDB lookups (tests). */
+  directory?: PresenceDirectory;
+}
+
+/**
+ * The presencesync service (spec §9): the rules, the `presencesync` virtual host, the feed
+ * and the expiry loop. The original ran the loop as a thread POSTing `/remove_expired` to
+ * itself through nginx every TIMEOUT/2; here it is an in-process timer doing the same call.
+ */
+export class PresenceService implements Service, PresenceSource {
+  readonly name = PRESENCE_SERVICE_NAME;
+  readonly hub: SyncHub;
+  readonly rules: PresenceRules;
+  private config: GatehouseConfig;
+  private readonly logger: Logger;
+  private readonly directory: PresenceDirectory;
+  /** login → hostname as every message published so far leaves a subscriber's state. */
+  private readonly feed = new Map<string, string>();
+  private readonly listeners = new Set<() => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  private readonly loginFailed;
+  private readonly sessionsGauge;
+
+  constructor(private readonly opts: PresenceServiceOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger.child({ part: 'presence' });
+    this.now = opts.now ?? (() => Date.now() / 1000);
+    this.rules = new PresenceRules({ timeout: opts.config.presence.timeout, now: this.now });
+    this.directory = opts.directory ?? storeDirectory(opts.store);
+    // Name, labels and meaning of the original's Prometheus counter (spec §1.5).
+    this.loginFailed = opts.metrics.counter('presencesync_login_failed', 'Login requests refused by presencesync', [
+      'reason',
+      'user',
+    ]);
+    this.sessionsGauge = opts.metrics.gauge('gatehouse_presence_sessions', 'Presence sessions held by presencesync');
+    this.hub = new SyncHub({
+      pk: 'login',
+      name: 'presencesync',
+      logger: this.logger,
+      metrics: opts.metrics,
+      maxStreams: opts.config.http.maxStreamsPerFeed,
+      // A new subscriber first makes expired sessions go (announced to the others), then gets
+      // every current session — including displaced users still waiting for their expiry.
+      beforeSnapshot: () => {
+        this.publish(this.rules.expire(), 'expiry');
+        this.hub.replaceAll(this.rules.records());
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    const cfg = () => this.config;
+    this.opts.http.vhost(
+      'presencesync',
+      createSyncVhost({
+        hub: this.hub,
+        pubSecret: () => cfg().secrets.presencesyncPub,
+        subSecret: () => cfg().secrets.presencesyncSub,
+        timeauthEnabled: () => cfg().timeauth.enabled,
+        allowUpdate: false,
+        maxBodyBytes: Math.min(cfg().http.maxBodyBytes, 64 * 1024),
+        logger: this.logger,
+        metrics: this.opts.metrics,
+        routes: presenceRoutes(this, {
+          pubSecret: () => cfg().secrets.presencesyncPub,
+          subSecret: () => cfg().secrets.presencesyncSub,
+          timeauthEnabled: () => cfg().timeauth.enabled,
+          maxBodyBytes: Math.min(cfg().http.maxBodyBytes, 64 * 1024),
+          metrics: this.opts.metrics,
+          now: this.now,
+        }),
+        now: this.now,
+      }),
+    );
+    const periodMs = Math.max(100, (this.rules.timeout * 1000) / 2);
+    this.timer = setInterval(() => this.removeExpired('timer'), periodMs);
+    this.logger.info('presence.started', {
+      timeout: this.rules.timeout,
+      loginsFrom: new Date(this.rules.embargoEndsAt * 1000).toISOString(),
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.hub.close();
+  }
+
+  reload(config: GatehouseConfig): void {
+    if (config.presence.timeout !== this.rules.timeout) {
+      this.logger.warn('presence.reload_timeout_ignored', {
+        running: this.rules.timeout,
+        configured: config.presence.timeout,
+        reason: 'the session timeout applies from the next start',
+      });
+    }
+    this.config = config;
+  }
+
+  // --- PresenceSource ---------------------------------------------------------------------
+
+  sessions(): ReadonlyMap<string, string> {
+    return this.feed;
+  }
+
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  // --- operations (the HTTP handlers call these) -------------------------------------------
+
+  login(login: string, hostname: string): LoginOutcome {
+    const outcome = this.rules.login(login, hostname, this.directory);
+    if (outcome.counted) this.loginFailed.inc({ reason: outcome.counted, user: login });
+    this.publish(outcome.messages, 'login');
+    return outcome;
+  }
+
+  logout(login: string, hostname: string): LogoutOutcome {
+    const outcome = this.rules.logout(login, hostname);
+    this.publish(outcome.messages, 'logout');
+    return outcome;
+  }
+
+  heartbeat(login: string, hostname: string): void {
+    this.publish(this.rules.heartbeat(login, hostname), 'heartbeat');
+  }
+
+  removeExpired(cause: string): void {
+    this.publish(this.rules.expire(), cause === 'timer' ? 'expiry' : cause);
+  }
+
+  getList(): Map<string, string> {
+    const { list, messages } = this.rules.list();
+    this.publish(messages, 'expiry');
+    return list;
+  }
+
+  /** Broadcasts `messages` in order, keeps the feed view, then tells the listeners once. */
+  private publish(messages: readonly PresenceMessage[], cause: string): void {
+    if (messages.length === 0) return;
+    let resync = false;
+    for (const message of messages) {
+      this.hub.publish(message);
+      for (const u of message) {
+        const login = u.data.login as string;
+        if (u.type === 'delete') {
+          this.feed.delete(login);
+          resync = true;
+          this.logger.info('presence.session_ended', { login, cause });
+        } else {
+          const hostname = u.data.hostname as string;
+          // Re-inserted at the end so the latest session wins where two claim one machine.
+          this.feed.delete(login);
+          this.feed.set(login, hostname);
+          this.logger.info('presence.session_started', { login, hostname, cause });
+        }
+      }
+    }
+    // A delete may name a user the rules still hold (displaced); the hub's backlog must stay
+    // what a new subscriber is owed, so it is realigned with the rules.
+    if (resync) this.hub.replaceAll(this.rules.records());
+    this.sessionsGauge.set(this.rules.size);
+    for (const fn of this.listeners) {
+      try {
+        fn();
+      } catch (e) {
+        this.logger.error('presence.listener_failed', { error: e });
+      }
+    }
+  }
+}
+
+/** `serviceFactories` entry: presencesync unless `presence.enabled` is false. */
+export function presenceServiceFactory(ctx: ServiceContext): PresenceService | undefined {
+  if (!ctx.config.presence.enabled) return undefined;
+  return new PresenceService({ config: ctx.config, store: ctx.store, logger: ctx.logger, metrics: ctx.metrics, http: ctx.http });
+}
+
+/** The running presence service among `ctx.services`, if any. */
+export function findPresence(services: readonly Service[]): PresenceService | undefined {
+  return services.find((s): s is PresenceService => s instanceof PresenceService);
+}
