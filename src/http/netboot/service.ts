@@ -1,0 +1,140 @@
+import type { GatehouseConfig } from '../../config/index.js';
+import { errorMessage } from '../../errors.js';
+import type { Counter } from '../../metrics.js';
+import type { Service, ServiceContext } from '../../service.js';
+import { sendText } from '../respond.js';
+import type { Handler } from '../server.js';
+import { bootFilesHandler } from './boot-files.js';
+import { renderBootstrap } from './bootstrap.js';
+import { type BootOutcome, bootAnswer, bootPathMac, parseRegisterQuery, registerFailure } from './policy.js';
+import { mdbRegistrar, type Registrar } from './register.js';
+import { registrationDoneScript } from './scripts.js';
+import { NetbootView } from './view.js';
+
+const IPXE_CONTENT_TYPE = 'text/plain; charset=utf-8';
+
+type Endpoint = 'boot' | 'bootstrap' | 'register' | 'other';
+
+/**
+ * The `netboot` virtual host (spec §6.1): `/bootstrap`, `/boot/<mac>/`, `/register`, every
+ * answer an iPXE script with status 200 (error scripts included, as the original), plus the
+ * optional boot-file hosts (`rfs0`, …) serving kernel and initrd. One log line per request.
+ */
+export class NetbootService implements Service {
+  readonly name = 'netboot';
+  private config: GatehouseConfig;
+  private readonly view: NetbootView;
+  private readonly requests: Counter<'endpoint' | 'outcome'>;
+  private readonly files: Counter<'result'>;
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly register: Registrar,
+  ) {
+    this.config = ctx.config;
+    this.view = new NetbootView(ctx.store);
+    this.requests = ctx.metrics.counter(
+      'gatehouse_netboot_requests_total',
+      'netboot requests by endpoint and outcome (boot, unknown, faulty, no_rfs, registered, register_failed, …)',
+      ['endpoint', 'outcome'],
+    );
+    this.files = ctx.metrics.counter(
+      'gatehouse_netboot_files_total',
+      'boot-file requests on the RFS hosts by HTTP status',
+      ['result'],
+    );
+  }
+
+  async start(): Promise<void> {
+    this.ctx.http.vhost('netboot', this.handle);
+    const bootFiles = this.config.netboot.bootFiles;
+    if (bootFiles.root) {
+      const handler = bootFilesHandler({ root: bootFiles.root, prefix: bootFiles.path, files: this.files });
+      for (const host of bootFiles.hosts) this.ctx.http.vhost(host, handler);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.view.close();
+  }
+
+  reload(config: GatehouseConfig): void {
+    // options, fallback and baseUrl apply to the next request; boot-file hosts need a restart
+    // (the HTTP server has no way to drop a virtual host).
+    this.config = config;
+  }
+
+  readonly handle: Handler = async (req, res, ctx) => {
+    const started = Date.now();
+    const path = ctx.url.pathname;
+    const answer = (
+      endpoint: Endpoint,
+      outcome: string,
+      script: string,
+      fields: Record<string, unknown> = {},
+    ) => {
+      sendText(res, 200, script, IPXE_CONTENT_TYPE);
+      this.requests.inc({ endpoint, outcome });
+      ctx.logger.info('netboot.request', {
+        endpoint,
+        outcome,
+        path,
+        client: ctx.remoteAddress,
+        ...fields,
+        ms: Date.now() - started,
+      });
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      sendText(res, 405, 'Method Not Allowed\n');
+      this.requests.inc({ endpoint: 'other', outcome: 'bad_method' });
+      return;
+    }
+    const netboot = this.config.netboot;
+    if (path === '/bootstrap') {
+      const switches = this.view.switches();
+      answer('bootstrap', 'served', renderBootstrap(switches, netboot.baseUrl), {
+        switches: switches.length,
+      });
+      return;
+    }
+    if (path === '/register') {
+      const parsed = parseRegisterQuery(ctx.url.searchParams);
+      if (!parsed.ok) {
+        answer('register', 'register_failed', registerFailure(parsed.message), { error: parsed.message });
+        return;
+      }
+      const { args } = parsed;
+      let ip: string;
+      try {
+        ip = await this.register(args);
+      } catch (e) {
+        const message = errorMessage(e);
+        answer('register', 'register_failed', registerFailure(message), { ...args, error: message });
+        return;
+      }
+      answer('register', 'registered', registrationDoneScript(), { ...args, ip });
+      return;
+    }
+    const mac = bootPathMac(path);
+    if (mac !== undefined) {
+      const boot = bootAnswer(mac, this.view.current(), netboot);
+      const outcome: BootOutcome = boot.outcome;
+      answer('boot', outcome, boot.script, { mac: boot.mac, hostname: boot.hostname });
+      return;
+    }
+    sendText(res, 404, 'Not Found\n');
+    this.requests.inc({ endpoint: 'other', outcome: 'not_found' });
+    ctx.logger.info('netboot.request', {
+      endpoint: 'other',
+      outcome: 'not_found',
+      path,
+      client: ctx.remoteAddress,
+    });
+  };
+}
+
+export function netbootService(ctx: ServiceContext): Service | undefined {
+  if (!ctx.config.netboot.enabled) return undefined;
+  return new NetbootService(ctx, mdbRegistrar(ctx));
+}

@@ -1,0 +1,68 @@
+import { type Machine, MDB_TABLES, machinesTable, type Switch, switchesTable } from '../../mdb/model.js';
+import type { Store } from '../../store/index.js';
+import { compareSwitches } from './bootstrap.js';
+
+/** What netboot needs from MDB, precomputed so a boot storm never scans the tables. */
+export interface NetbootSnapshot {
+  /** Machines by stored MAC (lowercase); more than one entry only if the store is inconsistent. */
+  byMac: ReadonlyMap<string, readonly Machine[]>;
+  /** First machine (hostname, then ip order) carrying each alias token, e.g. `rfs0`. */
+  byAlias: ReadonlyMap<string, Machine>;
+}
+
+function compareMachines(a: Machine, b: Machine): number {
+  if (a.hostname !== b.hostname) return a.hostname < b.hostname ? -1 : 1;
+  return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0;
+}
+
+export function buildSnapshot(machines: readonly Machine[]): NetbootSnapshot {
+  const byMac = new Map<string, Machine[]>();
+  const byAlias = new Map<string, Machine>();
+  for (const m of [...machines].sort(compareMachines)) {
+    const list = byMac.get(m.mac);
+    if (list) list.push(m);
+    else byMac.set(m.mac, [m]);
+    // A whole-token match (spec §6.1 step 3, §17): `rfs1` must not find the machine of `rfs10`.
+    for (const alias of m.aliases.split(',')) {
+      if (alias && !byAlias.has(alias)) byAlias.set(alias, m);
+    }
+  }
+  return { byMac, byAlias };
+}
+
+/**
+ * The netboot reader of the store: a machine snapshot rebuilt lazily after any committed change
+ * to `machines` (the store publishes a transaction's events before `write` resolves, so a
+ * request that follows a registration sees it). Switches are read per /bootstrap request: the
+ * table is small, asked for once per unknown machine, and need not be a logged table.
+ */
+export class NetbootView {
+  private snapshot: NetbootSnapshot | undefined;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly store: Store) {
+    this.unsubscribe = store.subscribe((events) => {
+      if (events.some((e) => e.table === MDB_TABLES.machines)) {
+        this.snapshot = undefined;
+      }
+    });
+  }
+
+  current(): NetbootSnapshot {
+    if (!this.snapshot) {
+      const machines = machinesTable(this.store);
+      this.snapshot = this.store.read((tx) => buildSnapshot(tx.values(machines)));
+    }
+    return this.snapshot;
+  }
+
+  /** Switches in `switches()` order: rfs, hfs, name. */
+  switches(): Switch[] {
+    const table = switchesTable(this.store);
+    return this.store.read((tx) => tx.values(table)).sort(compareSwitches);
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}
