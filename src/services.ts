@@ -1,3 +1,4 @@
+import { netbootService } from './http/netboot/service.js';
 import { presenceServiceFactory } from './presence/service.js';
 import type { Service, ServiceContext } from './service.js';
 import { tftpServiceFactory } from './tftp/service.js';
@@ -8,5 +9,6 @@ import { tftpServiceFactory } from './tftp/service.js';
  */
 export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>> = [
   tftpServiceFactory,
+  netbootService,
   presenceServiceFactory,
 ];
