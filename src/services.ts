@@ -1,5 +1,6 @@
 import { netbootService } from './http/netboot/service.js';
 import { presenceServiceFactory } from './presence/service.js';
+import { dnsServiceFactory } from './dns/service.js';
 import type { Service, ServiceContext } from './service.js';
 import { tftpServiceFactory } from './tftp/service.js';
 
@@ -9,6 +10,7 @@ import { tftpServiceFactory } from './tftp/service.js';
  */
 export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>> = [
   tftpServiceFactory,
+  dnsServiceFactory,
   netbootService,
   presenceServiceFactory,
 ];

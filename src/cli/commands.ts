@@ -1,5 +1,6 @@
 import type { CommandGroup } from './io.js';
+import { zoneCommand } from './zone.js';
 import { checkConfigCommand, serveCommand } from './serve.js';
 
 /** Every `gatehouse` command group; one file per group, one line here each. */
-export const commandGroups: CommandGroup[] = [serveCommand, checkConfigCommand];
+export const commandGroups: CommandGroup[] = [serveCommand, checkConfigCommand, zoneCommand];

@@ -1,0 +1,30 @@
+import type { GatehouseConfig } from '../config/index.js';
+import { machinesTable } from '../mdb/model.js';
+import type { Store } from '../store/index.js';
+import { nextSerial, readSerialRows } from './serials.js';
+import { buildZones } from './zone-builder.js';
+import type { Zone } from './zone.js';
+
+export interface ExportedZone extends Zone {
+  /** False when the content differs from what the stored serial was given to (server not running). */
+  published: boolean;
+}
+
+/**
+ * The zones as the server would serve them, read from the store without writing: the stored
+ * serial when the content matches it, otherwise the serial the server will assign on its next
+ * build (stored + 1, or 1 for a zone never served).
+ */
+export function zonesFromStore(store: Store, config: GatehouseConfig): { zones: ExportedZone[]; warnings: string[] } {
+  const machines = store.read((tx) => tx.values(machinesTable(store)));
+  const { zones, warnings } = buildZones({ machines, network: config.network, dns: config.dns });
+  const rows = store.read((tx) => readSerialRows(tx, zones.map((z) => z.id)));
+  return {
+    warnings,
+    zones: zones.map((z) => {
+      const row = rows.get(z.id);
+      if (row && row.hash === z.hash) return { ...z, serial: row.serial, published: true };
+      return { ...z, serial: row ? nextSerial(row.serial) : 1, published: false };
+    }),
+  };
+}
