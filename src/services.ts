@@ -1,6 +1,7 @@
 import { netbootService } from './http/netboot/service.js';
 import { presenceServiceFactory } from './presence/service.js';
 import { dnsServiceFactory } from './dns/service.js';
+import { ssoServiceFactory } from './presence/sso.js';
 import type { Service, ServiceContext } from './service.js';
 import { tftpServiceFactory } from './tftp/service.js';
 
@@ -13,4 +14,5 @@ export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefine
   dnsServiceFactory,
   netbootService,
   presenceServiceFactory,
+  ssoServiceFactory,
 ];
