@@ -3,10 +3,10 @@
  * per transfer bound to the same local address (so replies leave from the address the client
  * talked to: the gateway answers on 192.168.1.254 and 192.168.250.254 alike), one shared timer.
  *
- * Hostile clients (see docs/tftp.md): a transfer whose client has never acknowledged anything is
- * "unconfirmed" and is the first to go when a limit is reached. A flood of read requests that
- * are never acknowledged, spoofed or not, only ever evicts its own kind: a real PXE ROM
- * acknowledges within a millisecond and keeps its slot. dnsmasq stays locked for minutes there.
+ * Hostile clients (see docs/tftp.md): admission goes through a SlotTable (slots.ts) where a
+ * transfer whose client has never acknowledged anything is "unconfirmed" and is the first to go
+ * when a limit is reached, even while its file is still being opened. A flood of read requests
+ * that are never acknowledged only ever evicts its own kind; dnsmasq stays locked for minutes.
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -16,11 +16,12 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { decodePacket, encodeError, type RequestPacket } from './codec.js';
 import type { TftpConfig } from './config.js';
-import { FileCache } from './file-cache.js';
+import { FileCache, type FileSource } from './file-cache.js';
 import { LogLimiter } from './log-limiter.js';
 import { TftpMetrics } from './metrics.js';
 import { checkRequest, planTransfer, type Refusal } from './policy.js';
 import { Session, type SessionHooks, type TransferResult } from './session.js';
+import { type Slot, SlotTable } from './slots.js';
 import { TimerWheel } from './timer-wheel.js';
 
 interface Listener {
@@ -28,12 +29,6 @@ interface Listener {
   /** The configured host: transfer sockets bind to it. */
   host: string;
   family: 'udp4' | 'udp6';
-}
-
-/** Per-client bookkeeping: transfers in progress (insertion order = age) and set-ups under way. */
-interface ClientSlots {
-  sessions: Set<Session>;
-  pending: number;
 }
 
 const LISTEN_RCVBUF = 4 * 1024 * 1024;
@@ -46,13 +41,8 @@ export class TftpServer {
   private readonly listeners: Listener[] = [];
   private readonly wheel: TimerWheel<Session>;
   private ticker: NodeJS.Timeout | undefined;
-  private readonly sessions = new Set<Session>();
-  /** Sessions not yet acknowledged by their client, oldest first: eviction candidates. */
-  private readonly unconfirmed = new Set<Session>();
-  private readonly clients = new Map<string, ClientSlots>();
-  /** `local|address|port` of transfers starting or running, to ignore retransmitted RRQs. */
-  private readonly peers = new Set<string>();
-  private pending = 0;
+  private readonly slots: SlotTable<Session>;
+  private readonly slotOf = new Map<Session, Slot<Session>>();
   private stopped = false;
   private readonly hooks: SessionHooks;
 
@@ -66,6 +56,7 @@ export class TftpServer {
     this.cache = new FileCache(config.cacheBytes);
     this.metrics = new TftpMetrics(metrics);
     this.limited = new LogLimiter(logger);
+    this.slots = new SlotTable(config);
     this.wheel = new TimerWheel<Session>(config.timerTickMs, this.now());
     this.hooks = {
       now: this.now,
@@ -73,7 +64,10 @@ export class TftpServer {
         this.wheel.schedule(s);
         this.ensureTicking();
       },
-      confirmed: (s) => this.unconfirmed.delete(s),
+      confirmed: (s) => {
+        const slot = this.slotOf.get(s);
+        if (slot) this.slots.confirm(slot);
+      },
       sent: (bytes) => this.metrics.sentBytes.inc(bytes),
       retransmitted: (blocks) => {
         if (blocks > 0) this.metrics.retransmittedBlocks.inc(blocks);
@@ -135,8 +129,9 @@ export class TftpServer {
     });
   }
 
+  /** Transfers running or being set up. */
   get activeTransfers(): number {
-    return this.sessions.size + this.pending;
+    return this.slots.size;
   }
 
   cacheStats() {
@@ -153,6 +148,7 @@ export class TftpServer {
     }
     this.cfg = { ...config, listen: this.cfg.listen, timerTickMs: this.cfg.timerTickMs };
     this.cache.setMaxBytes(config.cacheBytes);
+    this.slots.setLimits(config);
     this.metrics.cacheBytes.set(this.cache.stats().bytes);
   }
 
@@ -162,7 +158,10 @@ export class TftpServer {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const s of [...this.sessions]) s.finish('shutdown');
+    for (const slot of this.slots.slots()) {
+      if (slot.owner) slot.owner.finish('shutdown');
+      else this.slots.release(slot);
+    }
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
     await Promise.all(
@@ -198,8 +197,9 @@ export class TftpServer {
     rinfo: dgram.RemoteInfo,
   ): Promise<void> {
     if (this.stopped) return;
-    const peer = `${listener.host}|${rinfo.address}|${rinfo.port}`;
-    if (this.peers.has(peer)) {
+    const client = `${rinfo.address}:${rinfo.port}`;
+    const key = `${listener.host}|${client}`;
+    if (this.slots.has(key)) {
       // The client retransmitted its RRQ before our first reply arrived: our own timer resends.
       this.metrics.duplicates.inc();
       return;
@@ -209,48 +209,42 @@ export class TftpServer {
       this.refuse(listener, rinfo, req, checked);
       return;
     }
-    const slotRefusal = this.reserveSlot(rinfo.address);
-    if (slotRefusal) {
+    const admission = this.slots.admit(rinfo.address, key);
+    if (admission.kind === 'refused') {
       // Dropped without a reply: a PXE ROM retransmits its RRQ, an error would abort its boot.
-      this.metrics.refused.inc({ reason: slotRefusal });
+      this.metrics.refused.inc({ reason: admission.reason });
       this.limited.log('info', 'tftp.request_dropped', {
-        client: `${rinfo.address}:${rinfo.port}`,
+        client,
         file: req.filename.slice(0, 200),
-        reason: slotRefusal,
+        reason: admission.reason,
       });
       return;
     }
-    this.peers.add(peer);
-    let handedOver = false;
+    for (const victim of admission.evicted) this.evict(victim);
+    const slot = admission.slot;
+    this.metrics.active.set(this.slots.size);
+    let source: FileSource | undefined;
+    let socket: dgram.Socket | undefined;
     try {
       const opened = await this.cache.open(this.cfg.root, checked.relative, checked.mode);
+      if (opened.kind === 'found') source = opened.source;
+      if (slot.released) return; // evicted while the file was being opened
       this.metrics.cacheBytes.set(this.cache.stats().bytes);
       if (opened.kind === 'found') this.metrics.cacheLookups.inc({ result: opened.cache });
       const lookup = opened.kind === 'found' ? { kind: 'found' as const, size: opened.source.size } : opened;
       const plan = planTransfer(req.options, lookup, this.cfg);
-      if (plan.kind === 'refuse') {
-        if (opened.kind === 'found') opened.source.close();
-        this.refuse(listener, rinfo, req, plan);
+      if (plan.kind === 'refuse' || !source) {
+        if (plan.kind === 'refuse') this.refuse(listener, rinfo, req, plan);
         return;
       }
-      if (opened.kind !== 'found') return; // unreachable: planTransfer refuses every other lookup
-      let socket: dgram.Socket;
       try {
         socket = await this.openTransferSocket(listener, rinfo);
       } catch (e) {
-        opened.source.close();
         this.metrics.refused.inc({ reason: 'socket-failed' });
-        this.limited.log('warn', 'tftp.socket_failed', {
-          client: `${rinfo.address}:${rinfo.port}`,
-          error: errorMessage(e),
-        });
+        this.limited.log('warn', 'tftp.socket_failed', { client, error: errorMessage(e) });
         return;
       }
-      if (this.stopped) {
-        socket.close();
-        opened.source.close();
-        return;
-      }
+      if (slot.released || this.stopped) return;
       const session = new Session(
         {
           client: { address: rinfo.address, port: rinfo.port },
@@ -266,35 +260,44 @@ export class TftpServer {
           oack: plan.oack,
         },
         socket,
-        opened.source,
+        source,
         this.hooks,
       );
-      this.pending--;
-      this.clientSlots(rinfo.address).pending--;
-      handedOver = true;
-      this.sessions.add(session);
-      this.unconfirmed.add(session);
-      this.clientSlots(rinfo.address).sessions.add(session);
+      slot.owner = session;
+      this.slotOf.set(session, slot);
+      socket = undefined;
+      source = undefined;
       session.start();
     } finally {
-      if (!handedOver) {
-        this.pending--;
-        this.releaseClient(rinfo.address, -1);
-        this.peers.delete(peer);
-        this.metrics.active.set(this.activeTransfers);
+      // Anything not handed to a session is ours to free.
+      if (socket) closeQuietly(socket);
+      source?.close();
+      if (!slot.owner) {
+        this.slots.release(slot);
+        this.metrics.active.set(this.slots.size);
       }
     }
+  }
+
+  /** Stops an evicted transfer (or one still being set up: it notices `released` and stops itself). */
+  private evict(victim: Slot<Session>): void {
+    if (victim.owner) {
+      victim.owner.finish('evicted');
+      return;
+    }
+    this.metrics.transfers.inc({ result: 'evicted' });
+    this.limited.log('info', 'tftp.transfer', {
+      client: victim.key.split('|')[1],
+      result: 'evicted',
+      stage: 'setup',
+    });
   }
 
   private openTransferSocket(listener: Listener, rinfo: dgram.RemoteInfo): Promise<dgram.Socket> {
     const socket = dgram.createSocket({ type: listener.family });
     return new Promise<dgram.Socket>((resolve, reject) => {
       const fail = (e: Error) => {
-        try {
-          socket.close();
-        } catch {
-          // not open
-        }
+        closeQuietly(socket);
         reject(e);
       };
       socket.once('error', fail);
@@ -307,62 +310,14 @@ export class TftpServer {
     });
   }
 
-  /** Takes a slot for a new transfer, evicting an unconfirmed one if needed; else the refusal reason. */
-  private reserveSlot(address: string): string | undefined {
-    const slots = this.clientSlots(address);
-    if (slots.sessions.size + slots.pending >= this.cfg.maxTransfersPerClient) {
-      const victim = firstUnconfirmed(slots.sessions, this.unconfirmed);
-      if (!victim) {
-        this.dropEmptyClient(address, slots);
-        return 'client-limit';
-      }
-      victim.finish('evicted');
-    }
-    if (this.activeTransfers >= this.cfg.maxTransfers) {
-      const victim = this.unconfirmed.values().next().value as Session | undefined;
-      if (!victim) {
-        const current = this.clients.get(address);
-        if (current) this.dropEmptyClient(address, current);
-        return 'busy';
-      }
-      victim.finish('evicted');
-    }
-    this.pending++;
-    // Evictions above may have dropped this client's entry: look it up again.
-    this.clientSlots(address).pending++;
-    this.metrics.active.set(this.activeTransfers);
-    return undefined;
-  }
-
-  private clientSlots(address: string): ClientSlots {
-    let slots = this.clients.get(address);
-    if (!slots) {
-      slots = { sessions: new Set(), pending: 0 };
-      this.clients.set(address, slots);
-    }
-    return slots;
-  }
-
-  private dropEmptyClient(address: string, slots: ClientSlots): void {
-    if (slots.sessions.size === 0 && slots.pending === 0) this.clients.delete(address);
-  }
-
-  private releaseClient(address: string, pendingDelta: number, session?: Session): void {
-    const slots = this.clients.get(address);
-    if (!slots) return;
-    slots.pending += pendingDelta;
-    if (session) slots.sessions.delete(session);
-    this.dropEmptyClient(address, slots);
-  }
-
   private onFinished(s: Session, result: TransferResult, detail?: Record<string, unknown>): void {
-    const wasConfirmed = !this.unconfirmed.delete(s);
-    this.sessions.delete(s);
+    const slot = this.slotOf.get(s);
+    this.slotOf.delete(s);
+    const wasConfirmed = slot?.confirmed ?? false;
+    if (slot) this.slots.release(slot);
     this.wheel.remove(s);
     const { address, port } = s.info.client;
-    this.releaseClient(address, 0, s);
-    this.peers.delete(`${s.info.local}|${address}|${port}`);
-    this.metrics.active.set(this.activeTransfers);
+    this.metrics.active.set(this.slots.size);
     this.metrics.transfers.inc({ result });
     const seconds = (this.now() - s.startedAt) / 1000;
     this.metrics.duration.observe({ result }, seconds);
@@ -431,7 +386,10 @@ export class TftpServer {
   }
 }
 
-function firstUnconfirmed(sessions: Set<Session>, unconfirmed: Set<Session>): Session | undefined {
-  for (const s of sessions) if (unconfirmed.has(s)) return s;
-  return undefined;
+function closeQuietly(socket: dgram.Socket): void {
+  try {
+    socket.close();
+  } catch {
+    // never bound, or already closed
+  }
 }

@@ -52,7 +52,6 @@ export interface SessionHooks {
 }
 
 export class Session implements WheelItem {
-  deadline = Number.POSITIVE_INFINITY;
   wheelTick = -1;
   readonly state: TransferState;
   readonly startedAt: number;
@@ -89,8 +88,9 @@ export class Session implements WheelItem {
     });
   }
 
-  get finishedFlag(): boolean {
-    return this.done;
+  /** The retransmission deadline is the state machine's; the wheel reads it through here. */
+  get deadline(): number {
+    return this.state.deadline;
   }
 
   start(): void {
@@ -113,7 +113,7 @@ export class Session implements WheelItem {
     if (this.done) return;
     this.done = true;
     this.state.finished = true;
-    this.deadline = Number.POSITIVE_INFINITY;
+    this.state.deadline = Number.POSITIVE_INFINITY;
     try {
       this.socket.close();
     } catch {
