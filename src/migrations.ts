@@ -1,3 +1,4 @@
+import { mdbMigrations } from './mdb/migrations.js';
 import { dnsMigrations } from './dns/serials.js';
 import type { Migration } from './store/index.js';
 import { udbMigrations } from './udb/migrations.js';
@@ -6,4 +7,4 @@ import { udbMigrations } from './udb/migrations.js';
  * Every store migration, in application order. Each module owns its migrations (ids prefixed
  * with the module name) and adds them here; an applied id is never edited.
  */
-export const allMigrations: Migration[] = [...udbMigrations, ...dnsMigrations];
+export const allMigrations: Migration[] = [...mdbMigrations, ...udbMigrations, ...dnsMigrations];

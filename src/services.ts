@@ -1,4 +1,5 @@
 import { netbootService } from './http/netboot/service.js';
+import { lldpService } from './lldp/service.js';
 import { presenceServiceFactory } from './presence/service.js';
 import { dnsServiceFactory } from './dns/service.js';
 import { ssoServiceFactory } from './presence/sso.js';
@@ -13,6 +14,7 @@ export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefine
   tftpServiceFactory,
   dnsServiceFactory,
   netbootService,
+  lldpService,
   presenceServiceFactory,
   ssoServiceFactory,
 ];
