@@ -1,6 +1,7 @@
 import type { CommandGroup } from './io.js';
+import { lldpCommand } from './lldp.js';
 import { zoneCommand } from './zone.js';
 import { checkConfigCommand, serveCommand } from './serve.js';
 
 /** Every `gatehouse` command group; one file per group, one line here each. */
-export const commandGroups: CommandGroup[] = [serveCommand, checkConfigCommand, zoneCommand];
+export const commandGroups: CommandGroup[] = [serveCommand, checkConfigCommand, zoneCommand, lldpCommand];
