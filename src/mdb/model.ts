@@ -64,3 +64,44 @@ export function machinesTable(store: Store): Table<Machine> {
 export function switchesTable(store: Store): Table<Switch> {
   return store.table<Switch>(MDB_TABLES.switches);
 }
+
+export function ipPoolsTable(store: Store): Table<IpPool> {
+  return store.table<IpPool>(MDB_TABLES.ipPools);
+}
+
+/** Settings rows keyed by an internal numeric id (the original `key` is not unique). */
+export interface StoredSetting extends VolatileSetting {
+  id: number;
+}
+export function settingsTable(store: Store): Table<StoredSetting> {
+  return store.table<StoredSetting>(MDB_TABLES.settings);
+}
+
+/**
+ * Unique indexes of the machines table (ip → hostname, mac → hostname), maintained in the
+ * same transaction as every machine write; not logged (they are derived).
+ */
+export const MDB_INDEX_TABLES = { byIp: 'machines_by_ip', byMac: 'machines_by_mac' } as const;
+export function machinesByIpTable(store: Store): Table<string> {
+  return store.table<string>(MDB_INDEX_TABLES.byIp, { logged: false });
+}
+export function machinesByMacTable(store: Store): Table<string> {
+  return store.table<string>(MDB_INDEX_TABLES.byMac, { logged: false });
+}
+
+/** Field order of `Machine.to_dict()`: records are always written in this key order. */
+export const MACHINE_FIELDS = [
+  'hostname',
+  'aliases',
+  'ip',
+  'mac',
+  'rfs',
+  'hfs',
+  'mtype',
+  'room',
+  'is_faulty',
+  'is_faulty_details',
+] as const;
+export const SWITCH_FIELDS = ['name', 'chassis', 'room', 'rfs', 'hfs'] as const;
+
+export const SELF_REGISTRATION_KEY = 'allow_self_registration';
