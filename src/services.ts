@@ -1,3 +1,4 @@
+import { mdbServiceFactory } from './mdb/service.js';
 import { netbootService } from './http/netboot/service.js';
 import { lldpService } from './lldp/service.js';
 import { presenceServiceFactory } from './presence/service.js';
@@ -11,6 +12,7 @@ import { tftpServiceFactory } from './tftp/service.js';
  * undefined when its config section disables it. Protocol folders add one line here.
  */
 export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>> = [
+  mdbServiceFactory,
   tftpServiceFactory,
   dnsServiceFactory,
   netbootService,

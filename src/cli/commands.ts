@@ -1,7 +1,8 @@
+import { mdbCommand } from './mdb.js';
 import type { CommandGroup } from './io.js';
 import { lldpCommand } from './lldp.js';
 import { zoneCommand } from './zone.js';
 import { checkConfigCommand, serveCommand } from './serve.js';
 
 /** Every `gatehouse` command group; one file per group, one line here each. */
-export const commandGroups: CommandGroup[] = [serveCommand, checkConfigCommand, zoneCommand, lldpCommand];
+export const commandGroups: CommandGroup[] = [serveCommand, checkConfigCommand, mdbCommand, zoneCommand, lldpCommand];
