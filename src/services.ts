@@ -4,6 +4,7 @@ import { lldpService } from './lldp/service.js';
 import { presenceServiceFactory } from './presence/service.js';
 import { dnsServiceFactory } from './dns/service.js';
 import { ssoServiceFactory } from './presence/sso.js';
+import { firewallServiceFactory } from './nft/service.js';
 import type { Service, ServiceContext } from './service.js';
 import { tftpServiceFactory } from './tftp/service.js';
 
@@ -19,4 +20,5 @@ export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefine
   lldpService,
   presenceServiceFactory,
   ssoServiceFactory,
+  firewallServiceFactory,
 ];

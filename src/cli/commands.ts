@@ -1,3 +1,4 @@
+import { fwCommand } from './fw.js';
 import { mdbCommand } from './mdb.js';
 import type { CommandGroup } from './io.js';
 import { lldpCommand } from './lldp.js';
@@ -5,4 +6,4 @@ import { zoneCommand } from './zone.js';
 import { checkConfigCommand, serveCommand } from './serve.js';
 
 /** Every `gatehouse` command group; one file per group, one line here each. */
-export const commandGroups: CommandGroup[] = [serveCommand, checkConfigCommand, mdbCommand, zoneCommand, lldpCommand];
+export const commandGroups: CommandGroup[] = [serveCommand, checkConfigCommand, mdbCommand, zoneCommand, lldpCommand, fwCommand];

@@ -1,4 +1,4 @@
-import { AttrMap, NetlinkDecodeError, attr, attrBe16, attrBe32, attrU8, nest } from '../netlink/attr.js';
+import { type AttrMap, NetlinkDecodeError, attr, attrBe16, attrBe32, attrU8, nest } from '../netlink/attr.js';
 import { NFNL_SUBSYS_CTNETLINK, NFPROTO_IPV4, NFPROTO_IPV6, NLM_F_CREATE, NLM_F_EXCL, nfnlType } from '../netlink/constants.js';
 import { type NetlinkMessage, decodeNfPayload, nfPayload } from '../netlink/message.js';
 import type { OutgoingMessage } from '../netlink/socket.js';
@@ -90,7 +90,7 @@ export function ipBytes(ip: string): Buffer {
     const words = [...h, ...fill, ...t];
     if (words.length !== 8) throw new NetlinkDecodeError(`bad IPv6 address ${ip}`);
     const b = Buffer.alloc(16);
-    words.forEach((w, i) => b.writeUInt16BE(Number.parseInt(w, 16), i * 2));
+    for (let i = 0; i < 8; i++) b.writeUInt16BE(Number.parseInt(words[i]!, 16), i * 2);
     return b;
   }
   const parts = ip.split('.').map(Number);
