@@ -7,6 +7,7 @@ import { ssoServiceFactory } from './presence/sso.js';
 import { firewallServiceFactory } from './nft/service.js';
 import type { Service, ServiceContext } from './service.js';
 import { tftpServiceFactory } from './tftp/service.js';
+import { udbServiceFactory } from './udb/service.js';
 
 /**
  * The services the composition root starts, in order (stopped in reverse). Each entry returns
@@ -18,6 +19,7 @@ export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefine
   dnsServiceFactory,
   netbootService,
   lldpService,
+  udbServiceFactory,
   presenceServiceFactory,
   ssoServiceFactory,
   firewallServiceFactory,

@@ -12,6 +12,7 @@ export const SSH_KEY_MAX = 4096;
 export const DEFAULT_SHELL = '/bin/bash';
 
 export function loginProblem(login: unknown): string | undefined {
+  if (login === undefined || login === null) return 'is required';
   if (typeof login !== 'string') return 'must be a string';
   if (!LOGIN_PATTERN.test(login)) {
     return `"${login}" is not a valid login: use 1 to 31 characters of a-z, 0-9 and _, not starting with a digit`;
@@ -66,6 +67,7 @@ export class ReservedLogins {
 }
 
 function stringProblem(value: unknown, max: number, required: boolean): string | undefined {
+  if (value === undefined || value === null) return 'is required';
   if (typeof value !== 'string') return 'must be a string';
   if (required && value.length === 0) return 'is required';
   if (value.length > max) return `must be at most ${max} characters (got ${value.length})`;

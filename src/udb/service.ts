@@ -1,0 +1,118 @@
+import type { GatehouseConfig } from '../config/index.js';
+import { AdminApi } from '../http/admin-api/router.js';
+import { sendText } from '../http/respond.js';
+import type { Handler } from '../http/server.js';
+import type { Logger } from '../log.js';
+import { createRpcHandler } from '../rpc/server.js';
+import type { Service, ServiceContext } from '../service.js';
+import { SyncHub } from '../sync/hub.js';
+import { createSyncVhost } from '../sync/vhost.js';
+import { addUdbRoutes } from './admin-routes.js';
+import { udbConfigOf } from './config.js';
+import { seedDemoUsers } from './demo.js';
+import { connectUserFeed, userResume } from './feed.js';
+import { udbRpcMethods } from './rpc.js';
+import { listUsers, type UdbTables, udbTables } from './users.js';
+import { ReservedLogins } from './validate.js';
+// Registers the batchimport/pwdsheetdata/jsonimport/usermod operations with the ops API.
+import './operations.js';
+
+export const UDB_SERVICE_NAME = 'udb';
+
+/**
+ * UDB (spec §7, §8): the `udb` virtual host (`/call/query`, `/call/query_private`), the
+ * `udbsync` feed driven by the store's change feed, and the demo users on a first start.
+ */
+export class UdbService implements Service {
+  readonly name = UDB_SERVICE_NAME;
+  readonly hub: SyncHub;
+  readonly tables: UdbTables;
+  private config: GatehouseConfig;
+  private readonly logger: Logger;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.config = ctx.config;
+    this.logger = ctx.logger.child({ part: 'udb' });
+    this.tables = udbTables(ctx.store);
+    this.hub = new SyncHub({
+      pk: 'login',
+      name: 'udbsync',
+      logger: this.logger,
+      metrics: ctx.metrics,
+      maxStreams: ctx.config.http.maxStreamsPerFeed,
+      resume: userResume(ctx.store, this.tables),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    const cfg = () => this.config;
+    if (cfg().demo.seed) {
+      const added = await seedDemoUsers(ctx.store, this.tables, new ReservedLogins(udbConfigOf(cfg())));
+      if (added > 0) this.logger.info('udb.demo_seeded', { users: added });
+    }
+    this.unsubscribe = connectUserFeed(ctx.store, this.tables, this.hub);
+    ctx.http.vhost(
+      'udb',
+      createRpcHandler({
+        name: 'udb',
+        methods: udbRpcMethods(() => ctx.store.read((tx) => listUsers(tx, this.tables))),
+        secret: () => cfg().secrets.udbClientAuth,
+        timeauthEnabled: () => cfg().timeauth.enabled,
+        logger: this.logger,
+        metrics: ctx.metrics,
+        maxBodyBytes: cfg().http.maxBodyBytes,
+        fallback: this.udbFallback(),
+      }),
+    );
+    ctx.http.vhost(
+      'udbsync',
+      createSyncVhost({
+        hub: this.hub,
+        pubSecret: () => cfg().secrets.udbsyncPub,
+        subSecret: () => cfg().secrets.udbsyncSub,
+        timeauthEnabled: () => cfg().timeauth.enabled,
+        // External publishers keep the original semantics: their updates reach the backlog and
+        // every subscriber, never the store (spec §3, same rule for udbsync).
+        allowUpdate: true,
+        maxBodyBytes: cfg().http.maxBodyBytes,
+        logger: this.logger,
+        metrics: ctx.metrics,
+      }),
+    );
+    addUdbRoutes(
+      new AdminApi({ config: cfg, logger: this.logger, metrics: ctx.metrics }),
+      ctx.store,
+      this.tables,
+      () => new ReservedLogins(udbConfigOf(cfg())),
+    ).mount(ctx.routes);
+    this.logger.info('udb.started', { users: this.hub.records().length });
+  }
+
+  /** Non-RPC paths of the `udb` host: the original served Django's `/metrics` there. */
+  private udbFallback(): Handler {
+    return async (_req, res, reqCtx) => {
+      if (reqCtx.url.pathname === '/metrics') {
+        sendText(res, 200, await this.ctx.metrics.text(), this.ctx.metrics.contentType);
+        return;
+      }
+      sendText(res, 404, 'Not Found\n');
+    };
+  }
+
+  reload(config: GatehouseConfig): void {
+    this.config = config;
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.hub.close();
+  }
+}
+
+export function udbServiceFactory(ctx: ServiceContext): Service | undefined {
+  if (!udbConfigOf(ctx.config).enabled) return undefined;
+  return new UdbService(ctx);
+}
