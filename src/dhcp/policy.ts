@@ -1,0 +1,412 @@
+/**
+ * What to answer (spec §5.2): request + MDB snapshot + lease view -> one annotated decision.
+ * Pure: no I/O, no clock (`now` is an input), no mutation (lease changes come back as a
+ * `LeaseOp` the server applies). Every case has its own decision type so tests and logs say
+ * exactly which rule fired.
+ */
+import type { Machine } from '../mdb/model.js';
+import { BOOTREQUEST } from './codec.js';
+import type { HostLookup } from './hosts.js';
+import { type Cidr, type Ip, inCidr, parseIp } from './ipv4.js';
+import type { BindCheck, LeaseOp, OfferProposal } from './leases.js';
+import type { DhcpRequest } from './options.js';
+import { ARCH } from './options.js';
+import { type BootChoice, type DhcpPlan, type KnownSubnet, inAlienRange, knownSubnetOf } from './plan.js';
+
+/** The lease engine as the policy sees it: read-only questions. */
+export interface LeaseView {
+  proposeOffer(mac: string, requested: Ip | undefined, now: number): OfferProposal;
+  canBind(addr: Ip, mac: string, now: number): BindCheck;
+  ownerOf(addr: Ip, now: number): string | undefined;
+}
+
+export interface PolicyInput {
+  req: DhcpRequest;
+  now: number;
+  /**
+   * The served interface the request arrived on; undefined on the relay-only UDP socket, which
+   * cannot tell and therefore answers relayed requests only.
+   */
+  iface: string | undefined;
+  /** The request was sent to a broadcast address (tells REBINDING from RENEWING; logs only). */
+  broadcast: boolean;
+  /** Whether an address is one of this server's identifiers (option 54). */
+  isServerId(addr: Ip): boolean;
+}
+
+/** Everything a client is told besides its address. */
+export interface Profile {
+  who: 'known' | 'alien';
+  /** The network whose gateway address identifies the server to this client. */
+  network: Cidr;
+  mask: Ip;
+  router: Ip;
+  dns: Ip;
+  nextServer: Ip;
+  domain: string;
+  /** Option 12: the MDB hostname (known machines only). */
+  hostname: string | undefined;
+  /** Seconds. */
+  leaseTime: number;
+  bootFile: string;
+  /** Why this boot file: 'default', 'arch:<n>' or 'ipxe-chain'. */
+  bootReason: string;
+  /** UEFI HTTP boot client: reply carries option 60 `HTTPClient` (UEFI spec §24.7). */
+  httpClient: boolean;
+  /** iPXE sub-options of option 175 (sent only when the client asks for 175). */
+  ipxe: Array<[code: number, value: string | number]>;
+}
+
+export type RequestState = 'selecting' | 'init-reboot' | 'renewing' | 'rebinding';
+
+/** DHCPOFFER to a known machine: its MDB address (scenarios 33, 34). */
+export interface KnownOffer {
+  action: 'offer';
+  case: 'known';
+  yiaddr: Ip;
+  profile: Profile;
+  machine: string;
+}
+/** DHCPOFFER from the alien pool (scenario 35); `lease` holds the address for the offer. */
+export interface AlienOffer {
+  action: 'offer';
+  case: 'alien';
+  yiaddr: Ip;
+  profile: Profile;
+  why: Extract<OfferProposal, { ok: true }>['why'];
+  lease: LeaseOp;
+}
+/** DHCPACK of a known machine's MDB address. */
+export interface KnownAck {
+  action: 'ack';
+  case: 'known';
+  state: RequestState;
+  yiaddr: Ip;
+  profile: Profile;
+  machine: string;
+}
+/** DHCPACK of an alien lease; `lease` binds it. */
+export interface AlienAck {
+  action: 'ack';
+  case: 'alien';
+  state: RequestState;
+  yiaddr: Ip;
+  profile: Profile;
+  lease: LeaseOp;
+}
+/** DHCPACK to DHCPINFORM (RFC 2131 §4.3.5): options only, no address, no lease time. */
+export interface InformAck {
+  action: 'ack';
+  case: 'inform';
+  profile: Profile;
+}
+
+export type NakReason =
+  | 'not-your-address'
+  | 'not-in-pool'
+  | 'address-in-use'
+  | 'declined'
+  | 'wrong-network'
+  | 'no-offer';
+/** DHCPNAK: authoritative refusal of an address the client is not entitled to. */
+export interface Nak {
+  action: 'nak';
+  reason: NakReason;
+  state: RequestState;
+  requested: Ip;
+  /** The network the NAK speaks for (server identifier choice). */
+  network: Cidr;
+  lease?: LeaseOp;
+}
+
+export type DropReason =
+  | 'not-a-request'
+  | 'bootp-not-served'
+  | 'not-ethernet'
+  | 'not-relayed'
+  | 'relay-network-not-served'
+  | 'host-not-served'
+  | 'unknown-client'
+  | 'pool-exhausted'
+  | 'probation'
+  | 'other-server-chosen'
+  | 'request-without-address'
+  | 'server-message'
+  | 'declined'
+  | 'decline-not-owner'
+  | 'fixed-address-declined'
+  | 'released'
+  | 'release-not-owner'
+  | 'inform-without-address'
+  | 'inform-not-served';
+/** No reply; `lease` may still change (release, decline, dropped offer). */
+export interface Drop {
+  action: 'drop';
+  reason: DropReason;
+  lease?: LeaseOp;
+  /** Extra facts for the log line. */
+  detail?: Record<string, unknown>;
+}
+
+export type Decision = KnownOffer | AlienOffer | KnownAck | AlienAck | InformAck | Nak | Drop;
+export type ReplyDecision = Exclude<Decision, Drop>;
+
+function drop(reason: DropReason, extra: Omit<Drop, 'action' | 'reason'> = {}): Drop {
+  return { action: 'drop', reason, ...extra };
+}
+
+function isIpxe(req: DhcpRequest): boolean {
+  return req.ipxe !== undefined || req.userClasses.includes('iPXE');
+}
+
+function chooseBoot(
+  plan: DhcpPlan,
+  boot: BootChoice,
+  req: DhcpRequest,
+): { file: string; reason: string; http: boolean } {
+  if (plan.ipxeDetect && boot.ipxeChainUrl !== '' && isIpxe(req)) {
+    return { file: boot.ipxeChainUrl, reason: 'ipxe-chain', http: false };
+  }
+  for (const arch of req.clientArch) {
+    const file = boot.byArch.get(arch);
+    if (file !== undefined) return { file, reason: `arch:${arch}`, http: arch === ARCH.EFI_X64_HTTP };
+  }
+  return { file: boot.bootFile, reason: 'default', http: false };
+}
+
+export function knownProfile(
+  plan: DhcpPlan,
+  subnet: KnownSubnet,
+  machine: Machine,
+  req: DhcpRequest,
+): Profile {
+  const boot = chooseBoot(plan, subnet, req);
+  return {
+    who: 'known',
+    network: plan.lan,
+    mask: plan.lanMask,
+    router: plan.gateway,
+    dns: plan.gateway,
+    nextServer: plan.gateway,
+    domain: plan.domain,
+    hostname: machine.hostname,
+    leaseTime: plan.knownLeaseTime,
+    bootFile: boot.file,
+    bootReason: boot.reason,
+    httpClient: boot.http,
+    ipxe: plan.noPxeDhcp ? [[176, 1]] : [],
+  };
+}
+
+export function alienProfile(plan: DhcpPlan, req: DhcpRequest): Profile {
+  const a = plan.alien;
+  const boot = chooseBoot(plan, a, req);
+  const ipxe: Profile['ipxe'] = [];
+  if (plan.noPxeDhcp) ipxe.push([176, 1]);
+  if (a.scriptlet !== '') ipxe.push([81, a.scriptlet]);
+  return {
+    who: 'alien',
+    network: a.network,
+    mask: a.mask,
+    router: a.gateway,
+    dns: a.gateway,
+    nextServer: a.gateway,
+    domain: plan.domain,
+    hostname: undefined,
+    leaseTime: a.leaseTime,
+    bootFile: boot.file,
+    bootReason: boot.reason,
+    httpClient: boot.http,
+    ipxe,
+  };
+}
+
+/** The served known subnet of a machine, or undefined (cluster, IPv6, outside every subnet: ignored). */
+function servedSubnet(plan: DhcpPlan, m: Machine): { addr: Ip; subnet: KnownSubnet } | undefined {
+  const addr = parseIp(m.ip);
+  if (addr === undefined) return undefined;
+  const subnet = knownSubnetOf(plan, addr);
+  return subnet ? { addr, subnet } : undefined;
+}
+
+function requestState(req: DhcpRequest, broadcast: boolean): RequestState | undefined {
+  if (req.serverId !== undefined) return 'selecting';
+  if (req.requestedIp !== undefined && req.packet.ciaddr === 0) return 'init-reboot';
+  if (req.packet.ciaddr !== 0) return broadcast ? 'rebinding' : 'renewing';
+  return undefined;
+}
+
+export function decide(plan: DhcpPlan, hosts: HostLookup, leases: LeaseView, input: PolicyInput): Decision {
+  const { req } = input;
+  const p = req.packet;
+  if (p.op !== BOOTREQUEST) return drop('not-a-request');
+  if (req.type === undefined) return drop('bootp-not-served');
+  const mac = req.mac;
+  if (mac === undefined) return drop('not-ethernet', { detail: { htype: p.htype, hlen: p.hlen } });
+  if (p.giaddr !== 0) {
+    // RFC 2131 §4.3.1: the relay's address names the client's network.
+    if (!inCidr(plan.lan, p.giaddr) && !inCidr(plan.alien.network, p.giaddr))
+      return drop('relay-network-not-served');
+  } else if (input.iface === undefined) {
+    return drop('not-relayed');
+  }
+  switch (req.type) {
+    case 'DISCOVER':
+      return discover(plan, hosts, leases, input, mac);
+    case 'REQUEST':
+      return request(plan, hosts, leases, input, mac);
+    case 'DECLINE':
+      return decline(plan, hosts, leases, input, mac);
+    case 'RELEASE':
+      return release(leases, input, mac);
+    case 'INFORM':
+      return inform(plan, hosts, input, mac);
+    default:
+      return drop('server-message', { detail: { type: req.type } });
+  }
+}
+
+function discover(
+  plan: DhcpPlan,
+  hosts: HostLookup,
+  leases: LeaseView,
+  input: PolicyInput,
+  mac: string,
+): Decision {
+  const { req, now } = input;
+  const machine = hosts.byMac(mac);
+  if (machine) {
+    const served = servedSubnet(plan, machine);
+    // Spec §5.2: a known machine outside the served subnets (the cluster) gets nothing from us.
+    if (!served) return drop('host-not-served', { detail: { host: machine.hostname, ip: machine.ip } });
+    return {
+      action: 'offer',
+      case: 'known',
+      yiaddr: served.addr,
+      profile: knownProfile(plan, served.subnet, machine, req),
+      machine: machine.hostname,
+    };
+  }
+  if (!plan.alien.enabled) return drop('unknown-client');
+  const proposal = leases.proposeOffer(mac, req.requestedIp, now);
+  if (!proposal.ok) return drop(proposal.why === 'exhausted' ? 'pool-exhausted' : 'probation');
+  return {
+    action: 'offer',
+    case: 'alien',
+    yiaddr: proposal.ip,
+    profile: alienProfile(plan, req),
+    why: proposal.why,
+    lease: { op: 'hold', ip: proposal.ip, mac, until: now + plan.offerHoldMs },
+  };
+}
+
+function request(
+  plan: DhcpPlan,
+  hosts: HostLookup,
+  leases: LeaseView,
+  input: PolicyInput,
+  mac: string,
+): Decision {
+  const { req, now } = input;
+  const state = requestState(req, input.broadcast);
+  if (state === undefined) return drop('request-without-address');
+  if (state === 'selecting') {
+    // RFC 2131 §4.3.2: a REQUEST naming another server means the client declined our offer.
+    if (!input.isServerId(req.serverId!))
+      return drop('other-server-chosen', { lease: { op: 'unhold', mac } });
+    if (req.requestedIp === undefined) return drop('request-without-address');
+  }
+  const requested = state === 'selecting' || state === 'init-reboot' ? req.requestedIp! : req.packet.ciaddr;
+  const nak = (reason: NakReason, network: Cidr): Nak => ({
+    action: 'nak',
+    reason,
+    state,
+    requested,
+    network,
+  });
+  const machine = hosts.byMac(mac);
+  if (machine) {
+    const served = servedSubnet(plan, machine);
+    if (!served) return drop('host-not-served', { detail: { host: machine.hostname, ip: machine.ip } });
+    // Scenario 36: a machine registered while it held an alien lease is refused that lease, and
+    // its next DISCOVER gets the fixed address.
+    if (requested !== served.addr) return nak('not-your-address', plan.lan);
+    return {
+      action: 'ack',
+      case: 'known',
+      state,
+      yiaddr: served.addr,
+      profile: knownProfile(plan, served.subnet, machine, req),
+      machine: machine.hostname,
+    };
+  }
+  const network = plan.alien.network;
+  if (!plan.alien.enabled)
+    return inCidr(plan.lan, requested) ? nak('not-your-address', plan.lan) : drop('unknown-client');
+  if (!inAlienRange(plan, requested)) {
+    return nak(
+      inCidr(network, requested) || inCidr(plan.lan, requested) ? 'not-in-pool' : 'wrong-network',
+      network,
+    );
+  }
+  const check = leases.canBind(requested, mac, now);
+  if (!check.ok) return nak(check.why === 'not-in-pool' ? 'not-in-pool' : check.why, network);
+  return {
+    action: 'ack',
+    case: 'alien',
+    state,
+    yiaddr: requested,
+    profile: alienProfile(plan, req),
+    lease: {
+      op: 'bind',
+      ip: requested,
+      mac,
+      clientId: req.clientId ?? null,
+      hostname: req.hostname ?? null,
+      expires: now + plan.alien.leaseTime * 1000,
+    },
+  };
+}
+
+function decline(
+  plan: DhcpPlan,
+  hosts: HostLookup,
+  leases: LeaseView,
+  input: PolicyInput,
+  mac: string,
+): Decision {
+  const { req, now } = input;
+  if (req.serverId !== undefined && !input.isServerId(req.serverId)) return drop('other-server-chosen');
+  const addr = req.requestedIp;
+  if (addr === undefined) return drop('request-without-address');
+  const machine = hosts.byMac(mac);
+  if (machine && parseIp(machine.ip) === addr) {
+    // Someone else answers ARP for a fixed address: an operator must look; nothing to reassign.
+    return drop('fixed-address-declined', { detail: { host: machine.hostname } });
+  }
+  // Only the holder may decline, or any host could empty the pool with forged DECLINEs.
+  if (leases.ownerOf(addr, now) !== mac) return drop('decline-not-owner');
+  return drop('declined', { lease: { op: 'decline', ip: addr, mac, until: now + plan.declineHoldMs } });
+}
+
+function release(leases: LeaseView, input: PolicyInput, mac: string): Decision {
+  const { req, now } = input;
+  if (req.serverId !== undefined && !input.isServerId(req.serverId)) return drop('other-server-chosen');
+  const addr = req.packet.ciaddr;
+  if (addr === 0 || leases.ownerOf(addr, now) !== mac) return drop('release-not-owner');
+  return drop('released', { lease: { op: 'release', ip: addr, mac } });
+}
+
+function inform(plan: DhcpPlan, hosts: HostLookup, input: PolicyInput, mac: string): Decision {
+  const { req } = input;
+  const addr = req.packet.ciaddr;
+  if (addr === 0) return drop('inform-without-address');
+  const machine = hosts.byMac(mac);
+  const served = machine ? servedSubnet(plan, machine) : undefined;
+  if (machine && served && served.addr === addr) {
+    return { action: 'ack', case: 'inform', profile: knownProfile(plan, served.subnet, machine, req) };
+  }
+  if (inCidr(plan.alien.network, addr))
+    return { action: 'ack', case: 'inform', profile: alienProfile(plan, req) };
+  return drop('inform-not-served');
+}
