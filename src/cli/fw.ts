@@ -26,7 +26,12 @@ import { readServerLock } from './server-lock.js';
  */
 const USAGE = 'gatehouse fw up|down|status [--json]|contest on|off [--config FILE] [--data DIR]';
 
-async function remote(config: GatehouseConfig, method: 'GET' | 'POST', action: string, body?: unknown): Promise<Record<string, unknown> | undefined> {
+async function remote(
+  config: GatehouseConfig,
+  method: 'GET' | 'POST',
+  action: string,
+  body?: unknown,
+): Promise<Record<string, unknown> | undefined> {
   const lock = readServerLock(config.dataDir);
   if (!lock) return undefined;
   const res = await request(`http://${lock.http}/api/v1/firewall/${action}`, {
@@ -42,12 +47,18 @@ async function remote(config: GatehouseConfig, method: 'GET' | 'POST', action: s
     json = { error: text.trim() };
   }
   if (res.statusCode !== 200) {
-    throw new GatehouseError('GH_NETLINK', `the running server refused fw ${action} (HTTP ${res.statusCode}): ${String(json.error ?? text).trim()}`);
+    throw new GatehouseError(
+      'GH_NETLINK',
+      `the running server refused fw ${action} (HTTP ${res.statusCode}): ${String(json.error ?? text).trim()}`,
+    );
   }
   return json;
 }
 
-async function withStore<T>(config: GatehouseConfig, fn: (store: Store) => Promise<T> | T): Promise<T | undefined> {
+async function withStore<T>(
+  config: GatehouseConfig,
+  fn: (store: Store) => Promise<T> | T,
+): Promise<T | undefined> {
   if (!fs.existsSync(config.dataDir)) return undefined;
   const store = await Store.open({ dir: config.dataDir, migrations: allMigrations });
   try {
@@ -63,7 +74,9 @@ async function localUp(config: GatehouseConfig, io: CliIo): Promise<number> {
   try {
     // Without the server there are no presence sessions: keep who is in the set today and
     // add the organizer machines the store names.
-    const current = ((await client.listSetKeys(FAMILIES.inet, plan.table, ALLOWED_SET)) ?? []).map((k) => [...k].join('.'));
+    const current = ((await client.listSetKeys(FAMILIES.inet, plan.table, ALLOWED_SET)) ?? []).map((k) =>
+      [...k].join('.'),
+    );
     const computed = await withStore(config, (store) => {
       const contest = readContest(store)?.enabled ?? false;
       return computeAllowed({
@@ -76,7 +89,9 @@ async function localUp(config: GatehouseConfig, io: CliIo): Promise<number> {
     });
     const ips = [...new Set([...current, ...(computed?.kind === 'set' ? computed.ips : [])])];
     await client.commit(rulesetMessages(plan, ips));
-    io.out(`fw up: table inet ${plan.table} programmed (${ips.length} allowed address(es)); start Gatehouse to follow presence`);
+    io.out(
+      `fw up: table inet ${plan.table} programmed (${ips.length} allowed address(es)); start Gatehouse to follow presence`,
+    );
     return 0;
   } finally {
     client.close();
@@ -104,32 +119,47 @@ async function status(config: GatehouseConfig, io: CliIo, json: boolean): Promis
     client.close();
   }
   const server = await remote(config, 'GET', 'status');
-  const contest = server ? Boolean(server.contest) : await withStore(config, (s) => readContest(s)?.enabled ?? false);
+  const contest = server
+    ? Boolean(server.contest)
+    : await withStore(config, (s) => readContest(s)?.enabled ?? false);
   if (json) {
     io.out(JSON.stringify({ kernel: check, server: server ?? null, contest: contest ?? null }));
   } else {
-    io.out(`table inet ${plan.table}: ${check.present ? (check.ok ? 'up, as planned' : 'up, DIFFERS from plan') : 'absent'}`);
+    io.out(
+      `table inet ${plan.table}: ${check.present ? (check.ok ? 'up, as planned' : 'up, DIFFERS from plan') : 'absent'}`,
+    );
     for (const p of check.problems) io.out(`  problem: ${p}`);
     io.out(`contest mode: ${contest === undefined ? 'unknown (no data directory)' : contest ? 'on' : 'off'}`);
-    io.out(`allowed_internet_access: ${check.allowed.length} address(es)${check.allowed.length ? `: ${check.allowed.join(' ')}` : ''}`);
-    io.out(server ? `server: running (last recompute ${JSON.stringify(server.lastRecompute ?? null)})` : 'server: not running on this data directory');
+    io.out(
+      `allowed_internet_access: ${check.allowed.length} address(es)${check.allowed.length ? `: ${check.allowed.join(' ')}` : ''}`,
+    );
+    io.out(
+      server
+        ? `server: running (last recompute ${JSON.stringify(server.lastRecompute ?? null)})`
+        : 'server: not running on this data directory',
+    );
   }
   return check.ok ? 0 : 1;
 }
 
 async function contest(config: GatehouseConfig, io: CliIo, value: string | undefined): Promise<number> {
-  if (value !== 'on' && value !== 'off') throw new UsageError('say "gatehouse fw contest on" or "gatehouse fw contest off"');
+  if (value !== 'on' && value !== 'off')
+    throw new UsageError('say "gatehouse fw contest on" or "gatehouse fw contest off"');
   const enabled = value === 'on';
   const groups = enabled ? config.firewall.contestGroups : config.firewall.allowedGroups;
   const server = await remote(config, 'POST', 'contest', { enabled });
   if (server) {
     const rc = server.recompute as { count?: number } | undefined;
-    io.out(`contest mode ${value}: allowed groups ${groups.join(', ')}; set now holds ${rc?.count ?? '?'} address(es)`);
+    io.out(
+      `contest mode ${value}: allowed groups ${groups.join(', ')}; set now holds ${rc?.count ?? '?'} address(es)`,
+    );
     return 0;
   }
   fs.mkdirSync(config.dataDir, { recursive: true });
   await withStore(config, (store) => writeContest(store, enabled, 'cli'));
-  io.out(`contest mode ${value} saved in ${config.dataDir} (no server running: it applies when Gatehouse starts)`);
+  io.out(
+    `contest mode ${value} saved in ${config.dataDir} (no server running: it applies when Gatehouse starts)`,
+  );
   return 0;
 }
 
@@ -152,7 +182,9 @@ export const fwCommand: CommandGroup = {
       case 'down': {
         const server = await remote(config, 'POST', 'down');
         if (server) {
-          io.out(`fw down: table ${String(server.table)} removed by the running server (set updates paused until "fw up")`);
+          io.out(
+            `fw down: table ${String(server.table)} removed by the running server (set updates paused until "fw up")`,
+          );
           return 0;
         }
         return localDown(config, io);

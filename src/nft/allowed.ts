@@ -91,9 +91,16 @@ export function computeAllowed(input: AllowedInput): AllowedResult {
   const ips: string[] = [];
   const outsideLan: string[] = [];
   for (const ip of candidates) {
-    if (ipNumber(ip) === undefined || (input.lan !== undefined && !inSubnet(ip, input.lan))) outsideLan.push(ip);
+    if (ipNumber(ip) === undefined || (input.lan !== undefined && !inSubnet(ip, input.lan)))
+      outsideLan.push(ip);
     else ips.push(ip);
   }
   ips.sort((a, b) => ipNumber(a)! - ipNumber(b)!);
-  return { kind: 'set', ips, unknownLogins: unknownLogins.sort(), unknownHosts: unknownHosts.sort(), outsideLan: outsideLan.sort() };
+  return {
+    kind: 'set',
+    ips,
+    unknownLogins: unknownLogins.sort(),
+    unknownHosts: unknownHosts.sort(),
+    outsideLan: outsideLan.sort(),
+  };
 }

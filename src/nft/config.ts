@@ -1,6 +1,8 @@
 import { z } from 'zod';
 
-const cidr = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}\/\d{1,2}$/, 'expected an IPv4 network, e.g. 192.168.1.0/24');
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3})(\.\d{1,3}){3}\/\d{1,2}$/, 'expected an IPv4 network, e.g. 192.168.1.0/24');
 const ifname = z
   .string()
   .min(1)

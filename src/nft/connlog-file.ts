@@ -110,7 +110,11 @@ export class ConnectionLogFile {
       } catch (e) {
         this.stats.writeErrors++;
         this.stats.dropped += lines.length;
-        this.opts.logger.error('connlog.write_failed', { file: this.opts.path, error: errorMessage(e), lines: lines.length });
+        this.opts.logger.error('connlog.write_failed', {
+          file: this.opts.path,
+          error: errorMessage(e),
+          lines: lines.length,
+        });
         await this.fh?.close().catch(() => {});
         this.fh = undefined;
       }

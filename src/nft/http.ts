@@ -27,7 +27,8 @@ export function firewallRoute(service: FirewallService, config: () => GatehouseC
     if (!requireAdmin(req, res, config())) return;
     const action = ctx.url.pathname.slice('/api/v1/firewall/'.length).replace(/\/$/, '');
     const method = req.method ?? 'GET';
-    const wrongMethod = (want: string) => sendJson(res, 405, { error: `use ${want} for /api/v1/firewall/${action}`, code: 'GH_BAD_REQUEST' });
+    const wrongMethod = (want: string) =>
+      sendJson(res, 405, { error: `use ${want} for /api/v1/firewall/${action}`, code: 'GH_BAD_REQUEST' });
     try {
       switch (action) {
         case 'status':
@@ -49,18 +50,26 @@ export function firewallRoute(service: FirewallService, config: () => GatehouseC
           if (value === undefined && raw) {
             try {
               const body = JSON.parse(raw) as unknown;
-              value = typeof body === 'object' && body !== null ? (body as { enabled?: unknown }).enabled : body;
+              value =
+                typeof body === 'object' && body !== null ? (body as { enabled?: unknown }).enabled : body;
             } catch {
               value = raw;
             }
           }
           const enabled = parseSwitch(value);
           if (enabled === undefined) {
-            sendJson(res, 400, { error: 'say {"enabled": true} or {"enabled": false} (or ?enabled=on|off)', code: 'GH_BAD_REQUEST' });
+            sendJson(res, 400, {
+              error: 'say {"enabled": true} or {"enabled": false} (or ?enabled=on|off)',
+              code: 'GH_BAD_REQUEST',
+            });
             return;
           }
           const outcome = await service.setContest(enabled, `api ${ctx.remoteAddress}`);
-          sendJson(res, 200, { contest: enabled, allowedGroups: service.allowedGroups(), recompute: outcome });
+          sendJson(res, 200, {
+            contest: enabled,
+            allowedGroups: service.allowedGroups(),
+            recompute: outcome,
+          });
           return;
         }
         case 'recompute':
@@ -78,7 +87,10 @@ export function firewallRoute(service: FirewallService, config: () => GatehouseC
           sendJson(res, 200, service.status());
           return;
         default:
-          sendJson(res, 404, { error: `no firewall action "${action}" (status, check, contest, recompute, up, down)`, code: 'GH_NOT_FOUND' });
+          sendJson(res, 404, {
+            error: `no firewall action "${action}" (status, check, contest, recompute, up, down)`,
+            code: 'GH_NOT_FOUND',
+          });
       }
     } catch (e) {
       sendJson(res, 500, { error: errorMessage(e), code: isGatehouseError(e) ? e.code : 'GH_INTERNAL' });

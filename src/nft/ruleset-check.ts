@@ -21,7 +21,12 @@ export async function checkRuleset(client: NftClient, plan: RulesetPlan): Promis
   const F = FAMILIES.inet;
   const problems: string[] = [];
   if (!(await client.tableExists(F, plan.table))) {
-    return { ok: false, present: false, problems: [`table inet ${plan.table} is missing; run "gatehouse fw up"`], allowed: [] };
+    return {
+      ok: false,
+      present: false,
+      problems: [`table inet ${plan.table} is missing; run "gatehouse fw up"`],
+      allowed: [],
+    };
   }
   const chains = await client.listChains(F, plan.table);
   for (const want of expectedChains(plan)) {
@@ -30,23 +35,31 @@ export async function checkRuleset(client: NftClient, plan: RulesetPlan): Promis
       problems.push(`chain ${want.name} is missing`);
       continue;
     }
-    if (got.type !== want.type || got.hook?.hook !== want.hook?.hook || got.hook?.priority !== want.hook?.priority || got.policy !== want.policy) {
+    if (
+      got.type !== want.type ||
+      got.hook?.hook !== want.hook?.hook ||
+      got.hook?.priority !== want.hook?.priority ||
+      got.policy !== want.policy
+    ) {
       problems.push(
         `chain ${want.name} is type ${got.type} hook ${got.hook?.hook} priority ${got.hook?.priority} policy ${got.policy}, expected ${want.type} ${want.hook?.hook} ${want.hook?.priority} ${want.policy}`,
       );
     }
   }
-  for (const c of chains) if (!expectedChains(plan).some((w) => w.name === c.name)) problems.push(`unexpected chain ${c.name}`);
+  for (const c of chains)
+    if (!expectedChains(plan).some((w) => w.name === c.name)) problems.push(`unexpected chain ${c.name}`);
 
   const rules = await client.listRules(F, plan.table);
   for (const chain of expectedChains(plan)) {
     const want = expectedRules(plan).filter((r) => r.chain === chain.name);
     const got = rules.filter((r) => r.chain === chain.name);
-    if (got.length !== want.length) problems.push(`chain ${chain.name} has ${got.length} rules, expected ${want.length}`);
+    if (got.length !== want.length)
+      problems.push(`chain ${chain.name} has ${got.length} rules, expected ${want.length}`);
     for (let i = 0; i < Math.min(got.length, want.length); i++) {
       const a = got[i]!.exprs.map(printExpr).join(' ');
       const b = want[i]!.exprs.map(printExpr).join(' ');
-      if (a !== b) problems.push(`chain ${chain.name} rule ${i + 1} differs from "${want[i]!.text}": kernel has ${a}`);
+      if (a !== b)
+        problems.push(`chain ${chain.name} rule ${i + 1} differs from "${want[i]!.text}": kernel has ${a}`);
     }
   }
 
@@ -54,7 +67,8 @@ export async function checkRuleset(client: NftClient, plan: RulesetPlan): Promis
   for (const want of expectedSets(plan)) {
     const got = sets.find((s) => s.name === want.name);
     if (!got) problems.push(`set ${want.name} is missing`);
-    else if (got.keyType !== want.keyType || got.keyLen !== want.keyLen) problems.push(`set ${want.name} has key type ${got.keyType}/${got.keyLen}`);
+    else if (got.keyType !== want.keyType || got.keyLen !== want.keyLen)
+      problems.push(`set ${want.name} has key type ${got.keyType}/${got.keyLen}`);
   }
   const keys = (await client.listSetKeys(F, plan.table, ALLOWED_SET)) ?? [];
   const allowed = keys.filter((k) => k.length === 4).map((k) => `${k[0]}.${k[1]}.${k[2]}.${k[3]}`);

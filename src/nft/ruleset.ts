@@ -17,7 +17,18 @@ import {
   masquerade,
   oifname,
 } from './tables/match.js';
-import { type NftChain, type NftRule, type NftSet, delTable, flushSet, newChain, newRule, newSet, newSetElements, newTable } from './tables/messages.js';
+import {
+  type NftChain,
+  type NftRule,
+  type NftSet,
+  delTable,
+  flushSet,
+  newChain,
+  newRule,
+  newSet,
+  newSetElements,
+  newTable,
+} from './tables/messages.js';
 
 /**
  * The static ruleset of spec §11.1 in Gatehouse's own `inet` table, built as data:
@@ -86,19 +97,56 @@ const F = FAMILIES.inet;
 
 export function expectedSets(plan: RulesetPlan): NftSet[] {
   const base = { family: F, table: plan.table, flags: 0 };
-  const sets: NftSet[] = [{ ...base, name: ALLOWED_SET, id: SET_IDS[ALLOWED_SET], keyType: NFT_TYPE.ipv4_addr, keyLen: 4 }];
+  const sets: NftSet[] = [
+    { ...base, name: ALLOWED_SET, id: SET_IDS[ALLOWED_SET], keyType: NFT_TYPE.ipv4_addr, keyLen: 4 },
+  ];
   if (plan.lanInterfaces.length > 0) {
-    if (plan.udpPorts.length > 0) sets.push({ ...base, name: LAN_UDP_SET, id: SET_IDS[LAN_UDP_SET], keyType: NFT_TYPE.inet_service, keyLen: 2 });
-    if (plan.tcpPorts.length > 0) sets.push({ ...base, name: LAN_TCP_SET, id: SET_IDS[LAN_TCP_SET], keyType: NFT_TYPE.inet_service, keyLen: 2 });
+    if (plan.udpPorts.length > 0)
+      sets.push({
+        ...base,
+        name: LAN_UDP_SET,
+        id: SET_IDS[LAN_UDP_SET],
+        keyType: NFT_TYPE.inet_service,
+        keyLen: 2,
+      });
+    if (plan.tcpPorts.length > 0)
+      sets.push({
+        ...base,
+        name: LAN_TCP_SET,
+        id: SET_IDS[LAN_TCP_SET],
+        keyType: NFT_TYPE.inet_service,
+        keyLen: 2,
+      });
   }
   return sets;
 }
 
 export function expectedChains(plan: RulesetPlan): NftChain[] {
   return [
-    { family: F, table: plan.table, name: 'input', type: 'filter', hook: { hook: 'input', priority: 0 }, policy: 'accept' },
-    { family: F, table: plan.table, name: 'forward', type: 'filter', hook: { hook: 'forward', priority: 0 }, policy: 'drop' },
-    { family: F, table: plan.table, name: 'postrouting', type: 'nat', hook: { hook: 'postrouting', priority: 100 }, policy: 'accept' },
+    {
+      family: F,
+      table: plan.table,
+      name: 'input',
+      type: 'filter',
+      hook: { hook: 'input', priority: 0 },
+      policy: 'accept',
+    },
+    {
+      family: F,
+      table: plan.table,
+      name: 'forward',
+      type: 'filter',
+      hook: { hook: 'forward', priority: 0 },
+      policy: 'drop',
+    },
+    {
+      family: F,
+      table: plan.table,
+      name: 'postrouting',
+      type: 'nat',
+      hook: { hook: 'postrouting', priority: 100 },
+      policy: 'accept',
+    },
   ];
 }
 
@@ -116,30 +164,52 @@ export function expectedRules(plan: RulesetPlan): Array<NftRule & { text: string
     ];
     for (const lan of plan.lanInterfaces) {
       for (const [proto, set, ports] of services) {
-        if (ports.length > 0) out.push(rule('input', `iifname "${lan}" ${proto} dport @${set} accept`, [...iifname(lan), ...dportInSet(proto, set, SET_IDS[set as keyof typeof SET_IDS]), accept]));
+        if (ports.length > 0)
+          out.push(
+            rule('input', `iifname "${lan}" ${proto} dport @${set} accept`, [
+              ...iifname(lan),
+              ...dportInSet(proto, set, SET_IDS[set as keyof typeof SET_IDS]),
+              accept,
+            ]),
+          );
       }
     }
     for (const [proto, set, ports] of services) {
-      if (ports.length > 0) out.push(rule('input', `${proto} dport @${set} drop`, [...dportInSet(proto, set, SET_IDS[set as keyof typeof SET_IDS]), drop]));
+      if (ports.length > 0)
+        out.push(
+          rule('input', `${proto} dport @${set} drop`, [
+            ...dportInSet(proto, set, SET_IDS[set as keyof typeof SET_IDS]),
+            drop,
+          ]),
+        );
     }
   }
 
   out.push(
-    rule('forward', `ct state new ip saddr ${plan.lan} log prefix "${plan.logPrefix}" group ${plan.logGroup}`, [
-      ...ctStateAny(['new']),
-      ...ipAddrIn(F, 'saddr', plan.lan),
-      logToGroup(plan.logGroup, plan.logPrefix),
+    rule(
+      'forward',
+      `ct state new ip saddr ${plan.lan} log prefix "${plan.logPrefix}" group ${plan.logGroup}`,
+      [...ctStateAny(['new']), ...ipAddrIn(F, 'saddr', plan.lan), logToGroup(plan.logGroup, plan.logPrefix)],
+    ),
+    rule('forward', 'ct state established,related accept', [
+      ...ctStateAny(['established', 'related']),
+      accept,
     ]),
-    rule('forward', 'ct state established,related accept', [...ctStateAny(['established', 'related']), accept]),
-    rule('forward', `ip saddr @${ALLOWED_SET} accept`, [...ipAddrInSet(F, 'saddr', ALLOWED_SET, SET_IDS[ALLOWED_SET]), accept]),
+    rule('forward', `ip saddr @${ALLOWED_SET} accept`, [
+      ...ipAddrInSet(F, 'saddr', ALLOWED_SET, SET_IDS[ALLOWED_SET]),
+      accept,
+    ]),
     rule('forward', `ip saddr ${plan.servers} accept`, [...ipAddrIn(F, 'saddr', plan.servers), accept]),
   );
   for (const up of plan.uplinkInterfaces) {
     for (const lan of plan.lanInterfaces) {
-      out.push(rule('forward', `iifname "${up}" oifname "${lan}" accept`, [...iifname(up), ...oifname(lan), accept]));
+      out.push(
+        rule('forward', `iifname "${up}" oifname "${lan}" accept`, [...iifname(up), ...oifname(lan), accept]),
+      );
     }
   }
-  for (const up of plan.uplinkInterfaces) out.push(rule('postrouting', `oifname "${up}" masquerade`, [...oifname(up), masquerade]));
+  for (const up of plan.uplinkInterfaces)
+    out.push(rule('postrouting', `oifname "${up}" masquerade`, [...oifname(up), masquerade]));
   return out;
 }
 
@@ -153,12 +223,19 @@ function allowedKeys(ips: readonly string[]): Buffer[] {
  * filled, so a restart never opens a window where allowed machines are cut off.
  */
 export function rulesetMessages(plan: RulesetPlan, allowedIps: readonly string[]): OutgoingMessage[] {
-  const out: OutgoingMessage[] = [newTable({ family: F, name: plan.table }), delTable(F, plan.table), newTable({ family: F, name: plan.table })];
+  const out: OutgoingMessage[] = [
+    newTable({ family: F, name: plan.table }),
+    delTable(F, plan.table),
+    newTable({ family: F, name: plan.table }),
+  ];
   for (const s of expectedSets(plan)) {
     out.push(newSet(s));
     const keys =
-      s.name === ALLOWED_SET ? allowedKeys(allowedIps) : (s.name === LAN_UDP_SET ? plan.udpPorts : plan.tcpPorts).map(be16Bytes);
-    if (keys.length > 0) out.push(...newSetElements({ family: F, table: plan.table, set: s.name, setId: s.id, keys }));
+      s.name === ALLOWED_SET
+        ? allowedKeys(allowedIps)
+        : (s.name === LAN_UDP_SET ? plan.udpPorts : plan.tcpPorts).map(be16Bytes);
+    if (keys.length > 0)
+      out.push(...newSetElements({ family: F, table: plan.table, set: s.name, setId: s.id, keys }));
   }
   for (const c of expectedChains(plan)) out.push(newChain(c));
   for (const r of expectedRules(plan)) out.push(newRule(r, r.text));
@@ -168,7 +245,10 @@ export function rulesetMessages(plan: RulesetPlan, allowedIps: readonly string[]
 /** The set replacement of spec §11.1: flush and refill in one transaction (the original swapped ipsets). */
 export function allowedSetMessages(plan: RulesetPlan, allowedIps: readonly string[]): OutgoingMessage[] {
   const keys = allowedKeys(allowedIps);
-  return [flushSet(F, plan.table, ALLOWED_SET), ...(keys.length > 0 ? newSetElements({ family: F, table: plan.table, set: ALLOWED_SET, keys }) : [])];
+  return [
+    flushSet(F, plan.table, ALLOWED_SET),
+    ...(keys.length > 0 ? newSetElements({ family: F, table: plan.table, set: ALLOWED_SET, keys }) : []),
+  ];
 }
 
 /** `gatehouse fw down`: removes the table if present; never touches another table. */

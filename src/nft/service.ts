@@ -19,7 +19,14 @@ import { kernelLogText } from './nflog/log-line.js';
 import { type NflogPacket, NflogReader } from './nflog/reader.js';
 import { type PresenceSource, noPresence, presenceAmong } from './presence.js';
 import { type RulesetCheck, checkRuleset } from './ruleset-check.js';
-import { ALLOWED_SET, type RulesetPlan, allowedSetMessages, planFromConfig, removeRulesetMessages, rulesetMessages } from './ruleset.js';
+import {
+  ALLOWED_SET,
+  type RulesetPlan,
+  allowedSetMessages,
+  planFromConfig,
+  removeRulesetMessages,
+  rulesetMessages,
+} from './ruleset.js';
 import { FIREWALL_STATE_TABLE, readContest, writeContest } from './state.js';
 import { NftClient } from './tables/client.js';
 import { FAMILIES } from './tables/constants.js';
@@ -109,7 +116,11 @@ export class FirewallService implements Service {
       logger: this.log,
     });
     this.gauge = deps.metrics.gauge('gatehouse_fw_allowed_addresses', 'addresses in allowed_internet_access');
-    this.setUpdates = deps.metrics.counter('gatehouse_fw_set_updates_total', 'allowed-set recomputations by result', ['result']);
+    this.setUpdates = deps.metrics.counter(
+      'gatehouse_fw_set_updates_total',
+      'allowed-set recomputations by result',
+      ['result'],
+    );
   }
 
   private connlogPath(config: GatehouseConfig): string {
@@ -161,7 +172,8 @@ export class FirewallService implements Service {
     let relevant = false;
     for (const e of events) {
       if (e.table === MDB_TABLES.machines) this.ipToHost = undefined;
-      if (e.table === MDB_TABLES.machines || e.table === UDB_TABLES.users || e.table === FIREWALL_STATE_TABLE) relevant = true;
+      if (e.table === MDB_TABLES.machines || e.table === UDB_TABLES.users || e.table === FIREWALL_STATE_TABLE)
+        relevant = true;
     }
     if (relevant) void this.recompute('store');
   }
@@ -202,7 +214,9 @@ export class FirewallService implements Service {
     if (result.kind === 'set') ips = result.ips;
     else {
       // Scenario 76: with MDB or UDB empty the set must not change, even across a restart.
-      ips = ((await client.listSetKeys(FAMILIES.inet, this.plan.table, ALLOWED_SET)) ?? []).filter((k) => k.length === 4).map((k) => [...k].join('.'));
+      ips = ((await client.listSetKeys(FAMILIES.inet, this.plan.table, ALLOWED_SET)) ?? [])
+        .filter((k) => k.length === 4)
+        .map((k) => [...k].join('.'));
     }
     await client.commit(rulesetMessages(this.plan, ips));
     this.up = true;
@@ -246,7 +260,14 @@ export class FirewallService implements Service {
     try {
       result = this.computeNow();
     } catch (e) {
-      this.last = { at, reason, result: 'failed', applied: false, count: this.applied.length, error: errorMessage(e) };
+      this.last = {
+        at,
+        reason,
+        result: 'failed',
+        applied: false,
+        count: this.applied.length,
+        error: errorMessage(e),
+      };
       this.log.error('fw.recompute_failed', { reason, error: errorMessage(e) });
       this.setUpdates.inc({ result: 'failed' });
       return this.last;
@@ -260,9 +281,20 @@ export class FirewallService implements Service {
     try {
       await this.client.commit(allowedSetMessages(this.plan, result.ips));
     } catch (e) {
-      this.last = { at, reason, result: 'failed', applied: false, count: this.applied.length, error: errorMessage(e) };
+      this.last = {
+        at,
+        reason,
+        result: 'failed',
+        applied: false,
+        count: this.applied.length,
+        error: errorMessage(e),
+      };
       this.setUpdates.inc({ result: 'failed' });
-      this.log.error('fw.set_update_failed', { reason, error: errorMessage(e), code: (e as { code?: string }).code });
+      this.log.error('fw.set_update_failed', {
+        reason,
+        error: errorMessage(e),
+        code: (e as { code?: string }).code,
+      });
       return this.last;
     }
     const before = new Set(this.applied);
@@ -352,16 +384,33 @@ export class FirewallService implements Service {
       metrics: this.deps.metrics,
       rawFactory: this.deps.rawFactory,
       onPacket: (p) => this.onLoggedPacket(p),
-      onOverrun: () => this.log.warn('fw.nflog_overrun', { group: this.plan.logGroup, note: 'some new-connection log lines were lost' }),
+      onOverrun: () =>
+        this.log.warn('fw.nflog_overrun', {
+          group: this.plan.logGroup,
+          note: 'some new-connection log lines were lost',
+        }),
     });
   }
 
   private onLoggedPacket(p: NflogPacket): void {
-    const { text, info } = kernelLogText(p.prefix, this.ifnames.name(p.ifindex), this.ifnames.name(p.outdev), p.payload);
+    const { text, info } = kernelLogText(
+      p.prefix,
+      this.ifnames.name(p.ifindex),
+      this.ifnames.name(p.outdev),
+      p.payload,
+    );
     const who = info.src ? this.attribute(info.src) : {};
-    this.connlog.append(`${this.now().toISOString()} ${text} host=${who.hostname ?? '-'} login=${who.login ?? '-'}`);
+    this.connlog.append(
+      `${this.now().toISOString()} ${text} host=${who.hostname ?? '-'} login=${who.login ?? '-'}`,
+    );
     if (this.config.firewall.connectionLog.journal) {
-      this.log.info('fw.new_connection', { ...info, in: this.ifnames.name(p.ifindex), out: this.ifnames.name(p.outdev), hostname: who.hostname ?? null, login: who.login ?? null });
+      this.log.info('fw.new_connection', {
+        ...info,
+        in: this.ifnames.name(p.ifindex),
+        out: this.ifnames.name(p.outdev),
+        hostname: who.hostname ?? null,
+        login: who.login ?? null,
+      });
     }
   }
 
@@ -382,7 +431,10 @@ export class FirewallService implements Service {
   private onConnection(e: CtEntry, who: Attribution, recovered: boolean): void {
     this.connlog.append(connectionLine(this.now(), e, who, { recovered }));
     if (this.config.firewall.connectionLog.journal) {
-      this.log.info('conntrack.new', { ...connectionFields(e, who), ...(recovered ? { recovered: true } : {}) });
+      this.log.info('conntrack.new', {
+        ...connectionFields(e, who),
+        ...(recovered ? { recovered: true } : {}),
+      });
     }
   }
 
@@ -440,6 +492,9 @@ export function firewallServiceFactory(ctx: ServiceContext): FirewallService | u
     metrics: ctx.metrics,
     presence: presenceAmong(ctx.services),
   });
-  ctx.routes.add('/api/v1/firewall/', firewallRoute(service, () => service.currentConfig));
+  ctx.routes.add(
+    '/api/v1/firewall/',
+    firewallRoute(service, () => service.currentConfig),
+  );
   return service;
 }

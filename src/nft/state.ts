@@ -25,7 +25,12 @@ export function readContest(store: Store): ContestState | undefined {
   return store.read((tx) => tx.get(t, CONTEST_KEY));
 }
 
-export async function writeContest(store: Store, enabled: boolean, by: string, now = new Date()): Promise<ContestState> {
+export async function writeContest(
+  store: Store,
+  enabled: boolean,
+  by: string,
+  now = new Date(),
+): Promise<ContestState> {
   const t = firewallStateTable(store);
   const state: ContestState = { enabled, changedAt: now.toISOString(), by };
   await store.write((tx) => tx.put(t, CONTEST_KEY, state));

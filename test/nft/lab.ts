@@ -31,14 +31,40 @@ export const MACHINES: Machine[] = [
   machine('srv01', ADDR.server, 'service'),
 ];
 
-export const USERS: User[] = [user('aproviste', 'user', 10000), user('bcontest', 'user', 10001), user('cana_p', 'orga', 20000), user('root', 'root', 0)];
+export const USERS: User[] = [
+  user('aproviste', 'user', 10000),
+  user('bcontest', 'user', 10001),
+  user('cana_p', 'orga', 20000),
+  user('root', 'root', 0),
+];
 
 function machine(hostname: string, ip: string, mtype: Machine['mtype']): Machine {
-  return { hostname, aliases: '', ip, mac: '', rfs: 0, hfs: 0, mtype, room: 'pasteur', is_faulty: false, is_faulty_details: '' };
+  return {
+    hostname,
+    aliases: '',
+    ip,
+    mac: '',
+    rfs: 0,
+    hfs: 0,
+    mtype,
+    room: 'pasteur',
+    is_faulty: false,
+    is_faulty_details: '',
+  };
 }
 
 function user(login: string, group: User['group'], uid: number): User {
-  return { login, firstname: login, lastname: login, uid, group, password: 'x', shell: '/bin/bash', ssh_key: null, id: uid };
+  return {
+    login,
+    firstname: login,
+    lastname: login,
+    uid,
+    group,
+    password: 'x',
+    shell: '/bin/bash',
+    ssh_key: null,
+    id: uid,
+  };
 }
 
 export interface GatewayReply {
@@ -56,17 +82,18 @@ export class Gateway {
   private nextId = 1;
   private readonly ready: Promise<void>;
 
-  constructor(readonly proc: ChildProcess, readonly dataDir: string) {
+  constructor(
+    readonly proc: ChildProcess,
+    readonly dataDir: string,
+  ) {
     let out = '';
     let err = '';
     let readyResolve!: () => void;
     this.ready = new Promise((r) => (readyResolve = r));
     proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      let i: number;
-      while ((i = out.indexOf('\n')) >= 0) {
-        const line = out.slice(0, i);
-        out = out.slice(i + 1);
+      const lines = (out + d.toString()).split('\n');
+      out = lines.pop() ?? '';
+      for (const line of lines) {
         const r = JSON.parse(line) as GatewayReply;
         if (r.id === 0) readyResolve();
         this.pending.get(r.id)?.(r);
@@ -74,11 +101,9 @@ export class Gateway {
       }
     });
     proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      let i: number;
-      while ((i = err.indexOf('\n')) >= 0) {
-        const line = err.slice(0, i);
-        err = err.slice(i + 1);
+      const lines = (err + d.toString()).split('\n');
+      err = lines.pop() ?? '';
+      for (const line of lines) {
         try {
           this.logs.push(JSON.parse(line) as Record<string, unknown>);
         } catch {
@@ -87,7 +112,8 @@ export class Gateway {
       }
     });
     proc.on('exit', (code) => {
-      for (const [id, fn] of this.pending) fn({ id, ok: false, error: `gateway process exited with ${code}` });
+      for (const [id, fn] of this.pending)
+        fn({ id, ok: false, error: `gateway process exited with ${code}` });
       this.pending.clear();
     });
   }
@@ -103,7 +129,8 @@ export class Gateway {
       });
       this.proc.stdin!.write(`${JSON.stringify({ id, op, ...args })}\n`);
     });
-    if (!reply.ok) throw Object.assign(new Error(`gateway op ${op} failed: ${reply.error}`), { code: reply.code });
+    if (!reply.ok)
+      throw Object.assign(new Error(`gateway op ${op} failed: ${reply.error}`), { code: reply.code });
     return reply.result as T;
   }
 
@@ -142,7 +169,11 @@ function spawnIn(ns: string, args: string[]): ChildProcess {
   return spawn('ip', ['netns', 'exec', ns, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-function run(ns: string, args: string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  ns: string,
+  args: string[],
+  timeoutMs = 20_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawnIn(ns, args);
     p.stdin!.end();
@@ -192,7 +223,12 @@ export async function startLab(
   for (const [a, len] of addrs) await c0.exec('ip', ['addr', 'add', `${a}/${len}`, 'dev', 'eth0']);
   await c0.exec('ip', ['route', 'add', 'default', 'via', '192.168.1.254', 'src', ADDR.contestant]);
 
-  const internet = spawnIn(lan.internet.name, [process.execPath, '--import', 'tsx', path.join(repoRoot, 'test/nft/fixtures/internet.ts')]);
+  const internet = spawnIn(lan.internet.name, [
+    process.execPath,
+    '--import',
+    'tsx',
+    path.join(repoRoot, 'test/nft/fixtures/internet.ts'),
+  ]);
   children.push(internet);
   await new Promise<void>((resolve, reject) => {
     internet.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
@@ -202,7 +238,14 @@ export async function startLab(
   const dataDir = tempDir(t, 'ghfw-');
   const startGateway = async (more: GatehouseConfigInput) => {
     const cfg = { ...labFirewallConfig(dataDir), ...overrides, ...more };
-    const proc = spawnIn(lan.gw.name, [process.execPath, '--import', 'tsx', path.join(repoRoot, 'test/nft/fixtures/gateway.ts'), dataDir, JSON.stringify(cfg)]);
+    const proc = spawnIn(lan.gw.name, [
+      process.execPath,
+      '--import',
+      'tsx',
+      path.join(repoRoot, 'test/nft/fixtures/gateway.ts'),
+      dataDir,
+      JSON.stringify(cfg),
+    ]);
     const g = new Gateway(proc, dataDir);
     await g.call('start');
     return g;
@@ -216,11 +259,25 @@ export async function startLab(
     internetAddr: lan.uplink.internet,
     uplinkAddr: lan.uplink.gw,
     async fetchFrom(src, timeoutS = 1) {
-      const r = await run(c0.name, ['curl', '-sS', '--interface', src, '--connect-timeout', String(timeoutS), '-m', String(timeoutS + 2), `http://${lan.uplink.internet}:443/`]);
+      const r = await run(c0.name, [
+        'curl',
+        '-sS',
+        '--interface',
+        src,
+        '--connect-timeout',
+        String(timeoutS),
+        '-m',
+        String(timeoutS + 2),
+        `http://${lan.uplink.internet}:443/`,
+      ]);
       return r.code === 0 ? r.stdout.trim() : null;
     },
     async client(args) {
-      const r = await run(c0.name, [process.execPath, '--import', 'tsx', path.join(repoRoot, 'test/nft/fixtures/client.ts'), ...args], 60_000);
+      const r = await run(
+        c0.name,
+        [process.execPath, '--import', 'tsx', path.join(repoRoot, 'test/nft/fixtures/client.ts'), ...args],
+        60_000,
+      );
       if (r.code !== 0) throw new Error(`client ${args.join(' ')} failed: ${r.stderr}`);
       return JSON.parse(r.stdout.trim()) as Record<string, unknown>;
     },

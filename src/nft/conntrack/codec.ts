@@ -1,5 +1,12 @@
 import { type AttrMap, NetlinkDecodeError, attr, attrBe16, attrBe32, attrU8, nest } from '../netlink/attr.js';
-import { NFNL_SUBSYS_CTNETLINK, NFPROTO_IPV4, NFPROTO_IPV6, NLM_F_CREATE, NLM_F_EXCL, nfnlType } from '../netlink/constants.js';
+import {
+  NFNL_SUBSYS_CTNETLINK,
+  NFPROTO_IPV4,
+  NFPROTO_IPV6,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  nfnlType,
+} from '../netlink/constants.js';
 import { type NetlinkMessage, decodeNfPayload, nfPayload } from '../netlink/message.js';
 import type { OutgoingMessage } from '../netlink/socket.js';
 
@@ -12,18 +19,54 @@ export const IPCTNL_MSG = { NEW: 0, GET: 1, DELETE: 2 } as const;
 /** Multicast groups (NFNLGRP_CONNTRACK_*). */
 export const CT_GROUP = { NEW: 1, UPDATE: 2, DESTROY: 3 } as const;
 
-const CTA = { TUPLE_ORIG: 1, TUPLE_REPLY: 2, STATUS: 3, PROTOINFO: 4, TIMEOUT: 7, MARK: 8, ID: 12, ZONE: 18 } as const;
+const CTA = {
+  TUPLE_ORIG: 1,
+  TUPLE_REPLY: 2,
+  STATUS: 3,
+  PROTOINFO: 4,
+  TIMEOUT: 7,
+  MARK: 8,
+  ID: 12,
+  ZONE: 18,
+} as const;
 const CTA_TUPLE = { IP: 1, PROTO: 2 } as const;
 const CTA_IP = { V4_SRC: 1, V4_DST: 2, V6_SRC: 3, V6_DST: 4 } as const;
-const CTA_PROTO = { NUM: 1, SRC_PORT: 2, DST_PORT: 3, ICMP_ID: 4, ICMP_TYPE: 5, ICMP_CODE: 6, ICMPV6_ID: 7, ICMPV6_TYPE: 8, ICMPV6_CODE: 9 } as const;
+const CTA_PROTO = {
+  NUM: 1,
+  SRC_PORT: 2,
+  DST_PORT: 3,
+  ICMP_ID: 4,
+  ICMP_TYPE: 5,
+  ICMP_CODE: 6,
+  ICMPV6_ID: 7,
+  ICMPV6_TYPE: 8,
+  ICMPV6_CODE: 9,
+} as const;
 const CTA_PROTOINFO_TCP = 1;
 const CTA_PROTOINFO_TCP_STATE = 1;
 
 /** enum ip_conntrack_status bits. */
-export const IPS = { SEEN_REPLY: 1 << 1, ASSURED: 1 << 2, CONFIRMED: 1 << 3, SRC_NAT: 1 << 4, DST_NAT: 1 << 5 } as const;
+export const IPS = {
+  SEEN_REPLY: 1 << 1,
+  ASSURED: 1 << 2,
+  CONFIRMED: 1 << 3,
+  SRC_NAT: 1 << 4,
+  DST_NAT: 1 << 5,
+} as const;
 
 /** TCP conntrack states as conntrack(8) prints them (enum tcp_conntrack). */
-export const TCP_STATES = ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'SYN_SENT2'];
+export const TCP_STATES = [
+  'NONE',
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'TIME_WAIT',
+  'CLOSE',
+  'SYN_SENT2',
+];
 
 export interface CtTuple {
   src: string;
@@ -94,7 +137,8 @@ export function ipBytes(ip: string): Buffer {
     return b;
   }
   const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new NetlinkDecodeError(`bad IPv4 address ${ip}`);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255))
+    throw new NetlinkDecodeError(`bad IPv4 address ${ip}`);
   return Buffer.from(parts);
 }
 
@@ -173,9 +217,14 @@ function encodeTuple(type: number, t: CtTuple): Buffer {
 
 /** The kernel's side of an event or dump entry (fake kernels in tests, round-trip properties). */
 export function encodeCtEntry(e: CtEntry): { type: number; flags: number; payload: Buffer } {
-  const attrs = [encodeTuple(CTA.TUPLE_ORIG, e.orig), encodeTuple(CTA.TUPLE_REPLY, e.reply), attrBe32(CTA.STATUS, e.status)];
+  const attrs = [
+    encodeTuple(CTA.TUPLE_ORIG, e.orig),
+    encodeTuple(CTA.TUPLE_REPLY, e.reply),
+    attrBe32(CTA.STATUS, e.status),
+  ];
   if (e.timeout !== undefined) attrs.push(attrBe32(CTA.TIMEOUT, e.timeout));
-  if (e.tcpState !== undefined) attrs.push(nest(CTA.PROTOINFO, [nest(CTA_PROTOINFO_TCP, [attrU8(CTA_PROTOINFO_TCP_STATE, e.tcpState)])]));
+  if (e.tcpState !== undefined)
+    attrs.push(nest(CTA.PROTOINFO, [nest(CTA_PROTOINFO_TCP, [attrU8(CTA_PROTOINFO_TCP_STATE, e.tcpState)])]));
   if (e.mark !== undefined) attrs.push(attrBe32(CTA.MARK, e.mark));
   if (e.id !== undefined) attrs.push(attrBe32(CTA.ID, e.id));
   if (e.zone !== undefined) attrs.push(attrBe16(CTA.ZONE, e.zone));
@@ -186,7 +235,12 @@ export function encodeCtEntry(e: CtEntry): { type: number; flags: number; payloa
 
 /** IPCTNL_MSG_CT_GET with NLM_F_DUMP: every entry of one family. */
 export function conntrackDumpRequest(family: number = NFPROTO_IPV4): OutgoingMessage {
-  return { type: nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG.GET), flags: 0, payload: nfPayload(family, 0, []), describe: 'conntrack dump' };
+  return {
+    type: nfnlType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG.GET),
+    flags: 0,
+    payload: nfPayload(family, 0, []),
+    describe: 'conntrack dump',
+  };
 }
 
 function isInverse(a: CtTuple, b: CtTuple): boolean {

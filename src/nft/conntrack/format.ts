@@ -6,7 +6,16 @@ import { type CtEntry, type CtTuple, IPS, TCP_STATES } from './codec.js';
  *   2024-05-01T10:00:00.000Z [NEW] tcp      6 120 SYN_SENT src=192.168.0.12 dst=1.2.3.4
  *     sport=40312 dport=443 [UNREPLIED] src=1.2.3.4 dst=10.0.0.2 sport=443 dport=40312 host=m12 login=joe
  */
-const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 58: 'icmpv6', 132: 'sctp', 136: 'udplite', 47: 'gre' };
+const PROTO_NAMES: Record<number, string> = {
+  1: 'icmp',
+  6: 'tcp',
+  17: 'udp',
+  33: 'dccp',
+  58: 'icmpv6',
+  132: 'sctp',
+  136: 'udplite',
+  47: 'gre',
+};
 
 export function protoName(proto: number): string {
   return PROTO_NAMES[proto] ?? 'unknown';
@@ -28,7 +37,12 @@ export interface Attribution {
   login?: string;
 }
 
-const KIND_TAG: Record<CtEntry['kind'], string> = { new: '[NEW]', update: '[UPDATE]', destroy: '[DESTROY]', dump: '[NEW]' };
+const KIND_TAG: Record<CtEntry['kind'], string> = {
+  new: '[NEW]',
+  update: '[UPDATE]',
+  destroy: '[DESTROY]',
+  dump: '[NEW]',
+};
 
 /** The conntrack text of one entry (without time and attribution). */
 export function conntrackText(e: CtEntry): string {
@@ -44,7 +58,12 @@ export function conntrackText(e: CtEntry): string {
 }
 
 /** One connection-log line; `recovered` marks entries found by a resync dump after an overrun. */
-export function connectionLine(at: Date, e: CtEntry, who: Attribution, opts: { recovered?: boolean } = {}): string {
+export function connectionLine(
+  at: Date,
+  e: CtEntry,
+  who: Attribution,
+  opts: { recovered?: boolean } = {},
+): string {
   const tail = `host=${who.hostname ?? '-'} login=${who.login ?? '-'}${opts.recovered ? ' recovered=dump' : ''}`;
   return `${at.toISOString()} ${conntrackText(e)} ${tail}`;
 }

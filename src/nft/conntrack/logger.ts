@@ -35,7 +35,16 @@ function keyOf(e: CtEntry): string {
  * that both started and ended inside the overrun cannot be recovered; the report says so.
  */
 export class ConntrackLogger {
-  readonly stats = { events: 0, logged: 0, notNatted: 0, overruns: 0, recovered: 0, malformed: 0, resyncs: 0, reopens: 0 };
+  readonly stats = {
+    events: 0,
+    logged: 0,
+    notNatted: 0,
+    overruns: 0,
+    recovered: 0,
+    malformed: 0,
+    resyncs: 0,
+    reopens: 0,
+  };
   private events: NetlinkSocket | undefined;
   private requests: NetlinkSocket | undefined;
   /** Keys of connections already logged (or alive at the last dump). */
@@ -57,15 +66,30 @@ export class ConntrackLogger {
     const m = opts.metrics;
     this.counters = {
       events: m.counter('gatehouse_conntrack_events_total', 'conntrack NEW events received'),
-      logged: m.counter('gatehouse_conntrack_logged_total', 'NATed connections written to the connection log', ['source']),
-      overruns: m.counter('gatehouse_conntrack_overruns_total', 'conntrack event socket overruns (events dropped by the kernel)'),
-      lost: m.counter('gatehouse_conntrack_lost_events_total', 'NATed connections whose NEW event was lost and that a resync dump recovered'),
+      logged: m.counter(
+        'gatehouse_conntrack_logged_total',
+        'NATed connections written to the connection log',
+        ['source'],
+      ),
+      overruns: m.counter(
+        'gatehouse_conntrack_overruns_total',
+        'conntrack event socket overruns (events dropped by the kernel)',
+      ),
+      lost: m.counter(
+        'gatehouse_conntrack_lost_events_total',
+        'NATed connections whose NEW event was lost and that a resync dump recovered',
+      ),
       malformed: m.counter('gatehouse_conntrack_malformed_total', 'undecodable conntrack messages'),
     };
   }
 
   async start(): Promise<void> {
-    this.requests = new NetlinkSocket({ name: 'ctnetlink-dump', logger: this.log, rawFactory: this.opts.rawFactory, recvBufferBytes: 8 << 20 });
+    this.requests = new NetlinkSocket({
+      name: 'ctnetlink-dump',
+      logger: this.log,
+      rawFactory: this.opts.rawFactory,
+      recvBufferBytes: 8 << 20,
+    });
     this.openEvents();
     // Connections alive before we started were not new to us: remember them without logging.
     await this.resync('start', false);
@@ -134,7 +158,11 @@ export class ConntrackLogger {
     this.overrunsSinceReport++;
     this.counters.overruns.inc();
     this.overrunLog.run((suppressed) =>
-      this.log.warn('conntrack.overrun', { overruns: this.stats.overruns, suppressed, action: 'resync by dump after the burst' }),
+      this.log.warn('conntrack.overrun', {
+        overruns: this.stats.overruns,
+        suppressed,
+        action: 'resync by dump after the burst',
+      }),
     );
     // Dump once the burst calms down rather than on every overrun.
     this.requestResync('overrun', 200);

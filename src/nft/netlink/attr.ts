@@ -28,7 +28,8 @@ export function align4(n: number): number {
 /** One attribute with its padding. */
 export function attr(type: number, value: Uint8Array): Buffer {
   const len = NLA_HDRLEN + value.length;
-  if (len > 0xffff) throw new GatehouseError('GH_NETLINK', `netlink attribute ${type} is too large (${len} bytes)`);
+  if (len > 0xffff)
+    throw new GatehouseError('GH_NETLINK', `netlink attribute ${type} is too large (${len} bytes)`);
   const out = Buffer.alloc(align4(len));
   out.writeUInt16LE(len, 0);
   out.writeUInt16LE(type & NLA_TYPE_MASK, 2);
@@ -106,7 +107,10 @@ export function decodeAttrs(buf: Buffer, start = 0, end = buf.length): Attr[] {
     const len = buf.readUInt16LE(off);
     const rawType = buf.readUInt16LE(off + 2);
     if (len < NLA_HDRLEN || off + len > end) {
-      throw new NetlinkDecodeError(`attribute at offset ${off} claims ${len} bytes but ${end - off} remain`, { offset: off, len });
+      throw new NetlinkDecodeError(`attribute at offset ${off} claims ${len} bytes but ${end - off} remain`, {
+        offset: off,
+        len,
+      });
     }
     out.push({
       type: rawType & NLA_TYPE_MASK,
@@ -191,5 +195,6 @@ export class AttrMap {
 }
 
 function need(v: Buffer, n: number, type: number): void {
-  if (v.length < n) throw new NetlinkDecodeError(`attribute ${type} has ${v.length} bytes, expected ${n}`, { type });
+  if (v.length < n)
+    throw new NetlinkDecodeError(`attribute ${type} has ${v.length} bytes, expected ${n}`, { type });
 }

@@ -3,7 +3,8 @@ import { GatehouseError } from '../../errors.js';
 import type { NetlinkAck } from './message.js';
 
 const errnoNames = new Map<number, string>();
-for (const [name, num] of Object.entries(constants.errno)) if (!errnoNames.has(num)) errnoNames.set(num, name);
+for (const [name, num] of Object.entries(constants.errno))
+  if (!errnoNames.has(num)) errnoNames.set(num, name);
 
 export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `errno ${errno}`;
@@ -50,7 +51,11 @@ export function ackError(what: string, ack: NetlinkAck, extra?: Record<string, u
 }
 
 export function netlinkTimeout(what: string, ms: number): GatehouseError {
-  return new GatehouseError('GH_NETLINK_TIMEOUT', `netlink ${what} got no answer from the kernel within ${ms} ms; retry`, { request: what });
+  return new GatehouseError(
+    'GH_NETLINK_TIMEOUT',
+    `netlink ${what} got no answer from the kernel within ${ms} ms; retry`,
+    { request: what },
+  );
 }
 
 export function socketError(what: string, e: unknown): GatehouseError {

@@ -18,7 +18,13 @@ export interface NetlinkMessage {
   payload: Buffer;
 }
 
-export function encodeMessage(m: { type: number; flags: number; seq: number; pid?: number; payload: Buffer }): Buffer {
+export function encodeMessage(m: {
+  type: number;
+  flags: number;
+  seq: number;
+  pid?: number;
+  payload: Buffer;
+}): Buffer {
   const len = NLMSG_HDRLEN + m.payload.length;
   const out = Buffer.alloc(align4(len));
   out.writeUInt32LE(len, 0);
@@ -40,10 +46,13 @@ export function decodeMessages(buf: Buffer): NetlinkMessage[] {
   while (off + NLMSG_HDRLEN <= buf.length) {
     const len = buf.readUInt32LE(off);
     if (len < NLMSG_HDRLEN || off + len > buf.length) {
-      throw new NetlinkDecodeError(`netlink message at offset ${off} claims ${len} bytes but ${buf.length - off} remain`, {
-        offset: off,
-        len,
-      });
+      throw new NetlinkDecodeError(
+        `netlink message at offset ${off} claims ${len} bytes but ${buf.length - off} remain`,
+        {
+          offset: off,
+          len,
+        },
+      );
     }
     out.push({
       type: buf.readUInt16LE(off + 4),
@@ -80,7 +89,8 @@ export function nfPayload(family: number, resId: number, attrs: readonly Buffer[
 }
 
 export function decodeNfPayload(payload: Buffer): { gen: NfGenMsg; attrs: AttrMap } {
-  if (payload.length < NFGENMSG_LEN) throw new NetlinkDecodeError(`nfnetlink payload of ${payload.length} bytes has no nfgenmsg`);
+  if (payload.length < NFGENMSG_LEN)
+    throw new NetlinkDecodeError(`nfnetlink payload of ${payload.length} bytes has no nfgenmsg`);
   return {
     gen: { family: payload.readUInt8(0), version: payload.readUInt8(1), resId: payload.readUInt16BE(2) },
     attrs: AttrMap.parse(payload, NFGENMSG_LEN),
@@ -101,17 +111,24 @@ export interface NetlinkAck {
 export function decodeAck(m: NetlinkMessage): NetlinkAck {
   if (m.type !== NLMSG_ERROR) throw new NetlinkDecodeError(`message type ${m.type} is not NLMSG_ERROR`);
   const p = m.payload;
-  if (p.length < 4 + NLMSG_HDRLEN) throw new NetlinkDecodeError(`NLMSG_ERROR of ${p.length} bytes is truncated`);
+  if (p.length < 4 + NLMSG_HDRLEN)
+    throw new NetlinkDecodeError(`NLMSG_ERROR of ${p.length} bytes is truncated`);
   const error = p.readInt32LE(0);
   const reqLen = p.readUInt32LE(4);
   const ack: NetlinkAck = {
     errno: -error,
-    request: { type: p.readUInt16LE(8), flags: p.readUInt16LE(10), seq: p.readUInt32LE(12), pid: p.readUInt32LE(16) },
+    request: {
+      type: p.readUInt16LE(8),
+      flags: p.readUInt16LE(10),
+      seq: p.readUInt32LE(12),
+      pid: p.readUInt32LE(16),
+    },
   };
   if (m.flags & NLM_F_ACK_TLVS) {
     // An ack (error 0) or a capped error echoes only the request header; otherwise the whole
     // request comes back before the TLVs (netlink_ack() in net/netlink/af_netlink.c).
-    const echoed = error === 0 || m.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(Math.max(reqLen, NLMSG_HDRLEN));
+    const echoed =
+      error === 0 || m.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(Math.max(reqLen, NLMSG_HDRLEN));
     const start = 4 + echoed;
     if (start <= p.length) {
       const tlv = AttrMap.parse(p, start);
@@ -152,5 +169,11 @@ export function encodeAck(a: NetlinkAck, opts: { pid?: number; capped?: boolean 
   let flags = 0;
   if (tlvs.length > 0) flags |= NLM_F_ACK_TLVS;
   if (opts.capped ?? true) flags |= NLM_F_CAPPED;
-  return encodeMessage({ type: NLMSG_ERROR, flags, seq: a.request.seq, pid: opts.pid ?? 0, payload: Buffer.concat([head, ...tlvs]) });
+  return encodeMessage({
+    type: NLMSG_ERROR,
+    flags,
+    seq: a.request.seq,
+    pid: opts.pid ?? 0,
+    payload: Buffer.concat([head, ...tlvs]),
+  });
 }

@@ -29,9 +29,19 @@ import { type NetlinkAck, type NetlinkMessage, decodeAck, decodeMessages, encode
  */
 export interface RawSocketLike {
   on(event: 'message', fn: (msg: Buffer, rinfo: { port: number; groups: number }) => void): unknown;
-  on(event: 'truncatedMessage', fn: (msg: Buffer, rinfo: { port: number; groups: number; truncated?: number }) => void): unknown;
-  on(event: 'error', fn: (err: Error & { code?: string; errno?: number; syscall?: string | null }) => void): unknown;
-  send(msg: Uint8Array | Uint8Array[], options: { port?: number; groups?: number } | undefined, cb: (err?: Error) => void): void;
+  on(
+    event: 'truncatedMessage',
+    fn: (msg: Buffer, rinfo: { port: number; groups: number; truncated?: number }) => void,
+  ): unknown;
+  on(
+    event: 'error',
+    fn: (err: Error & { code?: string; errno?: number; syscall?: string | null }) => void,
+  ): unknown;
+  send(
+    msg: Uint8Array | Uint8Array[],
+    options: { port?: number; groups?: number } | undefined,
+    cb: (err?: Error) => void,
+  ): void;
   close(): void;
   address(): { port: number; groups: number };
   addMembership(group: number): void;
@@ -104,7 +114,13 @@ interface Pending {
  * batches with one ack per message, and safe event delivery.
  */
 export class NetlinkSocket {
-  readonly stats: NetlinkSocketStats = { datagrams: 0, messages: 0, malformed: 0, overruns: 0, listenerErrors: 0 };
+  readonly stats: NetlinkSocketStats = {
+    datagrams: 0,
+    messages: 0,
+    malformed: 0,
+    overruns: 0,
+    listenerErrors: 0,
+  };
   private readonly raw: RawSocketLike;
   private readonly pending = new Map<number, Pending>();
   private seq: number;
@@ -160,7 +176,11 @@ export class NetlinkSocket {
       this.stats.listenerErrors++;
       try {
         this.listenerLog.run((suppressed) =>
-          this.opts.logger.error('netlink.listener_failed', { socket: this.opts.name, error: errorMessage(e), suppressed }),
+          this.opts.logger.error('netlink.listener_failed', {
+            socket: this.opts.name,
+            error: errorMessage(e),
+            suppressed,
+          }),
         );
       } catch {
         // Even logging failed (a broken sink): swallowing is the only safe thing left here.
@@ -173,13 +193,22 @@ export class NetlinkSocket {
       this.stats.overruns++;
       this.opts.onOverrun?.();
     } else {
-      this.opts.logger.warn('netlink.socket_error', { socket: this.opts.name, error: err.message, code: err.code });
+      this.opts.logger.warn('netlink.socket_error', {
+        socket: this.opts.name,
+        error: err.message,
+        code: err.code,
+      });
     }
     // A poll error makes the binding close the socket: probe whether it is still usable.
     if (!this.closed && !this.rawAlive()) {
       this.closed = true;
       const reason = `${err.code ?? 'error'}: ${err.message}`;
-      this.failAll(new GatehouseError('GH_NETLINK', `netlink ${this.opts.name} socket was closed by a receive error (${reason})`));
+      this.failAll(
+        new GatehouseError(
+          'GH_NETLINK',
+          `netlink ${this.opts.name} socket was closed by a receive error (${reason})`,
+        ),
+      );
       this.opts.onClosed?.(reason);
     }
   }
@@ -196,7 +225,12 @@ export class NetlinkSocket {
   private countMalformed(why: string, e?: unknown): void {
     this.stats.malformed++;
     this.malformedLog.run((suppressed) =>
-      this.opts.logger.warn('netlink.malformed', { socket: this.opts.name, why, error: e ? errorMessage(e) : undefined, suppressed }),
+      this.opts.logger.warn('netlink.malformed', {
+        socket: this.opts.name,
+        why,
+        error: e ? errorMessage(e) : undefined,
+        suppressed,
+      }),
     );
   }
 
@@ -229,7 +263,10 @@ export class NetlinkSocket {
   }
 
   private send(bufs: Buffer[], what: string): Promise<void> {
-    if (this.closed) return Promise.reject(new GatehouseError('GH_NETLINK', `netlink ${this.opts.name} socket is closed; cannot send ${what}`));
+    if (this.closed)
+      return Promise.reject(
+        new GatehouseError('GH_NETLINK', `netlink ${this.opts.name} socket is closed; cannot send ${what}`),
+      );
     return new Promise((resolve, reject) => {
       try {
         this.raw.send(bufs.length === 1 ? bufs[0]! : bufs, undefined, (err) => {
@@ -283,7 +320,13 @@ export class NetlinkSocket {
         msg.describe,
         timeoutMs,
       );
-      const buf = encodeMessage({ type: msg.type, flags: msg.flags | NLM_F_REQUEST | NLM_F_ACK, seq, pid: this.port, payload: msg.payload });
+      const buf = encodeMessage({
+        type: msg.type,
+        flags: msg.flags | NLM_F_REQUEST | NLM_F_ACK,
+        seq,
+        pid: this.port,
+        payload: msg.payload,
+      });
       this.send([buf], msg.describe).catch((e: unknown) => {
         reg.done();
         reject(e as Error);
@@ -306,7 +349,10 @@ export class NetlinkSocket {
             if (m.type === NLMSG_DONE) {
               reg.done();
               const err = m.payload.length >= 4 ? m.payload.readInt32LE(0) : 0;
-              if (err < 0) reject(ackError(msg.describe, { errno: -err, request: { type: msg.type, flags: 0, seq, pid: 0 } }));
+              if (err < 0)
+                reject(
+                  ackError(msg.describe, { errno: -err, request: { type: msg.type, flags: 0, seq, pid: 0 } }),
+                );
               else resolve({ messages, interrupted });
               return;
             }
@@ -329,7 +375,13 @@ export class NetlinkSocket {
         msg.describe,
         timeoutMs,
       );
-      const buf = encodeMessage({ type: msg.type, flags: msg.flags | NLM_F_REQUEST | NLM_F_DUMP, seq, pid: this.port, payload: msg.payload });
+      const buf = encodeMessage({
+        type: msg.type,
+        flags: msg.flags | NLM_F_REQUEST | NLM_F_DUMP,
+        seq,
+        pid: this.port,
+        payload: msg.payload,
+      });
       this.send([buf], msg.describe).catch((e: unknown) => {
         reg.done();
         reject(e as Error);
@@ -342,7 +394,12 @@ export class NetlinkSocket {
    * nfnetlink batch, which nf_tables applies as one transaction — and waits for every ack.
    * The kernel reports every failing message; we reject with the first one.
    */
-  batch(begin: OutgoingMessage, messages: readonly OutgoingMessage[], end: OutgoingMessage, opts: { timeoutMs?: number } = {}): Promise<void> {
+  batch(
+    begin: OutgoingMessage,
+    messages: readonly OutgoingMessage[],
+    end: OutgoingMessage,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
     const beginSeq = this.nextSeq();
     const seqs = messages.map(() => this.nextSeq());
@@ -374,9 +431,16 @@ export class NetlinkSocket {
             }
             const first = failures[0]!;
             reject(
-              ackError(`${bySeq.get(first)!.describe} (message ${seqs.indexOf(first) + 1} of ${seqs.length}; whole batch rolled back)`, answered.get(first)!, {
-                failures: failures.map((s) => ({ request: bySeq.get(s)!.describe, errno: answered.get(s)!.errno })),
-              }),
+              ackError(
+                `${bySeq.get(first)!.describe} (message ${seqs.indexOf(first) + 1} of ${seqs.length}; whole batch rolled back)`,
+                answered.get(first)!,
+                {
+                  failures: failures.map((s) => ({
+                    request: bySeq.get(s)!.describe,
+                    errno: answered.get(s)!.errno,
+                  })),
+                },
+              ),
             );
           },
           fail: reject,
@@ -385,11 +449,29 @@ export class NetlinkSocket {
         timeoutMs,
       );
       const bufs = [
-        encodeMessage({ type: begin.type, flags: begin.flags | NLM_F_REQUEST, seq: beginSeq, pid: this.port, payload: begin.payload }),
+        encodeMessage({
+          type: begin.type,
+          flags: begin.flags | NLM_F_REQUEST,
+          seq: beginSeq,
+          pid: this.port,
+          payload: begin.payload,
+        }),
         ...messages.map((m, i) =>
-          encodeMessage({ type: m.type, flags: m.flags | NLM_F_REQUEST | NLM_F_ACK, seq: seqs[i]!, pid: this.port, payload: m.payload }),
+          encodeMessage({
+            type: m.type,
+            flags: m.flags | NLM_F_REQUEST | NLM_F_ACK,
+            seq: seqs[i]!,
+            pid: this.port,
+            payload: m.payload,
+          }),
         ),
-        encodeMessage({ type: end.type, flags: end.flags | NLM_F_REQUEST, seq: endSeq, pid: this.port, payload: end.payload }),
+        encodeMessage({
+          type: end.type,
+          flags: end.flags | NLM_F_REQUEST,
+          seq: endSeq,
+          pid: this.port,
+          payload: end.payload,
+        }),
       ];
       // One sendmsg: the kernel only treats messages of the same skb as one batch.
       this.send([Buffer.concat(bufs)], what).catch((e: unknown) => {

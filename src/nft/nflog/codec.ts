@@ -62,15 +62,28 @@ export interface NflogPacket {
 const ulog = (msg: number) => nfnlType(NFNL_SUBSYS_ULOG, msg);
 
 function cfgMessage(group: number, attrs: Buffer[], describe: string): OutgoingMessage {
-  return { type: ulog(NFULNL_MSG.CONFIG), flags: 0, payload: nfPayload(NFPROTO_UNSPEC, group, attrs), describe };
+  return {
+    type: ulog(NFULNL_MSG.CONFIG),
+    flags: 0,
+    payload: nfPayload(NFPROTO_UNSPEC, group, attrs),
+    describe,
+  };
 }
 
 export function bindGroup(group: number): OutgoingMessage {
-  return cfgMessage(group, [attr(NFULA_CFG.CMD, Buffer.from([NFULNL_CFG_CMD.BIND]))], `nflog bind group ${group}`);
+  return cfgMessage(
+    group,
+    [attr(NFULA_CFG.CMD, Buffer.from([NFULNL_CFG_CMD.BIND]))],
+    `nflog bind group ${group}`,
+  );
 }
 
 export function unbindGroup(group: number): OutgoingMessage {
-  return cfgMessage(group, [attr(NFULA_CFG.CMD, Buffer.from([NFULNL_CFG_CMD.UNBIND]))], `nflog unbind group ${group}`);
+  return cfgMessage(
+    group,
+    [attr(NFULA_CFG.CMD, Buffer.from([NFULNL_CFG_CMD.UNBIND]))],
+    `nflog unbind group ${group}`,
+  );
 }
 
 /** struct nfulnl_msg_config_mode { __be32 copy_range; __u8 copy_mode; __u8 _pad; } (packed, 6 bytes). */
@@ -86,11 +99,16 @@ export function setCopyMode(group: number, mode: number, range: number): Outgoin
  * default; a threshold of 1 delivers every packet at once.
  */
 export function setQueueing(group: number, qthresh: number, timeoutCs: number): OutgoingMessage {
-  return cfgMessage(group, [attrBe32(NFULA_CFG.QTHRESH, qthresh), attrBe32(NFULA_CFG.TIMEOUT, timeoutCs)], `nflog queueing group ${group}`);
+  return cfgMessage(
+    group,
+    [attrBe32(NFULA_CFG.QTHRESH, qthresh), attrBe32(NFULA_CFG.TIMEOUT, timeoutCs)],
+    `nflog queueing group ${group}`,
+  );
 }
 
 export function decodeNflogPacket(m: NetlinkMessage): NflogPacket {
-  if (m.type !== ulog(NFULNL_MSG.PACKET)) throw new NetlinkDecodeError(`not an nflog packet (type 0x${m.type.toString(16)})`);
+  if (m.type !== ulog(NFULNL_MSG.PACKET))
+    throw new NetlinkDecodeError(`not an nflog packet (type 0x${m.type.toString(16)})`);
   const { gen, attrs } = decodeNfPayload(m.payload);
   const hdr = attrs.raw(NFULA.PACKET_HDR);
   if (!hdr || hdr.length < 4) throw new NetlinkDecodeError('nflog packet without NFULA_PACKET_HDR');
@@ -158,4 +176,3 @@ export function encodeNflogPacket(p: NflogPacket): { type: number; flags: number
   if (p.gid !== undefined) attrs.push(attrBe32(NFULA.GID, p.gid));
   return { type: ulog(NFULNL_MSG.PACKET), flags: 0, payload: nfPayload(p.family, p.group, attrs) };
 }
-

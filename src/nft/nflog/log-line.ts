@@ -61,7 +61,8 @@ export function parseIpv4(payload: Buffer): { fields: string[]; info: LoggedPack
   } else if (proto === 1) {
     fields.push('PROTO=ICMP');
     if (l4.length >= 2) fields.push(`TYPE=${l4[0]}`, `CODE=${l4[1]}`);
-    if (l4.length >= 8 && (l4[0] === 0 || l4[0] === 8)) fields.push(`ID=${l4.readUInt16BE(4)}`, `SEQ=${l4.readUInt16BE(6)}`);
+    if (l4.length >= 8 && (l4[0] === 0 || l4[0] === 8))
+      fields.push(`ID=${l4.readUInt16BE(4)}`, `SEQ=${l4.readUInt16BE(6)}`);
   } else {
     fields.push(`PROTO=${proto}`);
   }
@@ -69,7 +70,12 @@ export function parseIpv4(payload: Buffer): { fields: string[]; info: LoggedPack
 }
 
 /** `<prefix>IN=<in> OUT=<out> SRC=…`, the kernel LOG layout (the prefix carries its own trailing space). */
-export function kernelLogText(prefix: string, inName: string | undefined, outName: string | undefined, payload: Buffer): { text: string; info: LoggedPacketInfo } {
+export function kernelLogText(
+  prefix: string,
+  inName: string | undefined,
+  outName: string | undefined,
+  payload: Buffer,
+): { text: string; info: LoggedPacketInfo } {
   const { fields, info } = parseIpv4(payload);
   return { text: `${prefix}IN=${inName ?? ''} OUT=${outName ?? ''} ${fields.join(' ')}`, info };
 }

@@ -26,11 +26,33 @@ export function netdevChainName(device: string): string {
 /** One atomic batch that (re)creates the table: idempotent, touches no other table. */
 export function netdevLogMessages(spec: NetdevLogSpec): OutgoingMessage[] {
   const f = FAMILIES.netdev;
-  const out: OutgoingMessage[] = [newTable({ family: f, name: spec.table }), delTable(f, spec.table), newTable({ family: f, name: spec.table })];
+  const out: OutgoingMessage[] = [
+    newTable({ family: f, name: spec.table }),
+    delTable(f, spec.table),
+    newTable({ family: f, name: spec.table }),
+  ];
   for (const dev of spec.devices) {
     const chain = netdevChainName(dev);
-    out.push(newChain({ family: f, table: spec.table, name: chain, type: 'filter', hook: { hook: 'ingress', priority: spec.priority ?? 0, device: dev } }));
-    out.push(newRule({ family: f, table: spec.table, chain, exprs: [...etherType(spec.etherType), logToGroup(spec.group, spec.prefix)] }, `ether type ${spec.etherType} log group ${spec.group}`));
+    out.push(
+      newChain({
+        family: f,
+        table: spec.table,
+        name: chain,
+        type: 'filter',
+        hook: { hook: 'ingress', priority: spec.priority ?? 0, device: dev },
+      }),
+    );
+    out.push(
+      newRule(
+        {
+          family: f,
+          table: spec.table,
+          chain,
+          exprs: [...etherType(spec.etherType), logToGroup(spec.group, spec.prefix)],
+        },
+        `ether type ${spec.etherType} log group ${spec.group}`,
+      ),
+    );
   }
   return out;
 }

@@ -4,7 +4,16 @@ import type { Metrics } from '../../metrics.js';
 import { NFNL_SUBSYS_ULOG } from '../netlink/constants.js';
 import type { NetlinkMessage } from '../netlink/message.js';
 import { NetlinkSocket, type RawSocketFactory } from '../netlink/socket.js';
-import { NFULNL_COPY, NFULNL_MSG, type NflogPacket, bindGroup, decodeNflogPacket, setCopyMode, setQueueing, unbindGroup } from './codec.js';
+import {
+  NFULNL_COPY,
+  NFULNL_MSG,
+  type NflogPacket,
+  bindGroup,
+  decodeNflogPacket,
+  setCopyMode,
+  setQueueing,
+  unbindGroup,
+} from './codec.js';
 
 export type { NflogPacket } from './codec.js';
 
@@ -70,7 +79,11 @@ export class NflogReader {
       onMessage: (m) => this.onMessage(m),
       onOverrun: () => {
         this.stats.overruns++;
-        this.opts.metrics?.counter('gatehouse_nflog_overruns_total', 'nflog receive buffer overruns (packets lost)', ['group']).inc({ group: String(this.opts.group) });
+        this.opts.metrics
+          ?.counter('gatehouse_nflog_overruns_total', 'nflog receive buffer overruns (packets lost)', [
+            'group',
+          ])
+          .inc({ group: String(this.opts.group) });
         this.opts.onOverrun?.();
       },
       onClosed: (reason) => this.scheduleReopen(reason),
@@ -112,7 +125,9 @@ export class NflogReader {
       return;
     }
     this.stats.packets++;
-    this.opts.metrics?.counter('gatehouse_nflog_packets_total', 'packets received from nflog groups', ['group']).inc({ group: String(p.group) });
+    this.opts.metrics
+      ?.counter('gatehouse_nflog_packets_total', 'packets received from nflog groups', ['group'])
+      .inc({ group: String(p.group) });
     // Any exception from the consumer is caught by NetlinkSocket (never reaches the binding).
     this.opts.onPacket(p);
   }

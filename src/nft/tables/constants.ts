@@ -25,7 +25,17 @@ export const NFT_MSG = {
 export const NFTA_LIST_ELEM = 1;
 
 export const NFTA_TABLE = { NAME: 1, FLAGS: 2, USE: 3, HANDLE: 4 } as const;
-export const NFTA_CHAIN = { TABLE: 1, HANDLE: 2, NAME: 3, HOOK: 4, POLICY: 5, USE: 6, TYPE: 7, COUNTERS: 8, FLAGS: 10 } as const;
+export const NFTA_CHAIN = {
+  TABLE: 1,
+  HANDLE: 2,
+  NAME: 3,
+  HOOK: 4,
+  POLICY: 5,
+  USE: 6,
+  TYPE: 7,
+  COUNTERS: 8,
+  FLAGS: 10,
+} as const;
 export const NFTA_HOOK = { HOOKNUM: 1, PRIORITY: 2, DEV: 3 } as const;
 export const NFTA_RULE = { TABLE: 1, CHAIN: 2, HANDLE: 3, EXPRESSIONS: 4, POSITION: 6, USERDATA: 7 } as const;
 export const NFTA_SET = {
@@ -66,7 +76,15 @@ export const NFT_REG_VERDICT = 0;
 export const NFT_REG_1 = 1;
 
 /** Verdicts (NF_DROP/NF_ACCEPT from netfilter.h, the rest nf_tables' own negative codes). */
-export const VERDICT = { drop: 0, accept: 1, continue: -1, break: -2, jump: -3, goto: -4, return: -5 } as const;
+export const VERDICT = {
+  drop: 0,
+  accept: 1,
+  continue: -1,
+  break: -2,
+  jump: -3,
+  goto: -4,
+  return: -5,
+} as const;
 export type VerdictName = keyof typeof VERDICT;
 
 export const CMP_OPS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte'] as const;
@@ -141,7 +159,14 @@ export const NFT_TYPE = { ipv4_addr: 7, inet_proto: 12, inet_service: 13, ifname
 
 export const NFT_SET_F = { anonymous: 0x1, constant: 0x2, interval: 0x4, map: 0x8, timeout: 0x10 } as const;
 
-export const FAMILY_NAMES: Record<number, string> = { 1: 'inet', 2: 'ip', 3: 'arp', 5: 'netdev', 7: 'bridge', 10: 'ip6' };
+export const FAMILY_NAMES: Record<number, string> = {
+  1: 'inet',
+  2: 'ip',
+  3: 'arp',
+  5: 'netdev',
+  7: 'bridge',
+  10: 'ip6',
+};
 export const FAMILIES = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 } as const;
 export type FamilyName = keyof typeof FAMILIES;
 

@@ -1,4 +1,13 @@
-import { AttrMap, NetlinkDecodeError, attr, attrBe16, attrBe32, attrBe32s, attrStr, nest } from '../netlink/attr.js';
+import {
+  AttrMap,
+  NetlinkDecodeError,
+  attr,
+  attrBe16,
+  attrBe32,
+  attrBe32s,
+  attrStr,
+  nest,
+} from '../netlink/attr.js';
 import {
   CMP_OPS,
   CT_KEYS,
@@ -60,11 +69,21 @@ function indexOf<T extends string>(list: readonly T[], v: T, what: string): numb
 function exprBody(e: Expr): { name: string; attrs: Buffer[] } {
   switch (e.kind) {
     case 'meta':
-      return { name: 'meta', attrs: [attrBe32(NFTA_META.KEY, indexOf(META_KEYS, e.key, 'meta key')), attrBe32(NFTA_META.DREG, e.dreg)] };
+      return {
+        name: 'meta',
+        attrs: [
+          attrBe32(NFTA_META.KEY, indexOf(META_KEYS, e.key, 'meta key')),
+          attrBe32(NFTA_META.DREG, e.dreg),
+        ],
+      };
     case 'cmp':
       return {
         name: 'cmp',
-        attrs: [attrBe32(NFTA_CMP.SREG, e.sreg), attrBe32(NFTA_CMP.OP, indexOf(CMP_OPS, e.op, 'cmp op')), dataValue(NFTA_CMP.DATA, e.data)],
+        attrs: [
+          attrBe32(NFTA_CMP.SREG, e.sreg),
+          attrBe32(NFTA_CMP.OP, indexOf(CMP_OPS, e.op, 'cmp op')),
+          dataValue(NFTA_CMP.DATA, e.data),
+        ],
       };
     case 'payload':
       return {
@@ -102,7 +121,10 @@ function exprBody(e: Expr): { name: string; attrs: Buffer[] } {
       };
     }
     case 'ct':
-      return { name: 'ct', attrs: [attrBe32(NFTA_CT.KEY, indexOf(CT_KEYS, e.key, 'ct key')), attrBe32(NFTA_CT.DREG, e.dreg)] };
+      return {
+        name: 'ct',
+        attrs: [attrBe32(NFTA_CT.KEY, indexOf(CT_KEYS, e.key, 'ct key')), attrBe32(NFTA_CT.DREG, e.dreg)],
+      };
     case 'log': {
       const attrs: Buffer[] = [];
       if (e.prefix !== undefined) attrs.push(attrStr(NFTA_LOG.PREFIX, e.prefix));
@@ -161,7 +183,11 @@ export function decodeExpr(elem: Buffer): Expr {
   const d = a.nested(NFTA_EXPR.DATA) ?? new AttrMap([]);
   switch (name) {
     case 'meta':
-      return { kind: 'meta', key: named(META_KEYS, reqBe32(d, NFTA_META.KEY, name), 'meta key'), dreg: reqBe32(d, NFTA_META.DREG, name) };
+      return {
+        kind: 'meta',
+        key: named(META_KEYS, reqBe32(d, NFTA_META.KEY, name), 'meta key'),
+        dreg: reqBe32(d, NFTA_META.DREG, name),
+      };
     case 'cmp':
       return {
         kind: 'cmp',
@@ -202,12 +228,18 @@ export function decodeExpr(elem: Buffer): Expr {
         const vname = (Object.keys(VERDICT) as VerdictName[]).find((k) => VERDICT[k] === code);
         if (vname === undefined) throw new NetlinkDecodeError(`unknown verdict code ${code}`);
         const chain = verdict.str(NFTA_VERDICT.CHAIN);
-        return chain === undefined ? { kind: 'verdict', verdict: vname } : { kind: 'verdict', verdict: vname, chain };
+        return chain === undefined
+          ? { kind: 'verdict', verdict: vname }
+          : { kind: 'verdict', verdict: vname, chain };
       }
       return { kind: 'unknown', name, data: Buffer.from(a.raw(NFTA_EXPR.DATA) ?? Buffer.alloc(0)) };
     }
     case 'ct':
-      return { kind: 'ct', key: named(CT_KEYS, reqBe32(d, NFTA_CT.KEY, name), 'ct key'), dreg: reqBe32(d, NFTA_CT.DREG, name) };
+      return {
+        kind: 'ct',
+        key: named(CT_KEYS, reqBe32(d, NFTA_CT.KEY, name), 'ct key'),
+        dreg: reqBe32(d, NFTA_CT.DREG, name),
+      };
     case 'log': {
       const e: Extract<Expr, { kind: 'log' }> = { kind: 'log' };
       const prefix = d.str(NFTA_LOG.PREFIX);
@@ -227,7 +259,11 @@ export function decodeExpr(elem: Buffer): Expr {
       return flags ? { kind: 'masq', flags } : { kind: 'masq' };
     }
     case 'counter':
-      return { kind: 'counter', bytes: d.be64(NFTA_COUNTER.BYTES) ?? 0n, packets: d.be64(NFTA_COUNTER.PACKETS) ?? 0n };
+      return {
+        kind: 'counter',
+        bytes: d.be64(NFTA_COUNTER.BYTES) ?? 0n,
+        packets: d.be64(NFTA_COUNTER.PACKETS) ?? 0n,
+      };
     default:
       return { kind: 'unknown', name, data: Buffer.from(a.raw(NFTA_EXPR.DATA) ?? Buffer.alloc(0)) };
   }

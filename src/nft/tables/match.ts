@@ -43,7 +43,8 @@ export function ipv4Bytes(ip: string): Buffer {
 export function parseCidr(cidr: string): { addr: Buffer; prefix: number } {
   const [ip, len] = cidr.split('/');
   const prefix = len === undefined ? 32 : Number(len);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new GatehouseError('GH_CONFIG_INVALID', `"${cidr}" is not an IPv4 network`);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32)
+    throw new GatehouseError('GH_CONFIG_INVALID', `"${cidr}" is not an IPv4 network`);
   const addr = ipv4Bytes(ip ?? '');
   const masked = maskBytes(prefix);
   for (let i = 0; i < 4; i++) addr[i]! &= masked[i]!;
@@ -85,7 +86,10 @@ export function ipAddrIn(tableFamily: number, field: 'saddr' | 'daddr', cidr: st
   const offset = field === 'saddr' ? 12 : 16;
   if (prefix % 8 === 0 && prefix > 0) {
     const n = prefix / 8;
-    return [...ipField(tableFamily, offset, n), { kind: 'cmp', sreg: R, op: 'eq', data: addr.subarray(0, n) }];
+    return [
+      ...ipField(tableFamily, offset, n),
+      { kind: 'cmp', sreg: R, op: 'eq', data: addr.subarray(0, n) },
+    ];
   }
   return [
     ...ipField(tableFamily, offset, 4),
@@ -95,7 +99,12 @@ export function ipAddrIn(tableFamily: number, field: 'saddr' | 'daddr', cidr: st
 }
 
 /** `ip saddr|daddr @set`. */
-export function ipAddrInSet(tableFamily: number, field: 'saddr' | 'daddr', set: string, setId?: number): Expr[] {
+export function ipAddrInSet(
+  tableFamily: number,
+  field: 'saddr' | 'daddr',
+  set: string,
+  setId?: number,
+): Expr[] {
   return [...ipField(tableFamily, field === 'saddr' ? 12 : 16, 4), lookup(set, setId)];
 }
 

@@ -1,5 +1,11 @@
 import { AttrMap, NetlinkDecodeError, attr, attrBe32, attrBe32s, attrStr, nest } from '../netlink/attr.js';
-import { NFNL_SUBSYS_NFTABLES, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, nfnlType } from '../netlink/constants.js';
+import {
+  NFNL_SUBSYS_NFTABLES,
+  NLM_F_APPEND,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  nfnlType,
+} from '../netlink/constants.js';
 import { type NetlinkMessage, decodeNfPayload, nfPayload } from '../netlink/message.js';
 import type { OutgoingMessage } from '../netlink/socket.js';
 import {
@@ -102,7 +108,10 @@ export function newChain(c: NftChain): OutgoingMessage {
   const attrs = [attrStr(NFTA_CHAIN.TABLE, c.table), attrStr(NFTA_CHAIN.NAME, c.name)];
   if (c.type) attrs.push(attrStr(NFTA_CHAIN.TYPE, c.type));
   if (c.hook) {
-    const h = [attrBe32(NFTA_HOOK.HOOKNUM, HOOK[c.hook.hook]), attrBe32s(NFTA_HOOK.PRIORITY, c.hook.priority)];
+    const h = [
+      attrBe32(NFTA_HOOK.HOOKNUM, HOOK[c.hook.hook]),
+      attrBe32s(NFTA_HOOK.PRIORITY, c.hook.priority),
+    ];
     if (c.hook.device !== undefined) h.push(attrStr(NFTA_HOOK.DEV, c.hook.device));
     attrs.push(nest(NFTA_CHAIN.HOOK, h));
   }
@@ -160,7 +169,9 @@ export function newSetElements(e: NftSetElements): OutgoingMessage[] {
   const out: OutgoingMessage[] = [];
   for (let i = 0; i < e.keys.length; i += MAX_ELEMENTS_PER_MESSAGE) {
     const chunk = e.keys.slice(i, i + MAX_ELEMENTS_PER_MESSAGE);
-    const elems = chunk.map((k) => nest(NFTA_LIST_ELEM, [nest(NFTA_SET_ELEM.KEY, [attr(NFTA_DATA.VALUE, k)])]));
+    const elems = chunk.map((k) =>
+      nest(NFTA_LIST_ELEM, [nest(NFTA_SET_ELEM.KEY, [attr(NFTA_DATA.VALUE, k)])]),
+    );
     out.push({
       type: nft(NFT_MSG.NEWSETELEM),
       flags: NLM_F_CREATE,
@@ -176,17 +187,30 @@ export function flushSet(family: number, table: string, set: string): OutgoingMe
   return {
     type: nft(NFT_MSG.DELSETELEM),
     flags: 0,
-    payload: nfPayload(family, 0, [attrStr(NFTA_SET_ELEM_LIST.TABLE, table), attrStr(NFTA_SET_ELEM_LIST.SET, set)]),
+    payload: nfPayload(family, 0, [
+      attrStr(NFTA_SET_ELEM_LIST.TABLE, table),
+      attrStr(NFTA_SET_ELEM_LIST.SET, set),
+    ]),
     describe: `flush set ${familyName(family)} ${table} ${set}`,
   };
 }
 
 /** Dump requests (sent with NLM_F_DUMP). */
 export function getTables(family: number): OutgoingMessage {
-  return { type: nft(NFT_MSG.GETTABLE), flags: 0, payload: nfPayload(family, 0, []), describe: `list tables ${familyName(family)}` };
+  return {
+    type: nft(NFT_MSG.GETTABLE),
+    flags: 0,
+    payload: nfPayload(family, 0, []),
+    describe: `list tables ${familyName(family)}`,
+  };
 }
 export function getChains(family: number): OutgoingMessage {
-  return { type: nft(NFT_MSG.GETCHAIN), flags: 0, payload: nfPayload(family, 0, []), describe: `list chains ${familyName(family)}` };
+  return {
+    type: nft(NFT_MSG.GETCHAIN),
+    flags: 0,
+    payload: nfPayload(family, 0, []),
+    describe: `list chains ${familyName(family)}`,
+  };
 }
 export function getRules(family: number, table: string): OutgoingMessage {
   return {
@@ -208,7 +232,10 @@ export function getSetElements(family: number, table: string, set: string): Outg
   return {
     type: nft(NFT_MSG.GETSETELEM),
     flags: 0,
-    payload: nfPayload(family, 0, [attrStr(NFTA_SET_ELEM_LIST.TABLE, table), attrStr(NFTA_SET_ELEM_LIST.SET, set)]),
+    payload: nfPayload(family, 0, [
+      attrStr(NFTA_SET_ELEM_LIST.TABLE, table),
+      attrStr(NFTA_SET_ELEM_LIST.SET, set),
+    ]),
     describe: `list set ${familyName(family)} ${table} ${set}`,
   };
 }
@@ -220,7 +247,8 @@ function reqStr(a: AttrMap, type: number, what: string): string {
 }
 
 function expectType(m: NetlinkMessage, msg: number, what: string): void {
-  if (m.type !== nft(msg)) throw new NetlinkDecodeError(`expected an nf_tables ${what} message, got type ${m.type}`);
+  if (m.type !== nft(msg))
+    throw new NetlinkDecodeError(`expected an nf_tables ${what} message, got type ${m.type}`);
 }
 
 export function decodeTable(m: NetlinkMessage): NftTable {
@@ -239,13 +267,18 @@ export function decodeTable(m: NetlinkMessage): NftTable {
 export function decodeChain(m: NetlinkMessage): NftChain {
   expectType(m, NFT_MSG.NEWCHAIN, 'chain');
   const { gen, attrs } = decodeNfPayload(m.payload);
-  const c: NftChain = { family: gen.family, table: reqStr(attrs, NFTA_CHAIN.TABLE, 'chain'), name: reqStr(attrs, NFTA_CHAIN.NAME, 'chain') };
+  const c: NftChain = {
+    family: gen.family,
+    table: reqStr(attrs, NFTA_CHAIN.TABLE, 'chain'),
+    name: reqStr(attrs, NFTA_CHAIN.NAME, 'chain'),
+  };
   const hook = attrs.nested(NFTA_CHAIN.HOOK);
   if (hook) {
     const num = hook.be32(NFTA_HOOK.HOOKNUM) ?? 0;
     const names = (Object.keys(HOOK) as HookName[]).filter((k) => HOOK[k] === num);
     // Hook numbers overlap across families (netdev ingress = 0 = inet prerouting).
-    const name = gen.family === 5 ? 'ingress' : (names.find((n) => n !== 'ingress') ?? names[0] ?? 'prerouting');
+    const name =
+      gen.family === 5 ? 'ingress' : (names.find((n) => n !== 'ingress') ?? names[0] ?? 'prerouting');
     c.hook = { hook: name, priority: hook.be32s(NFTA_HOOK.PRIORITY) ?? 0 };
     const dev = hook.str(NFTA_HOOK.DEV);
     if (dev !== undefined) c.hook.device = dev;

@@ -28,9 +28,27 @@ function tokens(e: Expr): [string, string[]] {
     case 'cmp':
       return ['cmp', [e.op, 'reg', String(e.sreg), ...dataWords(e.data)]];
     case 'payload':
-      return ['payload', ['load', `${e.len}b`, '@', e.base, 'header', '+', String(e.offset), '=>', 'reg', String(e.dreg)]];
+      return [
+        'payload',
+        ['load', `${e.len}b`, '@', e.base, 'header', '+', String(e.offset), '=>', 'reg', String(e.dreg)],
+      ];
     case 'bitwise':
-      return ['bitwise', ['reg', String(e.dreg), '=', '(', 'reg', String(e.sreg), '&', ...dataWords(e.mask), ')', '^', ...dataWords(e.xor)]];
+      return [
+        'bitwise',
+        [
+          'reg',
+          String(e.dreg),
+          '=',
+          '(',
+          'reg',
+          String(e.sreg),
+          '&',
+          ...dataWords(e.mask),
+          ')',
+          '^',
+          ...dataWords(e.xor),
+        ],
+      ];
     case 'lookup': {
       const t = ['reg', String(e.sreg), 'set', e.set];
       if (e.invert) t.push('0x1');
@@ -43,7 +61,15 @@ function tokens(e: Expr): [string, string[]] {
     case 'log': {
       const t: string[] = [];
       if (e.prefix !== undefined) t.push('prefix', e.prefix);
-      if (e.group !== undefined) t.push('group', String(e.group), 'snaplen', String(e.snaplen ?? 0), 'qthreshold', String(e.qthreshold ?? 0));
+      if (e.group !== undefined)
+        t.push(
+          'group',
+          String(e.group),
+          'snaplen',
+          String(e.snaplen ?? 0),
+          'qthreshold',
+          String(e.qthreshold ?? 0),
+        );
       else if (e.level !== undefined) t.push('level', String(e.level));
       return ['log', t];
     }
@@ -63,5 +89,8 @@ export function printExpr(e: Expr): string {
 
 /** The block nft --debug=netlink prints for one rule: `family table chain` then indented expressions. */
 export function printRule(r: NftRule): string {
-  return [`${FAMILY_NAMES[r.family] ?? r.family} ${r.table} ${r.chain}`, ...r.exprs.map((e) => `  ${printExpr(e)}`)].join('\n');
+  return [
+    `${FAMILY_NAMES[r.family] ?? r.family} ${r.table} ${r.chain}`,
+    ...r.exprs.map((e) => `  ${printExpr(e)}`),
+  ].join('\n');
 }
