@@ -3,6 +3,7 @@ import { netbootService } from './http/netboot/service.js';
 import { lldpService } from './lldp/service.js';
 import { presenceServiceFactory } from './presence/service.js';
 import { dnsServiceFactory } from './dns/service.js';
+import { dhcpService } from './dhcp/server.js';
 import { ssoServiceFactory } from './presence/sso.js';
 import { firewallServiceFactory } from './nft/service.js';
 import type { Service, ServiceContext } from './service.js';
@@ -17,6 +18,7 @@ export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefine
   mdbServiceFactory,
   tftpServiceFactory,
   dnsServiceFactory,
+  dhcpService,
   netbootService,
   lldpService,
   udbServiceFactory,

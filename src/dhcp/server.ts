@@ -1,0 +1,455 @@
+/**
+ * The DHCP service: sockets in, policy, lease engine, reply out — synchronously, with no await
+ * between a packet and its reply (lease rows are written through afterwards; the crash-safety
+ * argument is in leases.ts and docs/dhcp.md). One log line per transaction, metrics for
+ * everything dropped.
+ */
+import type { GatehouseConfig } from '../config/index.js';
+import { parseListen } from '../config/listen.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Counter, Metrics } from '../metrics.js';
+import type { Service, ServiceContext } from '../service.js';
+import type { Store } from '../store/index.js';
+import { decodePacket, encodePacket } from './codec.js';
+import { HostMap } from './hosts.js';
+import { type Cidr, type Ip, formatIp, inCidr, parseIp } from './ipv4.js';
+import {
+  type EngineState,
+  StoreLeaseWriter,
+  declareDhcpTables,
+  readEngineState,
+  readLeases,
+  writeEngineState,
+} from './lease-store.js';
+import { LeaseEngine, type LeaseOp } from './leases.js';
+import { readRequest, relayAgentSummary } from './options.js';
+import { type DhcpPlan, buildPlan } from './plan.js';
+import { type Decision, type ReplyDecision, decide } from './policy.js';
+import { buildReply } from './reply.js';
+import { type Inbound, InterfaceSocket, RelaySocket, type Transport, openPortGuard } from './transport.js';
+
+/** At most `perSecond` lines per event name; the rest are counted and summarised. */
+class LogLimiter {
+  private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
+  constructor(
+    private readonly logger: Logger,
+    private readonly perSecond = 20,
+  ) {}
+
+  log(level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, unknown>, now: number): void {
+    let w = this.windows.get(event);
+    if (!w || now - w.start >= 1000) {
+      if (w && w.suppressed > 0)
+        this.logger.warn('dhcp.log_suppressed', { event: event, lines: w.suppressed });
+      w = { start: now, count: 0, suppressed: 0 };
+      this.windows.set(event, w);
+    }
+    if (w.count >= this.perSecond) {
+      w.suppressed++;
+      return;
+    }
+    w.count++;
+    this.logger[level](event, fields);
+  }
+}
+
+const DROP_LEVEL: Partial<Record<string, 'info' | 'warn'>> = {
+  'pool-exhausted': 'warn',
+  probation: 'info',
+  'host-not-served': 'info',
+  declined: 'warn',
+  'fixed-address-declined': 'warn',
+  released: 'info',
+  'relay-network-not-served': 'warn',
+  'not-relayed': 'info',
+};
+
+interface DhcpMetrics {
+  received: Counter<'type'>;
+  replies: Counter<'type' | 'case'>;
+  dropped: Counter<'reason'>;
+  malformed: Counter<'reason'>;
+  exhausted: Counter<string>;
+  sendErrors: Counter<string>;
+  leaseWrites: Counter<'result'>;
+}
+
+export interface DhcpServerOptions {
+  config: GatehouseConfig;
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+export class DhcpServer implements Service {
+  readonly name = 'dhcp';
+  private plan: DhcpPlan;
+  private config: GatehouseConfig;
+  private readonly store: Store;
+  private readonly logger: Logger;
+  private readonly limiter: LogLimiter;
+  private readonly m: DhcpMetrics;
+  private readonly now: () => number;
+  private readonly hosts: HostMap;
+  private readonly writer: StoreLeaseWriter;
+  private engine!: LeaseEngine;
+  private transports: Transport[] = [];
+  private guard: import('node:dgram').Socket | undefined;
+  private serverIds = new Set<Ip>();
+  private serverIdsAt = 0;
+
+  constructor(opts: DhcpServerOptions) {
+    this.config = opts.config;
+    this.plan = buildPlan(opts.config);
+    this.store = opts.store;
+    this.logger = opts.logger.child({ part: 'dhcp' });
+    this.limiter = new LogLimiter(this.logger);
+    this.now = opts.now ?? Date.now;
+    this.hosts = new HostMap(opts.store);
+    this.writer = new StoreLeaseWriter(opts.store, this.logger);
+    const metrics = opts.metrics;
+    this.m = {
+      received: metrics.counter('gatehouse_dhcp_received_total', 'DHCP messages received, by message type', [
+        'type',
+      ]),
+      replies: metrics.counter('gatehouse_dhcp_replies_total', 'DHCP replies sent, by type and case', [
+        'type',
+        'case',
+      ]),
+      dropped: metrics.counter('gatehouse_dhcp_dropped_total', 'DHCP requests not answered, by reason', [
+        'reason',
+      ]),
+      malformed: metrics.counter('gatehouse_dhcp_malformed_total', 'Malformed DHCP datagrams, by reason', [
+        'reason',
+      ]),
+      exhausted: metrics.counter(
+        'gatehouse_dhcp_pool_exhausted_total',
+        'DISCOVERs left without an offer: alien pool full',
+      ),
+      sendErrors: metrics.counter(
+        'gatehouse_dhcp_send_errors_total',
+        'DHCP replies the kernel refused to send',
+      ),
+      leaseWrites: metrics.counter(
+        'gatehouse_dhcp_lease_writes_total',
+        'Lease rows written to the store, by result',
+        ['result'],
+      ),
+    };
+    const leaseGauge = metrics.gauge('gatehouse_dhcp_leases', 'Alien pool addresses by state', ['state']);
+    const self = this;
+    // prom-client calls collect() on scrape: counting the pool there keeps the packet path free of it.
+    (leaseGauge as unknown as { collect?: () => void }).collect = function collect() {
+      if (!self.engine) return;
+      const c = self.engine.counts(self.now());
+      leaseGauge.set({ state: 'bound' }, c.bound);
+      leaseGauge.set({ state: 'offered' }, c.offered);
+      leaseGauge.set({ state: 'declined' }, c.declined);
+      leaseGauge.set({ state: 'free' }, c.free);
+    };
+    const probationGauge = metrics.gauge(
+      'gatehouse_dhcp_probation',
+      '1 while new alien leases wait out a crash (see docs/dhcp.md)',
+    );
+    (probationGauge as unknown as { collect?: () => void }).collect = function collect() {
+      probationGauge.set(self.engine?.inProbation(self.now()) ? 1 : 0);
+    };
+    this.writer.onFlush = (rows, error) => this.m.leaseWrites.inc({ result: error ? 'error' : 'ok' }, rows);
+  }
+
+  async start(): Promise<void> {
+    declareDhcpTables(this.store);
+    this.hosts.start();
+    const now = this.now();
+    const { records, state } = this.store.read((tx) => ({
+      records: readLeases(tx),
+      state: readEngineState(tx),
+    }));
+    const unclean = state?.running === true;
+    const probationMs = unclean ? Math.max(state.maxLeaseTime, this.plan.alien.leaseTime) * 1000 : 0;
+    this.engine = new LeaseEngine({ start: this.plan.alien.start, end: this.plan.alien.end }, this.writer);
+    this.engine.load(records, unclean ? now + probationMs : 0);
+    if (unclean) {
+      this.logger.warn('dhcp.probation', {
+        reason: 'the previous run did not stop cleanly; leases it gave in its last moments may be lost',
+        until: new Date(now + probationMs).toISOString(),
+        effect: 'unknown machines get no new address until then; renewals and known machines are served',
+      });
+    }
+    await writeEngineState(this.store, this.engineState(true, now));
+    try {
+      await this.openTransports();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    this.logger.info('dhcp.started', {
+      interfaces: this.transports.map((t) => t.iface ?? `relay-only ${this.config.dhcp.listen}`),
+      alienRange: `${formatIp(this.plan.alien.start)}-${formatIp(this.plan.alien.end)}`,
+      leases: records.length,
+      knownHosts: this.hosts.size,
+    });
+  }
+
+  private engineState(running: boolean, now: number): EngineState {
+    return { running, startedAt: now, maxLeaseTime: this.plan.alien.leaseTime };
+  }
+
+  private async openTransports(): Promise<void> {
+    const d = this.config.dhcp;
+    const onPacket = (p: Inbound) => this.handle(p);
+    const onError = (e: unknown, where: string) => this.transportError(e, where);
+    if (d.interfaces.length > 0) {
+      for (const name of d.interfaces) {
+        const t = new InterfaceSocket({
+          name,
+          serverPort: d.serverPort,
+          recvBufferBytes: d.recvBufferBytes,
+          onPacket,
+          onError,
+        });
+        this.transports.push(t);
+        if (t.addresses().length === 0)
+          this.logger.warn('dhcp.interface_without_address', { interface: name });
+      }
+      if (d.portGuard) this.guard = await openPortGuard(d.serverPort, onError);
+    } else {
+      const { host, port } = parseListen(d.listen);
+      this.transports.push(
+        await RelaySocket.open({ host, port, recvBufferBytes: d.recvBufferBytes, onPacket, onError }),
+      );
+    }
+  }
+
+  /** The relay socket's port (tests bind port 0). */
+  get relayPort(): number | undefined {
+    const t = this.transports.find((x) => x instanceof RelaySocket) as RelaySocket | undefined;
+    return t?.port;
+  }
+
+  get leases(): LeaseEngine {
+    return this.engine;
+  }
+
+  private transportError(e: unknown, where: string): void {
+    if (where === 'ip-udp') {
+      this.m.malformed.inc({ reason: `ip-${errorMessage(e)}` });
+      return;
+    }
+    this.limiter.log('warn', 'dhcp.transport_error', { where, error: errorMessage(e) }, this.now());
+  }
+
+  async stop(): Promise<void> {
+    const transports = this.transports;
+    this.transports = [];
+    await Promise.all(transports.map((t) => t.close().catch(() => {})));
+    if (this.guard) {
+      const g = this.guard;
+      this.guard = undefined;
+      await new Promise<void>((resolve) => g.close(() => resolve()));
+    }
+    this.hosts.stop();
+    if (!this.engine) return;
+    try {
+      await this.writer.close();
+      await writeEngineState(this.store, this.engineState(false, this.now()));
+    } catch (e) {
+      this.logger.error('dhcp.stop_failed', { error: errorMessage(e) });
+    }
+  }
+
+  reload(config: GatehouseConfig): void {
+    const next = buildPlan(config);
+    if (next.alien.start !== this.plan.alien.start || next.alien.end !== this.plan.alien.end) {
+      this.logger.warn('dhcp.reload_partial', {
+        reason: 'the alien range changed; restart Gatehouse to apply it',
+      });
+      next.alien = {
+        ...next.alien,
+        start: this.plan.alien.start,
+        end: this.plan.alien.end,
+        size: this.plan.alien.size,
+      };
+    }
+    if (
+      JSON.stringify(config.dhcp.interfaces) !== JSON.stringify(this.config.dhcp.interfaces) ||
+      config.dhcp.listen !== this.config.dhcp.listen
+    ) {
+      this.logger.warn('dhcp.reload_partial', {
+        reason: 'dhcp.interfaces/listen changed; restart Gatehouse to apply it',
+      });
+    }
+    this.plan = next;
+    this.config = config;
+    this.serverIdsAt = 0;
+  }
+
+  notReady(): string | undefined {
+    return this.transports.length === 0 ? 'no DHCP socket open' : undefined;
+  }
+
+  private isServerId = (addr: Ip): boolean => {
+    const now = this.now();
+    if (now - this.serverIdsAt > 5000) {
+      const ids = new Set<Ip>([this.plan.gateway, this.plan.alien.gateway]);
+      for (const t of this.transports) for (const a of t.addresses()) ids.add(a);
+      const configured = this.config.dhcp.serverId ? parseIp(this.config.dhcp.serverId) : undefined;
+      if (configured !== undefined) ids.add(configured);
+      this.serverIds = ids;
+      this.serverIdsAt = now;
+    }
+    return this.serverIds.has(addr);
+  };
+
+  /** The server identifier (and source address) for a reply about `network`. */
+  private serverIdFor(transport: Transport, network: Cidr, gateway: Ip): Ip | undefined {
+    const own = transport.addresses();
+    if (transport.iface !== undefined) {
+      for (const a of own) if (inCidr(network, a)) return a;
+      return own[0];
+    }
+    const configured = this.config.dhcp.serverId ? parseIp(this.config.dhcp.serverId) : undefined;
+    return configured ?? own[0] ?? gateway;
+  }
+
+  /** The hot path: runs to completion synchronously for each datagram. */
+  handle(inbound: Inbound): void {
+    const now = this.now();
+    const decoded = decodePacket(inbound.payload);
+    if (!decoded.ok) {
+      this.malformed(decoded.reason, decoded.detail, inbound, now);
+      return;
+    }
+    const read = readRequest(decoded.packet);
+    if (!read.ok) {
+      this.malformed(read.reason, read.detail, inbound, now);
+      return;
+    }
+    const req = read.request;
+    this.m.received.inc({ type: req.type ?? 'BOOTP' });
+    const decision = decide(this.plan, this.hosts, this.engine, {
+      req,
+      now,
+      iface: inbound.iface,
+      broadcast: inbound.broadcast,
+      isServerId: this.isServerId,
+    });
+    const op: LeaseOp | undefined = 'lease' in decision ? decision.lease : undefined;
+    if (op) this.engine.apply(op, now);
+    if (decision.action === 'drop') this.dropped(decision, req.mac, inbound, now);
+    else this.reply(decision, req, inbound, now);
+  }
+
+  private transportFor(inbound: Inbound): Transport | undefined {
+    return this.transports.find((t) => t.iface === inbound.iface);
+  }
+
+  private reply(
+    decision: ReplyDecision,
+    req: Parameters<typeof buildReply>[1],
+    inbound: Inbound,
+    now: number,
+  ): void {
+    const transport = this.transportFor(inbound);
+    if (!transport) return;
+    const network = decision.action === 'nak' ? decision.network : decision.profile.network;
+    const gateway = network === this.plan.alien.network ? this.plan.alien.gateway : this.plan.gateway;
+    const serverId = this.serverIdFor(transport, network, gateway);
+    if (serverId === undefined) {
+      this.m.dropped.inc({ reason: 'no-interface-address' });
+      this.limiter.log('warn', 'dhcp.no_interface_address', { interface: inbound.iface }, now);
+      return;
+    }
+    const d = this.config.dhcp;
+    const plan = buildReply(decision, req, serverId, { relay: d.serverPort, client: d.clientPort });
+    // A relay listens where it sent from (67 in production; anything in tests and benches).
+    if (plan.to.reason === 'relay' && inbound.src === plan.to.ip) plan.to.port = inbound.srcPort;
+    const encoded = encodePacket(plan.message, { maxSize: plan.maxSize });
+    const type = decision.action === 'offer' ? 'OFFER' : decision.action === 'nak' ? 'NAK' : 'ACK';
+    const kase = decision.action === 'nak' ? decision.reason : decision.case;
+    transport.send(plan.to, serverId, encoded.bytes, (error) => {
+      if (error) {
+        this.m.sendErrors.inc();
+        this.limiter.log(
+          'warn',
+          'dhcp.send_failed',
+          { to: formatIp(plan.to.ip), error: error.message },
+          this.now(),
+        );
+      }
+    });
+    this.m.replies.inc({ type, case: kase });
+    const fields: Record<string, unknown> = {
+      mac: req.mac,
+      xid: req.packet.xid.toString(16),
+      type,
+      case: kase,
+      to: `${formatIp(plan.to.ip)}:${plan.to.port}`,
+      via: inbound.iface ?? 'relay-socket',
+      serverId: formatIp(serverId),
+    };
+    if (decision.action === 'nak') {
+      fields.requested = formatIp(decision.requested);
+      fields.state = decision.state;
+    } else {
+      if (decision.case !== 'inform') fields.ip = formatIp(decision.yiaddr);
+      if ('state' in decision) fields.state = decision.state;
+      if ('machine' in decision) fields.host = decision.machine;
+      if (decision.case === 'alien' && decision.action === 'offer') fields.why = decision.why;
+      fields.file = decision.profile.bootFile;
+      fields.boot = decision.profile.bootReason;
+    }
+    if (req.packet.giaddr) fields.giaddr = formatIp(req.packet.giaddr);
+    if (req.relayAgentInfo) fields.relayAgent = relayAgentSummary(req.relayAgentInfo);
+    if (encoded.dropped.length > 0) fields.optionsDropped = encoded.dropped;
+    this.logger.info(`dhcp.${type.toLowerCase()}`, fields);
+  }
+
+  private dropped(
+    decision: Extract<Decision, { action: 'drop' }>,
+    mac: string | undefined,
+    inbound: Inbound,
+    now: number,
+  ): void {
+    this.m.dropped.inc({ reason: decision.reason });
+    if (decision.reason === 'pool-exhausted') this.m.exhausted.inc();
+    const level = DROP_LEVEL[decision.reason] ?? 'debug';
+    const fields: Record<string, unknown> = {
+      reason: decision.reason,
+      mac,
+      via: inbound.iface ?? 'relay-socket',
+      ...decision.detail,
+    };
+    if (decision.reason === 'pool-exhausted') {
+      fields.pool = `${formatIp(this.plan.alien.start)}-${formatIp(this.plan.alien.end)}`;
+      fields.hint =
+        'every alien address is leased or offered; widen dhcp.alien.rangeStart/rangeEnd or shorten leases';
+    }
+    if (decision.reason === 'probation') fields.until = new Date(this.engine.probationEnds).toISOString();
+    if (decision.lease && 'ip' in decision.lease) fields.ip = formatIp(decision.lease.ip);
+    this.limiter.log(level, 'dhcp.drop', fields, now);
+  }
+
+  private malformed(reason: string, detail: string, inbound: Inbound, now: number): void {
+    this.m.malformed.inc({ reason });
+    this.limiter.log(
+      'warn',
+      'dhcp.malformed',
+      {
+        reason,
+        detail,
+        from: `${formatIp(inbound.src)}:${inbound.srcPort}`,
+        via: inbound.iface ?? 'relay-socket',
+      },
+      now,
+    );
+  }
+}
+
+export function dhcpService(ctx: ServiceContext): Service | undefined {
+  if (!ctx.config.dhcp.enabled) return undefined;
+  return new DhcpServer({ config: ctx.config, store: ctx.store, logger: ctx.logger, metrics: ctx.metrics });
+}
