@@ -22,15 +22,20 @@ export const zoneCommand: CommandGroup = {
     const [action, name] = args.positionals;
     const view = flagString(args, 'view') ?? 'normal';
     if (view !== 'normal' && view !== 'alien') throw new UsageError('--view is normal or alien');
-    if (action !== 'export' && action !== 'list') throw new UsageError(`unknown action "${action ?? ''}"; ${USAGE}`);
-    if (action === 'export' && !name) throw new UsageError('zone export needs a zone name, e.g. gatehouse zone export prolo');
+    if (action !== 'export' && action !== 'list')
+      throw new UsageError(`unknown action "${action ?? ''}"; ${USAGE}`);
+    if (action === 'export' && !name)
+      throw new UsageError('zone export needs a zone name, e.g. gatehouse zone export prolo');
     const config = resolveConfig(flagString(args, 'config'), flagString(args, 'data'));
     const store = await Store.open({ dir: config.dataDir, migrations: allMigrations });
     try {
       const { zones, warnings } = zonesFromStore(store, config);
       for (const w of warnings) io.err(`warning: ${w}`);
       if (action === 'list') {
-        for (const z of zones) io.out(`${z.view}\t${z.name}\t${z.serial}\t${z.records.length + 1} records${z.published ? '' : '\t(not yet served)'}`);
+        for (const z of zones)
+          io.out(
+            `${z.view}\t${z.name}\t${z.serial}\t${z.records.length + 1} records${z.published ? '' : '\t(not yet served)'}`,
+          );
         return 0;
       }
       const wanted = canonicalName(name!);
@@ -40,7 +45,8 @@ export const zoneCommand: CommandGroup = {
         return 1;
       }
       const header = [`zone ${zone.name} (${zone.view} view) exported by gatehouse`];
-      if (!zone.published) header.push(`serial ${zone.serial} is the one the server assigns at its next build`);
+      if (!zone.published)
+        header.push(`serial ${zone.serial} is the one the server assigns at its next build`);
       io.out(renderMasterFile(zone, header).trimEnd());
       return 0;
     } finally {

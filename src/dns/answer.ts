@@ -1,9 +1,26 @@
 import type { NetSet } from './cidr.js';
-import { CLASSIC_UDP_BYTES, Flag, HEADER_BYTES, Opcode, RRClass, RRType, Rcode, TsigError } from './constants.js';
+import {
+  CLASSIC_UDP_BYTES,
+  Flag,
+  HEADER_BYTES,
+  Opcode,
+  RRClass,
+  RRType,
+  Rcode,
+  TsigError,
+} from './constants.js';
 import { type Message, decodeMessage } from './decode.js';
 import { MessageWriter } from './encode.js';
 import { nameToWire } from './names.js';
-import { type CompiledView, type CompiledZone, type NameNode, type Snapshot, anyAnswer, nodataAnswer, positiveAnswer } from './snapshot.js';
+import {
+  type CompiledView,
+  type CompiledZone,
+  type NameNode,
+  type Snapshot,
+  anyAnswer,
+  nodataAnswer,
+  positiveAnswer,
+} from './snapshot.js';
 import { type TsigKey, signMessage, unsignedTsig, verifyRequest } from './tsig.js';
 import type { ViewName } from './zone.js';
 
@@ -83,12 +100,28 @@ export function viewFor(snapshot: Snapshot, policy: AnswerPolicy, ip: number | u
  * Fast path. Returns the response, or undefined to hand the query to `answerSlow` (which then
  * also covers malformed input, TSIG, transfers, forwarding, NXDOMAIN and every error).
  */
-export function answerFast(q: Buffer, ip: number | undefined, snapshot: Snapshot, policy: AnswerPolicy, tcp: boolean): Buffer | undefined {
+export function answerFast(
+  q: Buffer,
+  ip: number | undefined,
+  snapshot: Snapshot,
+  policy: AnswerPolicy,
+  tcp: boolean,
+): Buffer | undefined {
   const len = q.length;
   if (len < 17) return undefined;
   const f1 = q[2]!;
   // QR=0, opcode QUERY; QDCOUNT=1, ANCOUNT=NSCOUNT=0, ARCOUNT 0 or 1.
-  if ((f1 & 0xf8) !== 0 || q[4] !== 0 || q[5] !== 1 || q[6] !== 0 || q[7] !== 0 || q[8] !== 0 || q[9] !== 0 || q[10] !== 0) return undefined;
+  if (
+    (f1 & 0xf8) !== 0 ||
+    q[4] !== 0 ||
+    q[5] !== 1 ||
+    q[6] !== 0 ||
+    q[7] !== 0 ||
+    q[8] !== 0 ||
+    q[9] !== 0 ||
+    q[10] !== 0
+  )
+    return undefined;
   const ar = q[11]!;
   if (ar > 1) return undefined;
   let pos = HEADER_BYTES;
@@ -116,7 +149,14 @@ export function answerFast(q: Buffer, ip: number | undefined, snapshot: Snapshot
   const tail = nameEnd + 4;
   if (ar === 1) {
     // A bare OPT: root owner, version 0, options well formed, nothing after it.
-    if (tail + OPT_BYTES > len || q[tail] !== 0 || q[tail + 1] !== 0 || q[tail + 2] !== RRType.OPT || q[tail + 6] !== 0) return undefined;
+    if (
+      tail + OPT_BYTES > len ||
+      q[tail] !== 0 ||
+      q[tail + 1] !== 0 ||
+      q[tail + 2] !== RRType.OPT ||
+      q[tail + 6] !== 0
+    )
+      return undefined;
     const rdlen = (q[tail + 9]! << 8) | q[tail + 10]!;
     if (tail + OPT_BYTES + rdlen !== len) return undefined;
     for (let o = tail + OPT_BYTES; o < len; ) {
@@ -127,7 +167,7 @@ export function answerFast(q: Buffer, ip: number | undefined, snapshot: Snapshot
     edns = true;
     if (!tcp) {
       const size = (q[tail + 3]! << 8) | q[tail + 4]!;
-      limit = size < CLASSIC_UDP_BYTES ? CLASSIC_UDP_BYTES : size > policy.maxUdp ? policy.maxUdp : size;
+      limit = Math.max(CLASSIC_UDP_BYTES, Math.min(size, policy.maxUdp));
     }
   } else if (tail !== len) return undefined;
 
@@ -188,12 +228,19 @@ function finish(
 }
 
 /** Header + question (+ OPT) with TC set: the client retries over TCP (RFC 7766 §5). */
-function truncated(tmpl: Buffer, q: Buffer, nameEnd: number, edns: boolean, policy: AnswerPolicy, ra: number): Buffer {
+function truncated(
+  tmpl: Buffer,
+  q: Buffer,
+  nameEnd: number,
+  edns: boolean,
+  policy: AnswerPolicy,
+  ra: number,
+): Buffer {
   const qEnd = nameEnd + 4;
   const out = Buffer.alloc(qEnd + (edns ? OPT_BYTES : 0));
   out[0] = q[0]!;
   out[1] = q[1]!;
-  out[2] = tmpl[2]! | Flag.TC >> 8 | (q[2]! & 0x01);
+  out[2] = tmpl[2]! | (Flag.TC >> 8) | (q[2]! & 0x01);
   out[3] = (tmpl[3]! & 0x0f) | (q[3]! & 0x10) | ra;
   out[5] = 1;
   q.copy(out, HEADER_BYTES, HEADER_BYTES, qEnd);
@@ -214,7 +261,14 @@ function writeOpt(out: Buffer, at: number, size: number): void {
 }
 
 /** Everything `answerFast` declined: full decode and every error path. */
-export function answerSlow(q: Buffer, ip: number | undefined, peer: string, snapshot: Snapshot, policy: AnswerPolicy, tcp: boolean): Outcome {
+export function answerSlow(
+  q: Buffer,
+  ip: number | undefined,
+  peer: string,
+  snapshot: Snapshot,
+  policy: AnswerPolicy,
+  tcp: boolean,
+): Outcome {
   const decoded = decodeMessage(q);
   if (!decoded.ok) {
     // No header, or a response (QR=1): never answer, it could be a reflection loop.
@@ -227,7 +281,10 @@ export function answerSlow(q: Buffer, ip: number | undefined, peer: string, snap
   if (m.opcode !== Opcode.QUERY) {
     // We are the primary: incoming NOTIFY has nothing to tell us; IQUERY/STATUS/UPDATE are not served.
     const rcode = m.opcode === Opcode.NOTIFY ? Rcode.REFUSED : Rcode.NOTIMP;
-    return reply(simpleResponse(m, rcode, policy, edns !== undefined), rcode === Rcode.REFUSED ? 'refused' : 'notimp');
+    return reply(
+      simpleResponse(m, rcode, policy, edns !== undefined),
+      rcode === Rcode.REFUSED ? 'refused' : 'notimp',
+    );
   }
   if (m.questions.length !== 1) return reply(headerOnly(m.id, m.flags, Rcode.FORMERR), 'formerr');
   if (edns && edns.version !== 0) {
@@ -246,15 +303,18 @@ export function answerSlow(q: Buffer, ip: number | undefined, peer: string, snap
     key = v.key;
     requestMac = v.requestMac;
   }
-  const sign = (bytes: Buffer): Buffer => (key ? signMessage(bytes, key, { requestMac, time: policy.now(), originalId: m.id }).message : bytes);
+  const sign = (bytes: Buffer): Buffer =>
+    key ? signMessage(bytes, key, { requestMac, time: policy.now(), originalId: m.id }).message : bytes;
   const question = m.questions[0]!;
   if (question.class !== RRClass.IN) {
     // CHAOS version.bind/hostname.bind and friends are hidden (spec §4.4).
     return reply(sign(simpleResponse(m, Rcode.REFUSED, policy, edns !== undefined)), 'refused');
   }
   const qtype = question.type;
-  if (qtype === RRType.OPT || qtype === RRType.TSIG) return reply(sign(simpleResponse(m, Rcode.FORMERR, policy, edns !== undefined)), 'formerr');
-  if (qtype === RRType.MAILA || qtype === RRType.MAILB) return reply(sign(simpleResponse(m, Rcode.NOTIMP, policy, edns !== undefined)), 'notimp');
+  if (qtype === RRType.OPT || qtype === RRType.TSIG)
+    return reply(sign(simpleResponse(m, Rcode.FORMERR, policy, edns !== undefined)), 'formerr');
+  if (qtype === RRType.MAILA || qtype === RRType.MAILB)
+    return reply(sign(simpleResponse(m, Rcode.NOTIMP, policy, edns !== undefined)), 'notimp');
   const view = viewFor(snapshot, policy, ip);
   const nameWire = nameToWire(question.name);
   const lower = Buffer.from(nameWire);
@@ -265,7 +325,11 @@ export function answerSlow(q: Buffer, ip: number | undefined, peer: string, snap
     return transferOutcome(m, qtype, key0, view, ip, peer, key, requestMac, policy, tcp, sign);
   }
 
-  const limit = tcp ? TCP_LIMIT : edns ? Math.max(CLASSIC_UDP_BYTES, Math.min(edns.udpSize, policy.maxUdp)) : CLASSIC_UDP_BYTES;
+  const limit = tcp
+    ? TCP_LIMIT
+    : edns
+      ? Math.max(CLASSIC_UDP_BYTES, Math.min(edns.udpSize, policy.maxUdp))
+      : CLASSIC_UDP_BYTES;
   // The question rewritten uncompressed, so the template patching of the fast path applies.
   const flat = flatQuery(m.id, m.flags, nameWire, qtype, edns !== undefined);
   const nameEnd = HEADER_BYTES + nameWire.length;
@@ -280,13 +344,39 @@ export function answerSlow(q: Buffer, ip: number | undefined, peer: string, snap
         qtypeAt = node.qtypeAt;
       }
     }
-    const bytes = finish(tmpl, flat, nameEnd, edns !== undefined, key ? TCP_LIMIT : limit, policy, ip, qtypeAt, qtype);
+    const bytes = finish(
+      tmpl,
+      flat,
+      nameEnd,
+      edns !== undefined,
+      key ? TCP_LIMIT : limit,
+      policy,
+      ip,
+      qtypeAt,
+      qtype,
+    );
     return reply(signFitting(bytes, sign, limit, key !== undefined), qtypeAt ? 'nodata' : 'answer');
   }
   const zone = findZone(view, key0);
   if (zone) {
     const ra = policy.recursion && policy.trusted.has(ip) ? Flag.RA : 0;
-    return reply(sign(negative(m.id, m.flags, nameWire, question.name, qtype, zone, Rcode.NXDOMAIN, edns !== undefined, policy, ra)), 'nxdomain');
+    return reply(
+      sign(
+        negative(
+          m.id,
+          m.flags,
+          nameWire,
+          question.name,
+          qtype,
+          zone,
+          Rcode.NXDOMAIN,
+          edns !== undefined,
+          policy,
+          ra,
+        ),
+      ),
+      'nxdomain',
+    );
   }
   if (policy.recursion && policy.trusted.has(ip) && m.flags & Flag.RD && !key) {
     return {
@@ -366,7 +456,13 @@ function headerOnly(id: number, flags: number, rcode: number): Buffer {
 }
 
 /** Header + echoed question + OPT when the query had one. */
-function simpleResponse(m: Message, rcode: number, policy: AnswerPolicy, edns: boolean, extraFlags = 0): Buffer {
+function simpleResponse(
+  m: Message,
+  rcode: number,
+  policy: AnswerPolicy,
+  edns: boolean,
+  extraFlags = 0,
+): Buffer {
   const w = new MessageWriter();
   w.header(m.id, responseFlags(m.flags, rcode) | extraFlags);
   for (const qq of m.questions) w.question(qq.name, qq.type, qq.class);
@@ -396,7 +492,13 @@ export function negative(
 }
 
 /** NOTAUTH with the TSIG error (RFC 8945 §5.2); signed only for BADTIME. */
-function tsigFailure(m: Message, error: number, key: TsigKey | undefined, requestMac: Buffer, policy: AnswerPolicy): Buffer {
+function tsigFailure(
+  m: Message,
+  error: number,
+  key: TsigKey | undefined,
+  requestMac: Buffer,
+  policy: AnswerPolicy,
+): Buffer {
   const w = new MessageWriter();
   w.header(m.id, responseFlags(m.flags, Rcode.NOTAUTH));
   for (const qq of m.questions) w.question(qq.name, qq.type, qq.class);
@@ -406,7 +508,13 @@ function tsigFailure(m: Message, error: number, key: TsigKey | undefined, reques
     const other = Buffer.alloc(6);
     other.writeUInt16BE(Math.floor(now / 2 ** 32), 0);
     other.writeUInt32BE(now % 2 ** 32, 2);
-    return signMessage(base, key, { requestMac, time: m.tsig!.timeSigned, error, otherData: other, originalId: m.id }).message;
+    return signMessage(base, key, {
+      requestMac,
+      time: m.tsig!.timeSigned,
+      error,
+      otherData: other,
+      originalId: m.id,
+    }).message;
   }
   return unsignedTsig(base, m.tsig!.keyName, now, m.id, error);
 }
@@ -425,7 +533,8 @@ function transferOutcome(
   sign: (b: Buffer) => Buffer,
 ): Outcome {
   const edns = m.edns !== undefined;
-  if (qtype === RRType.AXFR && !tcp) return reply(sign(simpleResponse(m, Rcode.FORMERR, policy, edns)), 'formerr');
+  if (qtype === RRType.AXFR && !tcp)
+    return reply(sign(simpleResponse(m, Rcode.FORMERR, policy, edns)), 'formerr');
   const zone = view.zones.get(key0);
   const allowed = policy.peers.find(
     (p) =>
@@ -440,7 +549,8 @@ function transferOutcome(
   let clientSerial: number | undefined;
   if (qtype === RRType.IXFR) {
     const soa = m.authorities.find((r) => r.type === RRType.SOA);
-    if (!soa || soa.data.kind !== 'soa') return reply(sign(simpleResponse(m, Rcode.FORMERR, policy, edns)), 'formerr');
+    if (soa?.data.kind !== 'soa')
+      return reply(sign(simpleResponse(m, Rcode.FORMERR, policy, edns)), 'formerr');
     clientSerial = soa.data.serial;
     if (!tcp) {
       // RFC 1995 §2: over UDP, answer with our SOA only; the client then uses TCP.
@@ -454,7 +564,16 @@ function transferOutcome(
   }
   return {
     kind: 'transfer',
-    request: { kind: qtype === RRType.AXFR ? 'axfr' : 'ixfr', zone, view: view.name, message: m, clientSerial, key, requestMac, peer },
+    request: {
+      kind: qtype === RRType.AXFR ? 'axfr' : 'ixfr',
+      zone,
+      view: view.name,
+      message: m,
+      clientSerial,
+      key,
+      requestMac,
+      peer,
+    },
   };
 }
 

@@ -34,7 +34,7 @@ export function parseCidr(cidr: string): Ipv4Net {
 }
 
 export function netContains(net: Ipv4Net, ip: number): boolean {
-  return ((ip & net.mask) >>> 0) === net.base;
+  return (ip & net.mask) >>> 0 === net.base;
 }
 
 /**
@@ -53,7 +53,7 @@ export class NetSet {
   }
   has(ip: number | undefined): boolean {
     if (ip === undefined) return false;
-    for (const n of this.nets) if (((ip & n.mask) >>> 0) === n.base) return true;
+    for (const n of this.nets) if ((ip & n.mask) >>> 0 === n.base) return true;
     return false;
   }
   get empty(): boolean {

@@ -1,18 +1,25 @@
 import { z } from 'zod';
 import { listenAddress } from '../config/listen.js';
 
-const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'expected an IPv4 address');
-const cidr = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}\/\d{1,2}$/, 'expected an IPv4 network, e.g. 192.168.250.0/24');
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3})(\.\d{1,3}){3}\/\d{1,2}$/, 'expected an IPv4 network, e.g. 192.168.250.0/24');
 /** `host:port`, or a bare IPv4 address meaning port 53. */
 const serverAddress = z
   .string()
-  .regex(/^(\d{1,3})(\.\d{1,3}){3}(:\d{1,5})?$/, 'expected an IPv4 address with an optional :port, e.g. 192.0.2.53:53');
+  .regex(
+    /^(\d{1,3})(\.\d{1,3}){3}(:\d{1,5})?$/,
+    'expected an IPv4 address with an optional :port, e.g. 192.0.2.53:53',
+  );
 /** A DNS name, relative to the domain or absolute with a trailing dot. */
 const dnsName = z
   .string()
   .min(1)
   .max(254)
-  .regex(/^(\*|[A-Za-z0-9_-]{1,63})(\.[A-Za-z0-9_-]{1,63})*\.?$|^@$/, 'expected a DNS name such as "mdb", "foo.cl" or "host.example."');
+  .regex(
+    /^(\*|[A-Za-z0-9_-]{1,63})(\.[A-Za-z0-9_-]{1,63})*\.?$|^@$/,
+    'expected a DNS name such as "mdb", "foo.cl" or "host.example."',
+  );
 
 /**
  * A record published on top of what MDB holds. `fallback` records are the `gw:/etc/hosts`

@@ -76,7 +76,8 @@ function parseBody(b: Buffer, id: number, flags: number): Message {
   const ns = b.readUInt16BE(8);
   const ar = b.readUInt16BE(10);
   // Each question takes at least 5 bytes and each record 11: reject lying counts before looping.
-  if (HEADER_BYTES + qd * 5 + (an + ns + ar) * 11 > b.length) throw new FormatError('section counts exceed the message');
+  if (HEADER_BYTES + qd * 5 + (an + ns + ar) * 11 > b.length)
+    throw new FormatError('section counts exceed the message');
   let pos = HEADER_BYTES;
   const questions: Question[] = [];
   for (let i = 0; i < qd; i++) {
@@ -108,13 +109,26 @@ function parseBody(b: Buffer, id: number, flags: number): Message {
     if (type === RRType.OPT) {
       // RFC 6891 §6.1.1: one OPT, owner root, in the additional section.
       if (!inAdditional || n.name !== '' || edns) throw new FormatError('misplaced or duplicate OPT record');
-      edns = { udpSize: klass, extRcode: ttl >>> 24, version: (ttl >>> 16) & 0xff, flags: ttl & 0xffff, options: Buffer.from(b.subarray(pos, rdEnd)) };
+      edns = {
+        udpSize: klass,
+        extRcode: ttl >>> 24,
+        version: (ttl >>> 16) & 0xff,
+        flags: ttl & 0xffff,
+        options: Buffer.from(b.subarray(pos, rdEnd)),
+      };
       checkOptions(b, pos, rdEnd);
     } else if (type === RRType.TSIG) {
-      if (!inAdditional || i !== an + ns + ar - 1) throw new FormatError('TSIG must be the last record (RFC 8945 §5.1)');
+      if (!inAdditional || i !== an + ns + ar - 1)
+        throw new FormatError('TSIG must be the last record (RFC 8945 §5.1)');
       tsig = readTsig(b, pos, rdEnd, n.name, start);
     } else {
-      const rr: ResourceRecord = { name: n.name, type, class: klass, ttl, data: readRdata(b, type, pos, rdEnd) };
+      const rr: ResourceRecord = {
+        name: n.name,
+        type,
+        class: klass,
+        ttl,
+        data: readRdata(b, type, pos, rdEnd),
+      };
       if (i < an) answers.push(rr);
       else if (i < an + ns) authorities.push(rr);
       else additionals.push(rr);
@@ -122,7 +136,18 @@ function parseBody(b: Buffer, id: number, flags: number): Message {
     pos = rdEnd;
   }
   if (pos !== b.length) throw new FormatError('trailing bytes after the last record');
-  return { id, flags, opcode: (flags >> 11) & 0xf, rcode: flags & 0xf, questions, answers, authorities, additionals, edns, tsig };
+  return {
+    id,
+    flags,
+    opcode: (flags >> 11) & 0xf,
+    rcode: flags & 0xf,
+    questions,
+    answers,
+    authorities,
+    additionals,
+    edns,
+    tsig,
+  };
 }
 
 function need(b: Buffer, pos: number, n: number): void {
@@ -193,7 +218,17 @@ function readTsig(b: Buffer, pos: number, end: number, keyName: string, offset: 
   const otherLen = b.readUInt16BE(p + 4);
   p += 6;
   if (p + otherLen !== end) throw new FormatError('TSIG other-data length mismatch');
-  return { keyName: keyName.toLowerCase(), algorithm: alg.name.toLowerCase(), timeSigned, fudge, mac, originalId, error, otherData: Buffer.from(b.subarray(p, end)), offset };
+  return {
+    keyName: keyName.toLowerCase(),
+    algorithm: alg.name.toLowerCase(),
+    timeSigned,
+    fudge,
+    mac,
+    originalId,
+    error,
+    otherData: Buffer.from(b.subarray(p, end)),
+    offset,
+  };
 }
 
 function readRdata(b: Buffer, type: number, pos: number, end: number): RData {

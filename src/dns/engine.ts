@@ -50,12 +50,18 @@ export class DnsEngine {
       const out = answerSlow(msg, ip, address, this.snapshot, this.policy, tcp);
       switch (out.kind) {
         case 'reply':
-          if (out.label === 'formerr') this.malformedLog.note({ peer: address, bytes: msg.length, transport: tcp ? 'tcp' : 'udp' });
+          if (out.label === 'formerr')
+            this.malformedLog.note({ peer: address, bytes: msg.length, transport: tcp ? 'tcp' : 'udp' });
           this.stats.response(out.bytes);
           return out.bytes;
         case 'drop':
           this.stats.drop('malformed');
-          this.malformedLog.note({ peer: address, bytes: msg.length, reason: out.reason, transport: tcp ? 'tcp' : 'udp' });
+          this.malformedLog.note({
+            peer: address,
+            bytes: msg.length,
+            reason: out.reason,
+            transport: tcp ? 'tcp' : 'udp',
+          });
           return undefined;
         case 'transfer':
           return { transfer: out.request };

@@ -15,10 +15,18 @@ export interface ExportedZone extends Zone {
  * serial when the content matches it, otherwise the serial the server will assign on its next
  * build (stored + 1, or 1 for a zone never served).
  */
-export function zonesFromStore(store: Store, config: GatehouseConfig): { zones: ExportedZone[]; warnings: string[] } {
+export function zonesFromStore(
+  store: Store,
+  config: GatehouseConfig,
+): { zones: ExportedZone[]; warnings: string[] } {
   const machines = store.read((tx) => tx.values(machinesTable(store)));
   const { zones, warnings } = buildZones({ machines, network: config.network, dns: config.dns });
-  const rows = store.read((tx) => readSerialRows(tx, zones.map((z) => z.id)));
+  const rows = store.read((tx) =>
+    readSerialRows(
+      tx,
+      zones.map((z) => z.id),
+    ),
+  );
   return {
     warnings,
     zones: zones.map((z) => {

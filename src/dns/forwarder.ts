@@ -132,7 +132,14 @@ export class Forwarder {
         this.pending.delete(id);
         resolve(undefined);
       }, this.opts.timeoutMs);
-      this.pending.set(id, { resolve, timer, name: lowerName(req.name), type: req.type, klass: req.class, upstream });
+      this.pending.set(id, {
+        resolve,
+        timer,
+        name: lowerName(req.name),
+        type: req.type,
+        klass: req.class,
+        upstream,
+      });
       this.socket.send(this.query(req, id), upstream.port, upstream.host, (err) => {
         if (err) {
           clearTimeout(timer);

@@ -16,7 +16,9 @@ export function renderMasterFile(zone: Zone, header: string[] = []): string {
   lines.push(`$TTL ${zone.ttl}`);
   const soa = zoneSoa(zone).data;
   if (soa.kind === 'soa') {
-    lines.push(`@\tIN\tSOA\t${abs(soa.mname)} ${abs(soa.rname)} ${soa.serial} ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}`);
+    lines.push(
+      `@\tIN\tSOA\t${abs(soa.mname)} ${abs(soa.rname)} ${soa.serial} ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}`,
+    );
   }
   for (const rr of presentationOrder(zone.records)) {
     const ttl = rr.ttl === zone.ttl ? '' : `${rr.ttl}\t`;

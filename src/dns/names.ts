@@ -29,7 +29,16 @@ export function formatLabel(bytes: Uint8Array, start = 0, end = bytes.length): s
   for (let i = start; i < end; i++) {
     const c = bytes[i]!;
     if (c === 0x2e || c === 0x5c) s += '\\' + String.fromCharCode(c);
-    else if (c <= 0x20 || c >= 0x7f || c === 0x22 || c === 0x28 || c === 0x29 || c === 0x3b || c === 0x40 || c === 0x24) {
+    else if (
+      c <= 0x20 ||
+      c >= 0x7f ||
+      c === 0x22 ||
+      c === 0x28 ||
+      c === 0x29 ||
+      c === 0x3b ||
+      c === 0x40 ||
+      c === 0x24
+    ) {
       s += '\\' + c.toString().padStart(3, '0');
     } else s += String.fromCharCode(c);
   }

@@ -74,7 +74,15 @@ export class Notifier {
       message = s.message;
       mac = s.mac;
     }
-    const o: Outstanding = { zone: `${zone.view}/${zone.name}`, serial: zone.serial, target, message, mac, attempts: 0, timer: setTimeout(() => {}, 0) };
+    const o: Outstanding = {
+      zone: `${zone.view}/${zone.name}`,
+      serial: zone.serial,
+      target,
+      message,
+      mac,
+      attempts: 0,
+      timer: setTimeout(() => {}, 0),
+    };
     this.byId.set(id, o);
     this.byTarget.set(tkey, o);
     this.send(o, id);
@@ -110,7 +118,13 @@ export class Notifier {
     for (const [id, v] of this.byId) if (v === o) this.byId.delete(id);
     for (const [k, v] of this.byTarget) if (v === o) this.byTarget.delete(k);
     if (!result) return;
-    const r: NotifyResult = { zone: o.zone, serial: o.serial, target: `${o.target.host}:${o.target.port}`, result, attempts: o.attempts };
+    const r: NotifyResult = {
+      zone: o.zone,
+      serial: o.serial,
+      target: `${o.target.host}:${o.target.port}`,
+      result,
+      attempts: o.attempts,
+    };
     (result === 'acked' ? this.logger.info : this.logger.warn)('dns.notify', { ...r });
     this.onResult(r);
   }

@@ -15,7 +15,10 @@ export interface DnsRuntimeConfig {
 }
 
 /** Builds the answer policy; throws GH_CONFIG_INVALID for references that do not resolve. */
-export function makePolicy(cfg: DnsRuntimeConfig, now: () => number = () => Math.floor(Date.now() / 1000)): AnswerPolicy {
+export function makePolicy(
+  cfg: DnsRuntimeConfig,
+  now: () => number = () => Math.floor(Date.now() / 1000),
+): AnswerPolicy {
   const { dns, network } = cfg;
   const keys = keyMap(dns.tsigKeys);
   const peers: TransferPeer[] = dns.secondaries.map((s, i) => {

@@ -73,7 +73,10 @@ export function planSerials(
     else serial = row.serial;
     zones.push({ ...c, serial });
     if (!row || serial !== row.serial) {
-      const history = [...(row?.history ?? []).filter((h) => h.serial !== serial), { serial, seq: opts.seq, hash: c.hash }];
+      const history = [
+        ...(row?.history ?? []).filter((h) => h.serial !== serial),
+        { serial, seq: opts.seq, hash: c.hash },
+      ];
       writes.set(c.id, { serial, hash: c.hash, history: history.slice(-HISTORY_MAX) });
     }
   }
@@ -95,7 +98,11 @@ export function writeSerialRows(tx: WriteTx, writes: ReadonlyMap<string, SerialR
     const current = tx.get(dnsSerialsTable, id);
     if (current && current.hash !== row.hash && !serialGreater(row.serial, current.serial)) {
       const serial = nextSerial(current.serial);
-      const fixed: SerialRow = { serial, hash: row.hash, history: [...current.history, { ...row.history.at(-1)!, serial }].slice(-HISTORY_MAX) };
+      const fixed: SerialRow = {
+        serial,
+        hash: row.hash,
+        history: [...current.history, { ...row.history.at(-1)!, serial }].slice(-HISTORY_MAX),
+      };
       tx.put(dnsSerialsTable, id, fixed);
       stored.set(id, fixed);
     } else if (current && current.hash === row.hash && !serialGreater(row.serial, current.serial)) {

@@ -11,7 +11,13 @@ import type { TransferRequest } from './answer.js';
 import { DnsEngine } from './engine.js';
 import { Forwarder } from './forwarder.js';
 import { Notifier } from './notify.js';
-import { type DnsRuntimeConfig, type SecondaryTarget, makePolicy, notifyTargets, upstreamsOf } from './policy-config.js';
+import {
+  type DnsRuntimeConfig,
+  type SecondaryTarget,
+  makePolicy,
+  notifyTargets,
+  upstreamsOf,
+} from './policy-config.js';
 import { dnsSerialsTable, planSerials, readSerialRows, writeSerialRows } from './serials.js';
 import { type Snapshot, compileSnapshot } from './snapshot.js';
 import { DnsMetrics } from './stats.js';
@@ -59,18 +65,35 @@ export class DnsService implements Service {
   private readonly notifyResults: Counter<'result'>;
   private readonly swapListeners = new Set<(s: Snapshot) => void>();
 
-  constructor(private readonly ctx: ServiceContext) {
+  constructor(ctx: ServiceContext) {
     this.config = ctx.config;
     this.store = ctx.store;
     this.logger = ctx.logger.child({ part: 'dns' });
     const m = ctx.metrics;
     this.dnsMetrics = new DnsMetrics(m);
-    this.serialGauge = m.gauge('gatehouse_dns_zone_serial', 'Current SOA serial of each served zone', ['zone']);
-    this.buildSeconds = m.histogram('gatehouse_dns_build_seconds', 'Time from an MDB commit batch to the new zone snapshot being served');
-    this.transfers = m.counter('gatehouse_dns_transfers_total', 'Zone transfers served (style axfr, ixfr or current)', ['style', 'result']);
-    this.tcpRejected = m.counter('gatehouse_dns_tcp_rejected_total', 'TCP connections refused or cut (limits, idle, unread)', ['reason']);
+    this.serialGauge = m.gauge('gatehouse_dns_zone_serial', 'Current SOA serial of each served zone', [
+      'zone',
+    ]);
+    this.buildSeconds = m.histogram(
+      'gatehouse_dns_build_seconds',
+      'Time from an MDB commit batch to the new zone snapshot being served',
+    );
+    this.transfers = m.counter(
+      'gatehouse_dns_transfers_total',
+      'Zone transfers served (style axfr, ixfr or current)',
+      ['style', 'result'],
+    );
+    this.tcpRejected = m.counter(
+      'gatehouse_dns_tcp_rejected_total',
+      'TCP connections refused or cut (limits, idle, unread)',
+      ['reason'],
+    );
     this.tcpConnections = m.gauge('gatehouse_dns_tcp_connections', 'Open DNS TCP connections');
-    this.notifyResults = m.counter('gatehouse_dns_notify_total', 'NOTIFY exchanges with secondaries, by outcome', ['result']);
+    this.notifyResults = m.counter(
+      'gatehouse_dns_notify_total',
+      'NOTIFY exchanges with secondaries, by outcome',
+      ['result'],
+    );
   }
 
   private runtime(): DnsRuntimeConfig {
@@ -109,9 +132,14 @@ export class DnsService implements Service {
     this.unsubscribe = this.store.subscribe((evs) => this.onEvents(evs));
     const first = await this.build(false);
     this.snap = compileSnapshot(first, ++this.generation);
-    this.forwarder = policy.recursion ? new Forwarder(upstreamsOf(cfg.dns), { ...cfg.dns.forwarder, ednsUdpSize: cfg.dns.ednsUdpSize }) : undefined;
+    this.forwarder = policy.recursion
+      ? new Forwarder(upstreamsOf(cfg.dns), { ...cfg.dns.forwarder, ednsUdpSize: cfg.dns.ednsUdpSize })
+      : undefined;
     this.engine = new DnsEngine(this.snap, policy, this.forwarder, this.logger);
-    if (this.targets.length > 0) this.notifier = new Notifier(cfg.dns.notify, this.logger, (r) => this.notifyResults.inc({ result: r.result }));
+    if (this.targets.length > 0)
+      this.notifier = new Notifier(cfg.dns.notify, this.logger, (r) =>
+        this.notifyResults.inc({ result: r.result }),
+      );
     try {
       await this.listen(cfg);
     } catch (e) {
@@ -190,15 +218,33 @@ export class DnsService implements Service {
       const machines = tx.values(machinesTable(this.store));
       // The sequence the read reflects: the change log seen by the same synchronous read.
       const tail = this.store.changesSince(this.processedSeq);
-      const seq = tail === undefined ? this.store.lastSeq : tail.length > 0 ? tail[tail.length - 1]!.seq : this.processedSeq;
+      const seq =
+        tail === undefined
+          ? this.store.lastSeq
+          : tail.length > 0
+            ? tail[tail.length - 1]!.seq
+            : this.processedSeq;
       return { machines, seq };
     });
-    const { zones: contents, warnings } = buildZones({ machines, network: this.config.network, dns: this.config.dns });
+    const { zones: contents, warnings } = buildZones({
+      machines,
+      network: this.config.network,
+      dns: this.config.dns,
+    });
     const fresh = warnings.filter((w) => !this.lastWarnings.has(w));
-    if (fresh.length > 0) this.logger.warn('dns.zone_warnings', { warnings: fresh.slice(0, 50), total: warnings.length });
+    if (fresh.length > 0)
+      this.logger.warn('dns.zone_warnings', { warnings: fresh.slice(0, 50), total: warnings.length });
     this.lastWarnings = new Set(warnings);
-    const rows = this.store.read((tx) => readSerialRows(tx, contents.map((c) => c.id)));
-    const plan = planSerials(contents, rows, { seq, bumpGenerated: machinesCommitted && this.config.dns.serialBump === 'all-zones' });
+    const rows = this.store.read((tx) =>
+      readSerialRows(
+        tx,
+        contents.map((c) => c.id),
+      ),
+    );
+    const plan = planSerials(contents, rows, {
+      seq,
+      bumpGenerated: machinesCommitted && this.config.dns.serialBump === 'all-zones',
+    });
     if (plan.writes.size === 0) return plan.zones;
     const stored = await this.store.write((tx) => writeSerialRows(tx, plan.writes));
     return plan.zones.map((z) => {
@@ -211,7 +257,9 @@ export class DnsService implements Service {
     const t0 = performance.now();
     const zones = await this.build(machinesCommitted);
     const previous = new Map(this.snap!.zones.map((z) => [z.id, z]));
-    const changed = zones.filter((z) => previous.get(z.id)?.serial !== z.serial || previous.get(z.id)?.hash !== z.hash);
+    const changed = zones.filter(
+      (z) => previous.get(z.id)?.serial !== z.serial || previous.get(z.id)?.hash !== z.hash,
+    );
     if (changed.length === 0 && zones.length === previous.size) return;
     const snap = compileSnapshot(zones, ++this.generation, this.snap);
     this.snap = snap;
@@ -253,7 +301,11 @@ export class DnsService implements Service {
           events: this.store.changesSince(entry.seq, [MDB_TABLES.machines]),
         }));
         if (events) {
-          const old = buildZones({ machines: machinesAt(current, events), network: this.config.network, dns: this.config.dns }).zones.find((z) => z.id === zone.id);
+          const old = buildZones({
+            machines: machinesAt(current, events),
+            network: this.config.network,
+            dns: this.config.dns,
+          }).zones.find((z) => z.id === zone.id);
           diff = ixfrDiff(old, entry.hash, zone, req.clientSerial);
         }
       }
@@ -286,17 +338,23 @@ export class DnsService implements Service {
     const policy = makePolicy(cfg);
     this.targets = notifyTargets(cfg.dns);
     if (before !== JSON.stringify(config.dns.listen) + config.dns.workers) {
-      this.logger.warn('dns.reload_partial', { reason: 'dns.listen and dns.workers apply at the next restart' });
+      this.logger.warn('dns.reload_partial', {
+        reason: 'dns.listen and dns.workers apply at the next restart',
+      });
     }
     this.forwarder?.close();
-    this.forwarder = policy.recursion ? new Forwarder(upstreamsOf(cfg.dns), { ...cfg.dns.forwarder, ednsUdpSize: cfg.dns.ednsUdpSize }) : undefined;
+    this.forwarder = policy.recursion
+      ? new Forwarder(upstreamsOf(cfg.dns), { ...cfg.dns.forwarder, ednsUdpSize: cfg.dns.ednsUdpSize })
+      : undefined;
     if (this.engine) {
       this.engine.policy = policy;
       this.engine.forwarder = this.forwarder;
     }
     if (this.tcp) this.tcp.limits = cfg.dns.tcp;
     if (this.targets.length > 0 && !this.notifier) {
-      this.notifier = new Notifier(cfg.dns.notify, this.logger, (r) => this.notifyResults.inc({ result: r.result }));
+      this.notifier = new Notifier(cfg.dns.notify, this.logger, (r) =>
+        this.notifyResults.inc({ result: r.result }),
+      );
     }
     this.pool?.reconfigure(cfg);
     // Static records, bootstrap names or the network plan may have changed.

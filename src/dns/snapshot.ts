@@ -74,7 +74,8 @@ export function compileSnapshot(zones: readonly Zone[], generation: number, prev
   for (const zone of ordered) {
     const view = views[zone.view];
     const old = previous?.views[zone.view].byName.get(zone.name);
-    const cz = old && old.zone.hash === zone.hash && old.zone.serial === zone.serial ? old : compileZone(zone);
+    const cz =
+      old && old.zone.hash === zone.hash && old.zone.serial === zone.serial ? old : compileZone(zone);
     view.zones.set(wireKey(zone.name), cz);
     view.byName.set(zone.name, cz);
     for (const [key, node] of cz.nodes) view.names.set(key, node);
@@ -89,9 +90,11 @@ function compileZone(zone: Zone): CompiledZone {
   for (const rr of zone.records) {
     let set = owners.get(rr.name);
     if (!set) {
-      owners.set(rr.name, (set = new Map()));
+      set = new Map();
+      owners.set(rr.name, set);
       // Empty non-terminals between a new owner and the apex exist (RFC 8020).
-      for (let p = parentName(rr.name); p.length > zone.name.length && !owners.has(p); p = parentName(p)) owners.set(p, new Map());
+      for (let p = parentName(rr.name); p.length > zone.name.length && !owners.has(p); p = parentName(p))
+        owners.set(p, new Map());
     }
     const list = set.get(rr.type);
     if (list) list.push(rr);
@@ -99,7 +102,15 @@ function compileZone(zone: Zone): CompiledZone {
   }
   for (const [name, rrsets] of owners) {
     const key = wireKey(name);
-    cz.nodes.set(key, { name, zone: cz, rrsets, answers: new Map(), nodata: undefined, any: undefined, qtypeAt: 12 + key.length });
+    cz.nodes.set(key, {
+      name,
+      zone: cz,
+      rrsets,
+      answers: new Map(),
+      nodata: undefined,
+      any: undefined,
+      qtypeAt: 12 + key.length,
+    });
   }
   return cz;
 }

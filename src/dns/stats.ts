@@ -64,10 +64,23 @@ export class DnsMetrics {
 
   constructor(metrics: Metrics) {
     this.queries = metrics.counter('gatehouse_dns_queries_total', 'DNS queries received', ['transport']);
-    this.responses = metrics.counter('gatehouse_dns_responses_total', 'DNS responses sent, by rcode', ['rcode']);
-    this.truncated = metrics.counter('gatehouse_dns_truncated_total', 'UDP responses sent truncated (TC) to make the client retry over TCP');
-    this.dropped = metrics.counter('gatehouse_dns_dropped_total', 'DNS packets dropped without an answer (malformed header, responses, limits)', ['reason']);
-    this.forwarded = metrics.counter('gatehouse_dns_forwarded_total', 'Queries forwarded to upstream resolvers, by result', ['result']);
+    this.responses = metrics.counter('gatehouse_dns_responses_total', 'DNS responses sent, by rcode', [
+      'rcode',
+    ]);
+    this.truncated = metrics.counter(
+      'gatehouse_dns_truncated_total',
+      'UDP responses sent truncated (TC) to make the client retry over TCP',
+    );
+    this.dropped = metrics.counter(
+      'gatehouse_dns_dropped_total',
+      'DNS packets dropped without an answer (malformed header, responses, limits)',
+      ['reason'],
+    );
+    this.forwarded = metrics.counter(
+      'gatehouse_dns_forwarded_total',
+      'Queries forwarded to upstream resolvers, by result',
+      ['result'],
+    );
   }
 
   add(d: DnsStatsDelta): void {

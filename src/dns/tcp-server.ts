@@ -48,7 +48,12 @@ export class DnsTcpServer {
       server.on('error', (e) => this.logger.warn('dns.tcp_error', { error: e }));
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e) =>
-          reject(new GatehouseError('GH_LISTEN_FAILED', `DNS cannot listen on tcp ${a.host}:${a.port}: ${e.message}; change dns.listen or free the port`)),
+          reject(
+            new GatehouseError(
+              'GH_LISTEN_FAILED',
+              `DNS cannot listen on tcp ${a.host}:${a.port}: ${e.message}; change dns.listen or free the port`,
+            ),
+          ),
         );
         server.listen({ host: a.host, port: a.port, exclusive: true }, () => resolve());
       });
@@ -71,7 +76,9 @@ export class DnsTcpServer {
     const peer = socket.remoteAddress ?? '';
     const mine = this.perClient.get(peer) ?? 0;
     if (this.conns.size >= this.limits.maxConnections || mine >= this.limits.maxConnectionsPerClient) {
-      this.counters.rejected(this.conns.size >= this.limits.maxConnections ? 'max_connections' : 'per_client');
+      this.counters.rejected(
+        this.conns.size >= this.limits.maxConnections ? 'max_connections' : 'per_client',
+      );
       socket.destroy();
       return;
     }
@@ -160,7 +167,11 @@ export class DnsTcpServer {
     });
   }
 
-  private async stream(req: TransferRequest, write: (b: Buffer) => boolean, socket: net.Socket): Promise<void> {
+  private async stream(
+    req: TransferRequest,
+    write: (b: Buffer) => boolean,
+    socket: net.Socket,
+  ): Promise<void> {
     if (!this.transfer) {
       socket.destroy();
       return;

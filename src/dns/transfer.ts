@@ -28,9 +28,17 @@ export interface TransferPlan {
   records: ResourceRecord[];
 }
 
-export function planTransfer(req: Pick<TransferRequest, 'kind' | 'clientSerial'>, zone: Zone, diff: IxfrDiff | undefined): TransferPlan {
+export function planTransfer(
+  req: Pick<TransferRequest, 'kind' | 'clientSerial'>,
+  zone: Zone,
+  diff: IxfrDiff | undefined,
+): TransferPlan {
   const soa = zoneSoa(zone);
-  if (req.kind === 'ixfr' && req.clientSerial !== undefined && !serialGreater(zone.serial, req.clientSerial)) {
+  if (
+    req.kind === 'ixfr' &&
+    req.clientSerial !== undefined &&
+    !serialGreater(zone.serial, req.clientSerial)
+  ) {
     return { style: 'current', records: [soa] };
   }
   if (req.kind === 'ixfr' && diff) {
@@ -52,7 +60,8 @@ export interface StreamOptions {
 export function transferMessages(req: TransferRequest, plan: TransferPlan, opts: StreamOptions): Buffer[] {
   const q = req.message.questions[0]!;
   // Room for the TSIG RR (key name + ~60 bytes + 32-byte MAC) and an OPT.
-  const budget = Math.min(opts.maxBytes, 65535) - (req.key ? 100 + req.key.name.length : 0) - (opts.ednsSize ? 11 : 0);
+  const budget =
+    Math.min(opts.maxBytes, 65535) - (req.key ? 100 + req.key.name.length : 0) - (opts.ednsSize ? 11 : 0);
   const unsigned: Buffer[] = [];
   let w = new MessageWriter(Math.min(budget, 16384));
   const start = (first: boolean) => {
@@ -84,7 +93,9 @@ export function transferMessages(req: TransferRequest, plan: TransferPlan, opts:
   const out: Buffer[] = [];
   let prior: Buffer | undefined;
   for (const m of unsigned) {
-    const sign: SignOptions = prior ? { priorMac: prior, time: opts.now } : { requestMac: req.requestMac, time: opts.now, originalId: req.message.id };
+    const sign: SignOptions = prior
+      ? { priorMac: prior, time: opts.now }
+      : { requestMac: req.requestMac, time: opts.now, originalId: req.message.id };
     const s = signMessage(m, req.key, sign);
     out.push(s.message);
     prior = s.mac;
@@ -108,7 +119,12 @@ export function machinesAt(current: readonly Machine[], eventsAfter: readonly Ch
 }
 
 /** The IXFR difference, when the rebuilt old content is exactly what `fromSerial` was given to. */
-export function ixfrDiff(old: ZoneContent | undefined, expectedHash: string, current: Zone, fromSerial: number): IxfrDiff | undefined {
+export function ixfrDiff(
+  old: ZoneContent | undefined,
+  expectedHash: string,
+  current: Zone,
+  fromSerial: number,
+): IxfrDiff | undefined {
   if (!old || old.hash !== expectedHash) return undefined;
   return { fromSerial, ...diffZones(old.records, current.records) };
 }

@@ -23,7 +23,9 @@ export type TsigVerdict =
   /** `key` is set when the key was known (BADSIG/BADTIME answers are then signed, RFC 8945 §5.3.2). */
   | { ok: false; error: number; key: TsigKey | undefined; reason: string; requestMac: Buffer };
 
-export function keyMap(keys: readonly { name: string; algorithm: 'hmac-sha256'; secret: string }[]): Map<string, TsigKey> {
+export function keyMap(
+  keys: readonly { name: string; algorithm: 'hmac-sha256'; secret: string }[],
+): Map<string, TsigKey> {
   const out = new Map<string, TsigKey>();
   for (const k of keys) {
     const name = canonicalName(k.name);
@@ -49,7 +51,16 @@ function variables(key: TsigKey, time: number, fudge: number, error: number, oth
   const ttlClass = Buffer.alloc(6);
   ttlClass.writeUInt16BE(RRClass.ANY, 0);
   ttlClass.writeUInt32BE(0, 2);
-  return [nameToWire(key.name), ttlClass, nameToWire(HMAC_SHA256), u48(time), u16(fudge), u16(error), u16(other.length), other];
+  return [
+    nameToWire(key.name),
+    ttlClass,
+    nameToWire(HMAC_SHA256),
+    u48(time),
+    u16(fudge),
+    u16(error),
+    u16(other.length),
+    other,
+  ];
 }
 
 /** The message as it was before the TSIG RR was added: no TSIG, ARCOUNT - 1, original ID. */
@@ -67,15 +78,33 @@ function hmac(key: TsigKey, parts: Buffer[]): Buffer {
 }
 
 /** Checks a request's TSIG (RFC 8945 §5.2). */
-export function verifyRequest(msg: Uint8Array, tsig: TsigRecord, keys: ReadonlyMap<string, TsigKey>, nowSeconds: number): TsigVerdict {
+export function verifyRequest(
+  msg: Uint8Array,
+  tsig: TsigRecord,
+  keys: ReadonlyMap<string, TsigKey>,
+  nowSeconds: number,
+): TsigVerdict {
   const key = keys.get(tsig.keyName);
   const requestMac = tsig.mac;
   if (!key || tsig.algorithm !== HMAC_SHA256) {
-    return { ok: false, error: TsigError.BADKEY, key: undefined, reason: `unknown key ${tsig.keyName}`, requestMac };
+    return {
+      ok: false,
+      error: TsigError.BADKEY,
+      key: undefined,
+      reason: `unknown key ${tsig.keyName}`,
+      requestMac,
+    };
   }
-  const expected = hmac(key, [stripTsig(msg, tsig), ...variables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.otherData)]);
+  const expected = hmac(key, [
+    stripTsig(msg, tsig),
+    ...variables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.otherData),
+  ]);
   // RFC 8945 §5.2.2.1: a MAC shorter than half the hash (or 10 bytes) is refused.
-  if (tsig.mac.length < 16 || tsig.mac.length > expected.length || !timingSafeEqual(tsig.mac, expected.subarray(0, tsig.mac.length))) {
+  if (
+    tsig.mac.length < 16 ||
+    tsig.mac.length > expected.length ||
+    !timingSafeEqual(tsig.mac, expected.subarray(0, tsig.mac.length))
+  ) {
     return { ok: false, error: TsigError.BADSIG, key: undefined, reason: 'MAC does not verify', requestMac };
   }
   if (Math.abs(nowSeconds - tsig.timeSigned) > tsig.fudge) {
@@ -113,13 +142,28 @@ export function signMessage(msg: Buffer, key: TsigKey, opts: SignOptions): { mes
   else parts.push(...variables(key, opts.time, fudge, error, other));
   // RFC 8945 §5.3.2: a BADSIG/BADKEY answer carries an empty MAC.
   const mac = error === TsigError.BADSIG || error === TsigError.BADKEY ? Buffer.alloc(0) : hmac(key, parts);
-  return { message: Buffer.concat([withArcount(msg, 1), tsigRecord(key, opts.time, fudge, mac, opts.originalId ?? msg.readUInt16BE(0), error, other)]), mac };
+  return {
+    message: Buffer.concat([
+      withArcount(msg, 1),
+      tsigRecord(key, opts.time, fudge, mac, opts.originalId ?? msg.readUInt16BE(0), error, other),
+    ]),
+    mac,
+  };
 }
 
 /** An unsigned TSIG RR for BADKEY answers (no key to sign with). */
-export function unsignedTsig(msg: Buffer, keyName: string, time: number, originalId: number, error: number): Buffer {
+export function unsignedTsig(
+  msg: Buffer,
+  keyName: string,
+  time: number,
+  originalId: number,
+  error: number,
+): Buffer {
   const key: TsigKey = { name: keyName, algorithm: 'hmac-sha256', secret: Buffer.alloc(0) };
-  return Buffer.concat([withArcount(msg, 1), tsigRecord(key, time, DEFAULT_FUDGE, Buffer.alloc(0), originalId, error, Buffer.alloc(0))]);
+  return Buffer.concat([
+    withArcount(msg, 1),
+    tsigRecord(key, time, DEFAULT_FUDGE, Buffer.alloc(0), originalId, error, Buffer.alloc(0)),
+  ]);
 }
 
 function withArcount(msg: Buffer, add: number): Buffer {
@@ -128,8 +172,26 @@ function withArcount(msg: Buffer, add: number): Buffer {
   return out;
 }
 
-function tsigRecord(key: TsigKey, time: number, fudge: number, mac: Buffer, originalId: number, error: number, other: Buffer): Buffer {
-  const rdata = Buffer.concat([nameToWire(HMAC_SHA256), u48(time), u16(fudge), u16(mac.length), mac, u16(originalId), u16(error), u16(other.length), other]);
+function tsigRecord(
+  key: TsigKey,
+  time: number,
+  fudge: number,
+  mac: Buffer,
+  originalId: number,
+  error: number,
+  other: Buffer,
+): Buffer {
+  const rdata = Buffer.concat([
+    nameToWire(HMAC_SHA256),
+    u48(time),
+    u16(fudge),
+    u16(mac.length),
+    mac,
+    u16(originalId),
+    u16(error),
+    u16(other.length),
+    other,
+  ]);
   const head = Buffer.alloc(10);
   head.writeUInt16BE(RRType.TSIG, 0);
   head.writeUInt16BE(RRClass.ANY, 2);
@@ -142,9 +204,20 @@ function tsigRecord(key: TsigKey, time: number, fudge: number, mac: Buffer, orig
  * Verifies a signed response we received (NOTIFY acknowledgements): `requestMac` is the MAC of
  * what we sent.
  */
-export function verifyResponse(msg: Uint8Array, tsig: TsigRecord, key: TsigKey, requestMac: Buffer, nowSeconds: number): boolean {
+export function verifyResponse(
+  msg: Uint8Array,
+  tsig: TsigRecord,
+  key: TsigKey,
+  requestMac: Buffer,
+  nowSeconds: number,
+): boolean {
   if (tsig.keyName !== key.name || tsig.algorithm !== HMAC_SHA256) return false;
-  const expected = hmac(key, [u16(requestMac.length), requestMac, stripTsig(msg, tsig), ...variables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.otherData)]);
+  const expected = hmac(key, [
+    u16(requestMac.length),
+    requestMac,
+    stripTsig(msg, tsig),
+    ...variables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.otherData),
+  ]);
   if (tsig.mac.length !== expected.length || !timingSafeEqual(tsig.mac, expected)) return false;
   return Math.abs(nowSeconds - tsig.timeSigned) <= tsig.fudge;
 }

@@ -28,7 +28,12 @@ export class DnsUdpServer {
       socket.on('error', (e) => this.logger.warn('dns.udp_error', { error: e }));
       await new Promise<void>((resolve, reject) => {
         socket.once('error', (e) =>
-          reject(new GatehouseError('GH_LISTEN_FAILED', `DNS cannot listen on udp ${a.host}:${a.port}: ${e.message}; change dns.listen or free the port`)),
+          reject(
+            new GatehouseError(
+              'GH_LISTEN_FAILED',
+              `DNS cannot listen on udp ${a.host}:${a.port}: ${e.message}; change dns.listen or free the port`,
+            ),
+          ),
         );
         socket.bind({ address: a.host, port: a.port, exclusive: opts.exclusive ?? true }, () => resolve());
       });

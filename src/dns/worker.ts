@@ -27,7 +27,12 @@ async function handle(m: ToWorker): Promise<void> {
     case 'init': {
       const logger = createLogger({ level: 'warn', bindings: { part: 'dns-worker', pid: process.pid } });
       const policy = makePolicy(m.cfg);
-      forwarder = policy.recursion ? new Forwarder(upstreamsOf(m.cfg.dns), { ...m.cfg.dns.forwarder, ednsUdpSize: m.cfg.dns.ednsUdpSize }) : undefined;
+      forwarder = policy.recursion
+        ? new Forwarder(upstreamsOf(m.cfg.dns), {
+            ...m.cfg.dns.forwarder,
+            ednsUdpSize: m.cfg.dns.ednsUdpSize,
+          })
+        : undefined;
       engine = new DnsEngine(compileSnapshot(m.zones, m.generation), policy, forwarder, logger);
       udp = new DnsUdpServer(engine, logger);
       // Not exclusive: the cluster primary shares one socket among the workers.
@@ -45,7 +50,10 @@ async function handle(m: ToWorker): Promise<void> {
         engine.policy = makePolicy(m.cfg);
         forwarder?.close();
         forwarder = engine.policy.recursion
-          ? new Forwarder(upstreamsOf(m.cfg.dns), { ...m.cfg.dns.forwarder, ednsUdpSize: m.cfg.dns.ednsUdpSize })
+          ? new Forwarder(upstreamsOf(m.cfg.dns), {
+              ...m.cfg.dns.forwarder,
+              ednsUdpSize: m.cfg.dns.ednsUdpSize,
+            })
           : undefined;
         engine.forwarder = forwarder;
       }

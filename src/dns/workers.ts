@@ -49,11 +49,21 @@ export class WorkerPool {
     private readonly onStats: (d: DnsStatsDelta) => void,
   ) {}
 
-  async start(cfg: DnsRuntimeConfig, listen: HostPort[], zones: readonly Zone[], generation: number): Promise<void> {
+  async start(
+    cfg: DnsRuntimeConfig,
+    listen: HostPort[],
+    zones: readonly Zone[],
+    generation: number,
+  ): Promise<void> {
     this.cfg = cfg;
     this.listen = listen;
     this.last = { zones, generation };
-    cluster.setupPrimary({ exec: workerScript(), execArgv: process.execArgv, serialization: 'advanced', silent: false });
+    cluster.setupPrimary({
+      exec: workerScript(),
+      execArgv: process.execArgv,
+      serialization: 'advanced',
+      silent: false,
+    });
     await Promise.all(Array.from({ length: this.count }, () => this.fork()));
   }
 
@@ -70,7 +80,10 @@ export class WorkerPool {
     this.workers.add(worker);
     this.waiters.set(worker, []);
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new GatehouseError('GH_LISTEN_FAILED', 'a DNS worker did not start in time')), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new GatehouseError('GH_LISTEN_FAILED', 'a DNS worker did not start in time')),
+        START_TIMEOUT_MS,
+      );
       let ready = false;
       worker.on('message', (m: FromWorker) => {
         switch (m.type) {
@@ -87,7 +100,10 @@ export class WorkerPool {
           case 'applied': {
             const list = this.waiters.get(worker) ?? [];
             for (const w of list.filter((x) => x.generation <= m.generation)) w.resolve();
-            this.waiters.set(worker, list.filter((x) => x.generation > m.generation));
+            this.waiters.set(
+              worker,
+              list.filter((x) => x.generation > m.generation),
+            );
             break;
           }
           case 'stats':
@@ -101,14 +117,25 @@ export class WorkerPool {
         this.waiters.delete(worker);
         if (!ready) {
           clearTimeout(timer);
-          reject(new GatehouseError('GH_LISTEN_FAILED', `DNS worker exited during start (code ${code}, signal ${signal})`));
+          reject(
+            new GatehouseError(
+              'GH_LISTEN_FAILED',
+              `DNS worker exited during start (code ${code}, signal ${signal})`,
+            ),
+          );
           return;
         }
         if (this.stopping) return;
         this.logger.error('dns.worker_died', { pid: worker.process.pid, code, signal });
         this.fork().catch((e) => this.logger.error('dns.worker_restart_failed', { error: e }));
       });
-      const init: ToWorker = { type: 'init', cfg: this.cfg!, listen: this.listen, zones: this.last!.zones, generation: this.last!.generation };
+      const init: ToWorker = {
+        type: 'init',
+        cfg: this.cfg!,
+        listen: this.listen,
+        zones: this.last!.zones,
+        generation: this.last!.generation,
+      };
       worker.send(init);
     });
   }

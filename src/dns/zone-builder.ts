@@ -50,7 +50,9 @@ export function buildZones(input: BuildInput): BuildResult {
     generated,
     ttl: ZONE_TTL,
     soa,
-    records: [{ name, type: RRType.NS, class: RRClass.IN, ttl: ZONE_TTL, data: { kind: 'name', target: ns } }],
+    records: [
+      { name, type: RRType.NS, class: RRClass.IN, ttl: ZONE_TTL, data: { kind: 'name', target: ns } },
+    ],
   });
 
   const normalForward = mk(domain, 'normal');
@@ -76,7 +78,13 @@ export function buildZones(input: BuildInput): BuildResult {
     for (const raw of names) {
       const fqdn = safeName(qualify(raw.toLowerCase(), domain), warnings, `machine ${m.hostname}`);
       if (fqdn === undefined) continue;
-      normalForward.records.push({ name: fqdn, type: v4 ? RRType.A : RRType.AAAA, class: RRClass.IN, ttl: ZONE_TTL, data });
+      normalForward.records.push({
+        name: fqdn,
+        type: v4 ? RRType.A : RRType.AAAA,
+        class: RRClass.IN,
+        ttl: ZONE_TTL,
+        data,
+      });
     }
     // §4.3.3–5 by actual IP.
     const ip = v4 ? ipv4ToInt(m.ip) : undefined;
@@ -84,7 +92,13 @@ export function buildZones(input: BuildInput): BuildResult {
       const zone = reverse.get(reverseZone24(ip));
       const host = safeName(qualify(m.hostname.trim().toLowerCase(), domain), [], '');
       if (zone && host) {
-        zone.records.push({ name: `${ip & 255}.${zone.name}`, type: RRType.PTR, class: RRClass.IN, ttl: ZONE_TTL, data: { kind: 'name', target: host } });
+        zone.records.push({
+          name: `${ip & 255}.${zone.name}`,
+          type: RRType.PTR,
+          class: RRClass.IN,
+          ttl: ZONE_TTL,
+          data: { kind: 'name', target: host },
+        });
       }
     }
   }
@@ -97,12 +111,24 @@ export function buildZones(input: BuildInput): BuildResult {
   for (let ip = alienNet.base + 1; ip < broadcast; ip++) {
     const zone = reverse.get(reverseZone24(ip))!;
     const target = ip === alienGw ? qualify('gw', alienDomain) : qualify(`unknown-${ip & 255}`, alienDomain);
-    zone.records.push({ name: `${ip & 255}.${zone.name}`, type: RRType.PTR, class: RRClass.IN, ttl: ZONE_TTL, data: { kind: 'name', target } });
+    zone.records.push({
+      name: `${ip & 255}.${zone.name}`,
+      type: RRType.PTR,
+      class: RRClass.IN,
+      ttl: ZONE_TTL,
+      data: { kind: 'name', target },
+    });
   }
 
   // §4.3.2: the alien view knows only netboot and ns, both at the gateway's alien address.
   for (const n of ['netboot', 'ns']) {
-    alienForward.records.push({ name: qualify(n, domain), type: RRType.A, class: RRClass.IN, ttl: ZONE_TTL, data: { kind: 'a', address: network.alienGateway } });
+    alienForward.records.push({
+      name: qualify(n, domain),
+      type: RRType.A,
+      class: RRClass.IN,
+      ttl: ZONE_TTL,
+      data: { kind: 'a', address: network.alienGateway },
+    });
   }
 
   const normalZones: Draft[] = [normalForward, ...reverse.values()];
@@ -111,20 +137,30 @@ export function buildZones(input: BuildInput): BuildResult {
 
   // The gw:/etc/hosts bootstrap, then operator static records.
   const statics: StaticRecordConfig[] = [
-    ...input.dns.bootstrapNames.map((name) => ({ name, type: 'A' as const, value: network.gateway, view: 'normal' as const, mode: 'fallback' as const })),
+    ...input.dns.bootstrapNames.map((name) => ({
+      name,
+      type: 'A' as const,
+      value: network.gateway,
+      view: 'normal' as const,
+      mode: 'fallback' as const,
+    })),
     ...input.dns.static,
   ];
   for (const s of statics) {
-    const views: Draft[][] = s.view === 'both' ? [normalZones, alienZones] : s.view === 'alien' ? [alienZones] : [normalZones];
+    const views: Draft[][] =
+      s.view === 'both' ? [normalZones, alienZones] : s.view === 'alien' ? [alienZones] : [normalZones];
     for (const zones of views) {
       const rr = staticToRecord(s, domain, warnings);
       if (!rr) break;
       const zone = longestZone(zones, rr.name);
       if (!zone) {
-        warnings.push(`static record ${s.name} ${s.type}: ${rr.name} is in none of the served zones; skipped`);
+        warnings.push(
+          `static record ${s.name} ${s.type}: ${rr.name} is in none of the served zones; skipped`,
+        );
         continue;
       }
-      if (s.mode === 'fallback' && zone.records.some((r) => r.name === rr.name && r.type !== RRType.NS)) continue;
+      if (s.mode === 'fallback' && zone.records.some((r) => r.name === rr.name && r.type !== RRType.NS))
+        continue;
       zone.records.push(rr);
     }
   }
@@ -149,7 +185,11 @@ function safeName(name: string, warnings: string[], what: string): string | unde
 }
 
 /** Static records: values in master-file presentation, names relative to the domain. */
-export function staticToRecord(s: StaticRecordConfig, domain: string, warnings: string[]): ResourceRecord | undefined {
+export function staticToRecord(
+  s: StaticRecordConfig,
+  domain: string,
+  warnings: string[],
+): ResourceRecord | undefined {
   const name = safeName(qualify(s.name, domain), warnings, `static record ${s.name}`);
   if (name === undefined) return undefined;
   const rel = (n: string) => canonicalName(qualify(n, domain));
@@ -162,20 +202,39 @@ export function staticToRecord(s: StaticRecordConfig, domain: string, warnings: 
   try {
     switch (s.type) {
       case 'A':
-        return isIPv4(v) ? { ...base, type: RRType.A, data: { kind: 'a', address: v } } : fail('not an IPv4 address');
+        return isIPv4(v)
+          ? { ...base, type: RRType.A, data: { kind: 'a', address: v } }
+          : fail('not an IPv4 address');
       case 'AAAA':
-        return isIPv6(v) ? { ...base, type: RRType.AAAA, data: { kind: 'aaaa', address: v } } : fail('not an IPv6 address');
+        return isIPv6(v)
+          ? { ...base, type: RRType.AAAA, data: { kind: 'aaaa', address: v } }
+          : fail('not an IPv6 address');
       case 'PTR':
         return { ...base, type: RRType.PTR, data: { kind: 'name', target: rel(v) } };
       case 'MX': {
         const m = /^(\d{1,5})\s+(\S+)$/.exec(v);
         if (!m || Number(m[1]) > 65535) return fail('expected "<preference> <exchange>"');
-        return { ...base, type: RRType.MX, data: { kind: 'mx', preference: Number(m[1]), exchange: rel(m[2]!) } };
+        return {
+          ...base,
+          type: RRType.MX,
+          data: { kind: 'mx', preference: Number(m[1]), exchange: rel(m[2]!) },
+        };
       }
       case 'SRV': {
         const m = /^(\d{1,5})\s+(\d{1,5})\s+(\d{1,5})\s+(\S+)$/.exec(v);
-        if (!m || [m[1], m[2], m[3]].some((x) => Number(x) > 65535)) return fail('expected "<priority> <weight> <port> <target>"');
-        return { ...base, type: RRType.SRV, data: { kind: 'srv', priority: Number(m[1]), weight: Number(m[2]), port: Number(m[3]), target: rel(m[4]!) } };
+        if (!m || [m[1], m[2], m[3]].some((x) => Number(x) > 65535))
+          return fail('expected "<priority> <weight> <port> <target>"');
+        return {
+          ...base,
+          type: RRType.SRV,
+          data: {
+            kind: 'srv',
+            priority: Number(m[1]),
+            weight: Number(m[2]),
+            port: Number(m[3]),
+            target: rel(m[4]!),
+          },
+        };
       }
       case 'TXT': {
         const strings = parseTxt(v);
@@ -193,9 +252,8 @@ function parseTxt(v: string): Buffer[] | undefined {
   if (!v.startsWith('"')) return Buffer.byteLength(v) <= 255 ? [Buffer.from(v)] : undefined;
   const out: Buffer[] = [];
   const re = /"((?:[^"\\]|\\.)*)"\s*/gy;
-  let m: RegExpExecArray | null;
   let consumed = 0;
-  while ((m = re.exec(v))) {
+  for (let m = re.exec(v); m; m = re.exec(v)) {
     const s = Buffer.from(m[1]!.replace(/\\(.)/g, '$1'));
     if (s.length > 255) return undefined;
     out.push(s);
@@ -206,7 +264,14 @@ function parseTxt(v: string): Buffer[] | undefined {
 
 /** §4.4 normal view: `localhost` and the 0/127/255 reverse zones of Debian's named.conf.default-zones. */
 function localZones(): Draft[] {
-  const soa = { mname: 'localhost', rname: 'root.localhost', refresh: 604800, retry: 86400, expire: 2419200, minimum: 604800 };
+  const soa = {
+    mname: 'localhost',
+    rname: 'root.localhost',
+    refresh: 604800,
+    retry: 86400,
+    expire: 2419200,
+    minimum: 604800,
+  };
   const ttl = 604800;
   const zone = (name: string, extra: ResourceRecord[]): Draft => ({
     name,
@@ -214,13 +279,31 @@ function localZones(): Draft[] {
     generated: false,
     ttl,
     soa,
-    records: [{ name, type: RRType.NS, class: RRClass.IN, ttl, data: { kind: 'name', target: 'localhost' } }, ...extra],
+    records: [
+      { name, type: RRType.NS, class: RRClass.IN, ttl, data: { kind: 'name', target: 'localhost' } },
+      ...extra,
+    ],
   });
   return [
-    zone('localhost', [{ name: 'localhost', type: RRType.A, class: RRClass.IN, ttl, data: { kind: 'a', address: '127.0.0.1' } }]),
-    zone('127.in-addr.arpa', [{ name: '1.0.0.127.in-addr.arpa', type: RRType.PTR, class: RRClass.IN, ttl, data: { kind: 'name', target: 'localhost' } }]),
+    zone('localhost', [
+      {
+        name: 'localhost',
+        type: RRType.A,
+        class: RRClass.IN,
+        ttl,
+        data: { kind: 'a', address: '127.0.0.1' },
+      },
+    ]),
+    zone('127.in-addr.arpa', [
+      {
+        name: '1.0.0.127.in-addr.arpa',
+        type: RRType.PTR,
+        class: RRClass.IN,
+        ttl,
+        data: { kind: 'name', target: 'localhost' },
+      },
+    ]),
     zone('0.in-addr.arpa', []),
     zone('255.in-addr.arpa', []),
   ];
 }
-

@@ -42,7 +42,9 @@ export function zoneSoa(zone: Zone): ResourceRecord {
  * Dedupes records, puts them in a stable order (by their text form) and computes the content
  * hash. Runs on every rebuild, so it sorts plain strings only; master files re-sort for reading.
  */
-export function finishZone(partial: Omit<ZoneContent, 'hash' | 'records'> & { records: ResourceRecord[] }): ZoneContent {
+export function finishZone(
+  partial: Omit<ZoneContent, 'hash' | 'records'> & { records: ResourceRecord[] },
+): ZoneContent {
   const byKey = new Map<string, ResourceRecord>();
   for (const rr of partial.records) {
     if (rr.type === RRType.SOA) continue;
@@ -51,7 +53,9 @@ export function finishZone(partial: Omit<ZoneContent, 'hash' | 'records'> & { re
   }
   const keys = [...byKey.keys()].sort();
   const h = createHash('sha256');
-  h.update(`${partial.name}|${partial.ttl}|${partial.soa.mname}|${partial.soa.rname}|${partial.soa.refresh}|${partial.soa.retry}|${partial.soa.expire}|${partial.soa.minimum}\n`);
+  h.update(
+    `${partial.name}|${partial.ttl}|${partial.soa.mname}|${partial.soa.rname}|${partial.soa.refresh}|${partial.soa.retry}|${partial.soa.expire}|${partial.soa.minimum}\n`,
+  );
   h.update(keys.join('\n'));
   return { ...partial, records: keys.map((k) => byKey.get(k)!), hash: h.digest('hex') };
 }
@@ -61,7 +65,10 @@ export function finishZone(partial: Omit<ZoneContent, 'hash' | 'records'> & { re
  * numeric labels compared as numbers (reverse zones in address order), then by type.
  */
 export function presentationOrder(records: readonly ResourceRecord[]): ResourceRecord[] {
-  const keyed = records.map((rr) => ({ rr, k: `${sortName(rr.name)}\u0000${String(rr.type).padStart(5, '0')}` }));
+  const keyed = records.map((rr) => ({
+    rr,
+    k: `${sortName(rr.name)}\u0000${String(rr.type).padStart(5, '0')}`,
+  }));
   keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
   return keyed.map((e) => e.rr);
 }
@@ -75,7 +82,10 @@ function sortName(name: string): string {
 }
 
 /** Records added and removed between two contents of the same zone (SOA excluded). */
-export function diffZones(from: readonly ResourceRecord[], to: readonly ResourceRecord[]): { removed: ResourceRecord[]; added: ResourceRecord[] } {
+export function diffZones(
+  from: readonly ResourceRecord[],
+  to: readonly ResourceRecord[],
+): { removed: ResourceRecord[]; added: ResourceRecord[] } {
   const a = new Map(from.map((r) => [recordKey(r), r]));
   const b = new Map(to.map((r) => [recordKey(r), r]));
   const removed = [...a].filter(([k]) => !b.has(k)).map(([, r]) => r);

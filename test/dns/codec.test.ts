@@ -4,7 +4,14 @@ import t from 'tap';
 import { Flag, RRType, Rcode } from '../../src/dns/constants.js';
 import { decodeMessage, readName } from '../../src/dns/decode.js';
 import { MessageWriter } from '../../src/dns/encode.js';
-import { canonicalName, formatLabel, nameLabels, nameToWire, qualify, relativeName } from '../../src/dns/names.js';
+import {
+  canonicalName,
+  formatLabel,
+  nameLabels,
+  nameToWire,
+  qualify,
+  relativeName,
+} from '../../src/dns/names.js';
 import type { ResourceRecord } from '../../src/dns/records.js';
 import { wireKey } from '../../src/dns/snapshot.js';
 
@@ -14,7 +21,13 @@ t.test('golden: an A answer compresses its owner to the question (RFC 1035 §4.1
   const w = new MessageWriter();
   w.header(0x1234, Flag.QR | Flag.AA);
   w.question('mdb.prolo', RRType.A, 1);
-  w.record(1, { name: 'mdb.prolo', type: RRType.A, class: 1, ttl: 10, data: { kind: 'a', address: '192.168.1.254' } });
+  w.record(1, {
+    name: 'mdb.prolo',
+    type: RRType.A,
+    class: 1,
+    ttl: 10,
+    data: { kind: 'a', address: '192.168.1.254' },
+  });
   t.same(
     w.finish().toString('hex'),
     hex(`1234 8400 0001 0001 0000 0000
@@ -32,7 +45,16 @@ t.test('golden: SOA owner, MNAME and RNAME all reuse earlier suffixes', async (t
     type: RRType.SOA,
     class: 1,
     ttl: 10,
-    data: { kind: 'soa', mname: 'ns.prolo', rname: 'hostmaster.ns.prolo', serial: 1, refresh: 1200, retry: 60, expire: 360000, minimum: 10 },
+    data: {
+      kind: 'soa',
+      mname: 'ns.prolo',
+      rname: 'hostmaster.ns.prolo',
+      serial: 1,
+      refresh: 1200,
+      retry: 60,
+      expire: 360000,
+      minimum: 10,
+    },
   });
   // Question name at 12: 06 nosuch (7 bytes), then "prolo" at 19 (0x13); the question ends at
   // 30 where the SOA RR starts (2-byte owner pointer + 10 fixed bytes), so MNAME's "ns" label
@@ -49,7 +71,10 @@ t.test('golden: SOA owner, MNAME and RNAME all reuse earlier suffixes', async (t
 });
 
 t.test('names: escapes round-trip, canonical forms, relative names, wire keys', async (t) => {
-  t.same(nameLabels('a\\.b.c').map((l) => l.toString('latin1')), ['a.b', 'c']);
+  t.same(
+    nameLabels('a\\.b.c').map((l) => l.toString('latin1')),
+    ['a.b', 'c'],
+  );
   t.equal(formatLabel(Buffer.from('a.b\\ \x00')), 'a\\.b\\\\\\032\\000');
   t.equal(canonicalName('MDB.Prolo.'), 'mdb.prolo');
   t.equal(canonicalName('a\\046b.x'), 'a\\.b.x', 'decimal escape normalised');
@@ -67,27 +92,40 @@ t.test('names: escapes round-trip, canonical forms, relative names, wire keys', 
 });
 
 /** Hostile name encodings: each must be refused, never followed into a loop or past the end. */
-t.test('decoder refuses pointer loops, forward pointers, reserved label types and overlong names', async (t) => {
-  const header = hex('abcd 0100 0001 0000 0000 0000');
-  const cases: Record<string, Buffer> = {
-    'self pointer': Buffer.concat([header, hex('c00c 0001 0001')]),
-    'forward pointer': Buffer.concat([header, hex('c00e 00 0001 0001')]),
-    'two-step loop': Buffer.concat([header, hex('0161 c00c 0001 0001')]),
-    'label type 01': Buffer.concat([header, hex('4161 00 0001 0001')]),
-    'label type 10': Buffer.concat([header, hex('8161 00 0001 0001')]),
-    'overlong name': Buffer.concat([header, Buffer.from(Array(5).fill('\x3f' + 'a'.repeat(63)).join(''), 'latin1'), hex('00 0001 0001')]),
-    'label past end': Buffer.concat([header, hex('0a6162')]),
-    'question count lies': Buffer.concat([hex('abcd 0100 0005 0000 0000 0000'), hex('00 0001 0001')]),
-    'trailing bytes': Buffer.concat([header, hex('00 0001 0001 ff')]),
-    'truncated pointer': Buffer.concat([header, hex('c0')]),
-  };
-  for (const [what, msg] of Object.entries(cases)) {
-    const r = decodeMessage(msg);
-    t.equal(r.ok, false, what);
-    if (!r.ok) t.same(r.header, { id: 0xabcd, flags: 0x0100 }, `${what}: header still available for FORMERR`);
-  }
-  t.equal(decodeMessage(hex('abcd01')).ok, false, 'shorter than a header');
-});
+t.test(
+  'decoder refuses pointer loops, forward pointers, reserved label types and overlong names',
+  async (t) => {
+    const header = hex('abcd 0100 0001 0000 0000 0000');
+    const cases: Record<string, Buffer> = {
+      'self pointer': Buffer.concat([header, hex('c00c 0001 0001')]),
+      'forward pointer': Buffer.concat([header, hex('c00e 00 0001 0001')]),
+      'two-step loop': Buffer.concat([header, hex('0161 c00c 0001 0001')]),
+      'label type 01': Buffer.concat([header, hex('4161 00 0001 0001')]),
+      'label type 10': Buffer.concat([header, hex('8161 00 0001 0001')]),
+      'overlong name': Buffer.concat([
+        header,
+        Buffer.from(
+          Array(5)
+            .fill('\x3f' + 'a'.repeat(63))
+            .join(''),
+          'latin1',
+        ),
+        hex('00 0001 0001'),
+      ]),
+      'label past end': Buffer.concat([header, hex('0a6162')]),
+      'question count lies': Buffer.concat([hex('abcd 0100 0005 0000 0000 0000'), hex('00 0001 0001')]),
+      'trailing bytes': Buffer.concat([header, hex('00 0001 0001 ff')]),
+      'truncated pointer': Buffer.concat([header, hex('c0')]),
+    };
+    for (const [what, msg] of Object.entries(cases)) {
+      const r = decodeMessage(msg);
+      t.equal(r.ok, false, what);
+      if (!r.ok)
+        t.same(r.header, { id: 0xabcd, flags: 0x0100 }, `${what}: header still available for FORMERR`);
+    }
+    t.equal(decodeMessage(hex('abcd01')).ok, false, 'shorter than a header');
+  },
+);
 
 t.test('decoder enforces OPT and TSIG placement (RFC 6891 §6.1.1, RFC 8945 §5.1)', async (t) => {
   const q = { type: 'query' as const, id: 1, questions: [{ type: 'A' as const, name: 'a.prolo' }] };
@@ -96,53 +134,94 @@ t.test('decoder enforces OPT and TSIG placement (RFC 6891 §6.1.1, RFC 8945 §5.
   t.ok(ok.ok && ok.message.edns?.udpSize === 1232, 'one OPT in additional');
   t.notOk(decodeMessage(dnsPacket.encode({ ...q, additionals: [opt, opt] })).ok, 'two OPT');
   t.notOk(decodeMessage(dnsPacket.encode({ ...q, answers: [opt] })).ok, 'OPT in answer');
-  const notRoot = Buffer.concat([hex('0001 0000 0001 0000 0000 0001'), nameToWire('a.prolo'), hex('0001 0001'), hex('0178 00 0029 04d0 00000000 0000')]);
+  const notRoot = Buffer.concat([
+    hex('0001 0000 0001 0000 0000 0001'),
+    nameToWire('a.prolo'),
+    hex('0001 0001'),
+    hex('0178 00 0029 04d0 00000000 0000'),
+  ]);
   t.notOk(decodeMessage(notRoot).ok, 'OPT not at root');
-  t.ok(decodeMessage(Buffer.concat([notRoot.subarray(0, 12 + 9 + 4), hex('00 0029 04d0 00000000 0000')])).ok, 'same message with a root OPT decodes');
+  t.ok(
+    decodeMessage(Buffer.concat([notRoot.subarray(0, 12 + 9 + 4), hex('00 0029 04d0 00000000 0000')])).ok,
+    'same message with a root OPT decodes',
+  );
 });
 
 const label = fc.stringMatching(/^[a-z0-9-]{1,12}$/);
 const name = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('.'));
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join('.'));
 const record: fc.Arbitrary<ResourceRecord> = fc.oneof(
-  fc.record({ name, ttl: fc.nat(100000), a: ipv4 }).map(({ name, ttl, a }) => ({ name, type: RRType.A, class: 1, ttl, data: { kind: 'a' as const, address: a } })),
-  fc.record({ name, ttl: fc.nat(100000), target: name }).map(({ name, ttl, target }) => ({ name, type: RRType.PTR, class: 1, ttl, data: { kind: 'name' as const, target } })),
-  fc.record({ name, ttl: fc.nat(100000), target: name }).map(({ name, ttl, target }) => ({ name, type: RRType.NS, class: 1, ttl, data: { kind: 'name' as const, target } })),
-  fc.record({ name, ttl: fc.nat(100000), pref: fc.nat(65535), ex: name }).map(({ name, ttl, pref, ex }) => ({ name, type: RRType.MX, class: 1, ttl, data: { kind: 'mx' as const, preference: pref, exchange: ex } })),
-  fc.record({ name, ttl: fc.nat(100000), s: fc.array(fc.string({ maxLength: 40 }), { minLength: 1, maxLength: 3 }) }).map(({ name, ttl, s }) => ({
+  fc.record({ name, ttl: fc.nat(100000), a: ipv4 }).map(({ name, ttl, a }) => ({
     name,
-    type: RRType.TXT,
+    type: RRType.A,
     class: 1,
     ttl,
-    data: { kind: 'txt' as const, strings: s.map((x) => Buffer.from(x, 'latin1')) },
+    data: { kind: 'a' as const, address: a },
   })),
+  fc.record({ name, ttl: fc.nat(100000), target: name }).map(({ name, ttl, target }) => ({
+    name,
+    type: RRType.PTR,
+    class: 1,
+    ttl,
+    data: { kind: 'name' as const, target },
+  })),
+  fc.record({ name, ttl: fc.nat(100000), target: name }).map(({ name, ttl, target }) => ({
+    name,
+    type: RRType.NS,
+    class: 1,
+    ttl,
+    data: { kind: 'name' as const, target },
+  })),
+  fc.record({ name, ttl: fc.nat(100000), pref: fc.nat(65535), ex: name }).map(({ name, ttl, pref, ex }) => ({
+    name,
+    type: RRType.MX,
+    class: 1,
+    ttl,
+    data: { kind: 'mx' as const, preference: pref, exchange: ex },
+  })),
+  fc
+    .record({
+      name,
+      ttl: fc.nat(100000),
+      s: fc.array(fc.string({ maxLength: 40 }), { minLength: 1, maxLength: 3 }),
+    })
+    .map(({ name, ttl, s }) => ({
+      name,
+      type: RRType.TXT,
+      class: 1,
+      ttl,
+      data: { kind: 'txt' as const, strings: s.map((x) => Buffer.from(x, 'latin1')) },
+    })),
 );
 
-t.test('property: what we encode, dns-packet decodes to the same records (compression is valid)', async (t) => {
-  fc.assert(
-    fc.property(name, fc.array(record, { maxLength: 12 }), (qname, rrs) => {
-      const w = new MessageWriter();
-      w.header(99, Flag.QR | Flag.AA);
-      w.question(qname, RRType.A, 1);
-      for (const rr of rrs) w.record(1, rr);
-      const bytes = w.finish();
-      const p = dnsPacket.decode(bytes);
-      if (p.answers!.length !== rrs.length) return false;
-      return rrs.every((rr, i) => {
-        const a = p.answers![i] as { name: string; ttl: number; data: unknown };
-        if (a.name !== rr.name || a.ttl !== rr.ttl) return false;
-        const d = rr.data;
-        if (d.kind === 'a') return a.data === d.address;
-        if (d.kind === 'name') return a.data === d.target;
-        if (d.kind === 'mx') return (a.data as { exchange: string }).exchange === d.exchange;
-        if (d.kind === 'txt') return (a.data as Buffer[]).every((b, j) => b.equals(d.strings[j]!));
-        return true;
-      });
-    }),
-    { numRuns: 300 },
-  );
-  t.pass();
-});
+t.test(
+  'property: what we encode, dns-packet decodes to the same records (compression is valid)',
+  async (t) => {
+    fc.assert(
+      fc.property(name, fc.array(record, { maxLength: 12 }), (qname, rrs) => {
+        const w = new MessageWriter();
+        w.header(99, Flag.QR | Flag.AA);
+        w.question(qname, RRType.A, 1);
+        for (const rr of rrs) w.record(1, rr);
+        const bytes = w.finish();
+        const p = dnsPacket.decode(bytes);
+        if (p.answers!.length !== rrs.length) return false;
+        return rrs.every((rr, i) => {
+          const a = p.answers![i] as { name: string; ttl: number; data: unknown };
+          if (a.name !== rr.name || a.ttl !== rr.ttl) return false;
+          const d = rr.data;
+          if (d.kind === 'a') return a.data === d.address;
+          if (d.kind === 'name') return a.data === d.target;
+          if (d.kind === 'mx') return (a.data as { exchange: string }).exchange === d.exchange;
+          if (d.kind === 'txt') return (a.data as Buffer[]).every((b, j) => b.equals(d.strings[j]!));
+          return true;
+        });
+      }),
+      { numRuns: 300 },
+    );
+    t.pass();
+  },
+);
 
 t.test('property: our decoder reads dns-packet messages back exactly (and our own output)', async (t) => {
   fc.assert(
@@ -153,10 +232,20 @@ t.test('property: our decoder reads dns-packet messages back exactly (and our ow
       for (const rr of rrs) w.record(1, rr);
       const r = decodeMessage(w.finish());
       if (!r.ok) return false;
-      const ok1 = r.message.answers.length === rrs.length && r.message.answers.every((a, i) => a.name === rrs[i]!.name && JSON.stringify(a.data) === JSON.stringify(rrs[i]!.data));
+      const ok1 =
+        r.message.answers.length === rrs.length &&
+        r.message.answers.every(
+          (a, i) => a.name === rrs[i]!.name && JSON.stringify(a.data) === JSON.stringify(rrs[i]!.data),
+        );
       const packet = dnsPacket.encode({ type: 'query', id, questions: [{ type: 'MX', name: qname }] });
       const r2 = decodeMessage(packet);
-      return ok1 && r2.ok && r2.message.id === id && r2.message.questions[0]!.name === qname && r2.message.questions[0]!.type === RRType.MX;
+      return (
+        ok1 &&
+        r2.ok &&
+        r2.message.id === id &&
+        r2.message.questions[0]!.name === qname &&
+        r2.message.questions[0]!.type === RRType.MX
+      );
     }),
     { numRuns: 300 },
   );
@@ -179,19 +268,44 @@ t.test('property: the decoder never throws on mutated valid messages (flips, cut
     const w = new MessageWriter();
     w.header(1, Flag.QR | Flag.AA);
     w.question('a.b.prolo', RRType.A, 1);
-    w.record(1, { name: 'a.b.prolo', type: RRType.SOA, class: 1, ttl: 1, data: { kind: 'soa', mname: 'ns.prolo', rname: 'h.ns.prolo', serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 } });
-    w.record(1, { name: 'c.b.prolo', type: RRType.MX, class: 1, ttl: 1, data: { kind: 'mx', preference: 1, exchange: 'a.b.prolo' } });
+    w.record(1, {
+      name: 'a.b.prolo',
+      type: RRType.SOA,
+      class: 1,
+      ttl: 1,
+      data: {
+        kind: 'soa',
+        mname: 'ns.prolo',
+        rname: 'h.ns.prolo',
+        serial: 1,
+        refresh: 2,
+        retry: 3,
+        expire: 4,
+        minimum: 5,
+      },
+    });
+    w.record(1, {
+      name: 'c.b.prolo',
+      type: RRType.MX,
+      class: 1,
+      ttl: 1,
+      data: { kind: 'mx', preference: 1, exchange: 'a.b.prolo' },
+    });
     w.opt(1232);
     return w.finish();
   })();
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat(base.length - 1), fc.nat(255)), { maxLength: 6 }), fc.nat(base.length), (flips, cut) => {
-      const m = Buffer.from(base);
-      for (const [i, v] of flips) m[i] = v;
-      const r1 = decodeMessage(m);
-      const r2 = decodeMessage(m.subarray(0, cut));
-      return typeof r1.ok === 'boolean' && typeof r2.ok === 'boolean';
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.nat(base.length - 1), fc.nat(255)), { maxLength: 6 }),
+      fc.nat(base.length),
+      (flips, cut) => {
+        const m = Buffer.from(base);
+        for (const [i, v] of flips) m[i] = v;
+        const r1 = decodeMessage(m);
+        const r2 = decodeMessage(m.subarray(0, cut));
+        return typeof r1.ok === 'boolean' && typeof r2.ok === 'boolean';
+      },
+    ),
     { numRuns: 5000 },
   );
   t.pass();

@@ -17,7 +17,12 @@ export function machine(hostname: string, ip: string, more: Partial<Machine> = {
     hostname,
     aliases: '',
     ip,
-    mac: more.mac ?? `02:00:${ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join(':')}`,
+    mac:
+      more.mac ??
+      `02:00:${ip
+        .split('.')
+        .map((o) => Number(o).toString(16).padStart(2, '0'))
+        .join(':')}`,
     rfs: 0,
     hfs: 0,
     mtype: 'user',
@@ -52,7 +57,10 @@ export interface DnsFixture extends TestGatehouse {
 }
 
 /** An in-process Gatehouse with DNS on a free loopback port (UDP and TCP share it). */
-export async function startDns(t: { teardown(fn: () => void | Promise<void>): void }, overrides: GatehouseConfigInput = {}): Promise<DnsFixture> {
+export async function startDns(
+  t: { teardown(fn: () => void | Promise<void>): void },
+  overrides: GatehouseConfigInput = {},
+): Promise<DnsFixture> {
   const gh = await startGatehouse(t, overrides);
   const dns = gh.app.service<DnsService>('dns');
   if (!dns) throw new Error('dns service not started');
@@ -71,7 +79,11 @@ export async function run(cmd: string, args: string[], timeoutMs = 15_000): Prom
     return { stdout, stderr, code: 0 };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; code?: number };
-    return { stdout: err.stdout ?? '', stderr: err.stderr ?? '', code: typeof err.code === 'number' ? err.code : 1 };
+    return {
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? '',
+      code: typeof err.code === 'number' ? err.code : 1,
+    };
   }
 }
 
@@ -100,7 +112,11 @@ export function lines(out: string): string[] {
 }
 
 /** Sends one UDP datagram and resolves with the first reply (or undefined on timeout). */
-export function udpExchange(port: number, msg: Buffer, opts: { timeoutMs?: number; from?: string } = {}): Promise<Buffer | undefined> {
+export function udpExchange(
+  port: number,
+  msg: Buffer,
+  opts: { timeoutMs?: number; from?: string } = {},
+): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const s = dgram.createSocket('udp4');
     const timer = setTimeout(() => {
@@ -117,7 +133,12 @@ export function udpExchange(port: number, msg: Buffer, opts: { timeoutMs?: numbe
 }
 
 /** Sends framed messages over one TCP connection; resolves with `expect` framed replies. */
-export function tcpExchange(port: number, msgs: Buffer[], expect = msgs.length, timeoutMs = 3000): Promise<Buffer[]> {
+export function tcpExchange(
+  port: number,
+  msgs: Buffer[],
+  expect = msgs.length,
+  timeoutMs = 3000,
+): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
     let buf = Buffer.alloc(0);
@@ -155,17 +176,46 @@ export function frame(m: Buffer): Buffer {
 }
 
 /** A query built by dns-packet (an independent encoder). */
-export function query(name: string, type: dnsPacket.RecordType, opts: { id?: number; edns?: number; rd?: boolean } = {}): Buffer {
+export function query(
+  name: string,
+  type: dnsPacket.RecordType | 'ANY',
+  opts: { id?: number; edns?: number; rd?: boolean } = {},
+): Buffer {
   return dnsPacket.encode({
     type: 'query',
     id: opts.id ?? 4242,
     flags: opts.rd === false ? 0 : dnsPacket.RECURSION_DESIRED,
-    questions: [{ type, name, class: 'IN' }],
-    additionals: opts.edns !== undefined ? [{ type: 'OPT', name: '.', udpPayloadSize: opts.edns, flags: 0 } as dnsPacket.Answer] : [],
+    questions: [{ type: type as dnsPacket.RecordType, name, class: 'IN' }],
+    additionals:
+      opts.edns !== undefined
+        ? [{ type: 'OPT', name: '.', udpPayloadSize: opts.edns, flags: 0 } as dnsPacket.Answer]
+        : [],
   });
 }
 
-export const decodePacket = (b: Buffer) => dnsPacket.decode(b);
+/** dns-packet's decode with the fields its typings omit (rcode, TTLs, OPT details). */
+export interface LooseRecord {
+  name: string;
+  type: string;
+  ttl: number;
+  // biome-ignore lint/suspicious/noExplicitAny: record data differs per type
+  data: any;
+  extendedRcode?: number;
+}
+export interface LoosePacket {
+  id: number;
+  rcode: string;
+  flag_qr: boolean;
+  flag_aa: boolean;
+  flag_tc: boolean;
+  flag_rd: boolean;
+  flag_ra: boolean;
+  questions: Array<{ name: string; type: string; class: string }>;
+  answers: LooseRecord[];
+  authorities: LooseRecord[];
+  additionals: LooseRecord[];
+}
+export const decodePacket = (b: Buffer): LoosePacket => dnsPacket.decode(b) as unknown as LoosePacket;
 export const rcodeOf = (b: Buffer) => b[3]! & 0x0f;
 
 /** Waits (bounded) until `fn` returns true, checking after each snapshot swap and every 5 ms. */
