@@ -103,7 +103,7 @@ export function fakeFactory(setup?: (raw: FakeRaw) => void): RawSocketFactory & 
     setup?.(raw);
     sockets.push(raw);
     return raw;
-  }) as RawSocketFactory & { sockets: FakeRaw[] };
+  }) as unknown as RawSocketFactory & { sockets: FakeRaw[] };
   f.sockets = sockets;
   return f;
 }
