@@ -14,11 +14,11 @@ import type { CliIo, CommandGroup } from './io.js';
 const USAGE = `gatehouse presence <heartbeat|fake|login|logout> …
   heartbeat [--interval S | --timeout S] [--hostname H] [--who CMD] [--id CMD]
   fake LOGIN HOSTNAME [--every S]
-  login USER [HOSTNAME]      (exit 0: allowed; 1: refused, reason on stdout)
-  logout USER [HOSTNAME]
+  login USER [HOSTNAME]      (exit 0: allowed; 1: refused, reason on stdout; 3: unreachable)
+  logout USER [HOSTNAME]     (same exit statuses)
  common: [--url URL] [--secret S | --secret-file FILE] [--host-header NAME] [--debug]
  env:    GATEHOUSE_PRESENCE_URL, GATEHOUSE_PRESENCE_SECRET, GATEHOUSE_PRESENCE_SECRET_FILE,
-         GATEHOUSE_PRESENCE_HOST`;
+         GATEHOUSE_PRESENCE_HOST, GATEHOUSE_PRESENCE_HOSTNAME`;
 
 const DEFAULT_URL = 'http://presencesync/';
 const DEFAULT_SECRET_FILE = '/etc/gatehouse/presencesync-pub.secret';
@@ -42,6 +42,15 @@ function clientFrom(args: ParsedArgs): PresenceClient {
   if (!secret) throw new UsageError('the presencesync pub secret is empty');
   const hostHeader = flagString(args, 'host-header') ?? env.GATEHOUSE_PRESENCE_HOST;
   return new PresenceClient({ url, pubSecret: secret, ...(hostHeader ? { hostHeader } : {}) });
+}
+
+/**
+ * The name presencesync knows this machine by: --hostname, else GATEHOUSE_PRESENCE_HOSTNAME,
+ * else the system hostname; each stands for a system hostname and is shortened the same way.
+ */
+function machineName(flag: string | undefined): string {
+  const named = flag ?? process.env.GATEHOUSE_PRESENCE_HOSTNAME;
+  return named ? shortHostname(named) : systemShortHostname();
 }
 
 function seconds(args: ParsedArgs, name: string): number | undefined {
@@ -68,9 +77,7 @@ async function heartbeat(argv: string[]): Promise<number> {
   });
   const client = clientFrom(args);
   const interval = seconds(args, 'interval') ?? (seconds(args, 'timeout') ?? 30) / 2;
-  // --hostname stands for the system hostname and is shortened the same way.
-  const named = flagString(args, 'hostname');
-  const hostname = named !== undefined ? shortHostname(named) : systemShortHostname();
+  const hostname = machineName(flagString(args, 'hostname'));
   const logger = createLogger({ level: args.flags.has('debug') ? 'debug' : 'info', bindings: { program: 'presenced-heartbeat' } });
   logger.info('presence.heartbeat_started', { hostname, interval });
   await runHeartbeatLoop({
@@ -114,8 +121,15 @@ async function loginOrLogout(kind: 'login' | 'logout', argv: string[], io: CliIo
   const [user, host] = args.positionals;
   if (!user) throw new UsageError(`${kind} needs USER [HOSTNAME]`);
   const client = clientFrom(args);
-  const hostname = host ?? systemShortHostname();
-  const refusal = kind === 'login' ? await client.requestLogin(user, hostname) : await client.notifyLogout(user, hostname);
+  const hostname = host ?? machineName(undefined);
+  let refusal: string | null;
+  try {
+    refusal = kind === 'login' ? await client.requestLogin(user, hostname) : await client.notifyLogout(user, hostname);
+  } catch (e) {
+    // Not a refusal: presencesync could not be asked (the PAM hook tells these apart).
+    io.err(`cannot reach presencesync: ${errorMessage(e)}`);
+    return 3;
+  }
   if (refusal === null) return 0;
   io.out(refusal);
   return 1;
