@@ -29,14 +29,11 @@ export function makeRoot(
   return { root, bytes };
 }
 
+/** Deterministic incompressible bytes (AES-CTR keystream keyed by `seed`). */
 export function pseudoRandom(size: number, seed: string): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  let counter = 0;
-  for (let off = 0; off < size; off += 32) {
-    const h = crypto.createHash('sha256').update(`${seed}:${counter++}`).digest();
-    h.copy(out, off, 0, Math.min(32, size - off));
-  }
-  return out;
+  const key = crypto.createHash('sha256').update(seed).digest().subarray(0, 16);
+  const cipher = crypto.createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
 }
 
 export interface TftpHarness {
