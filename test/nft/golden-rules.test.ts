@@ -112,7 +112,7 @@ t.test('rule encoder vs nft --debug=netlink and the kernel listing', { skip: nee
     ),
   ];
   const labels = [...rules.map((r) => `${r.chain}: ${r.text}`), 'netdev: ether type 0x88cc log group 7'];
-  for (let i = 0; i < ours.length; i++) t.equal(ours[i], blocks[i], labels[i]);
+  for (let i = 0; i < ours.length; i++) t.equal(ours[i], blocks[i], labels[i] ?? '');
 
   const dump = await ns.exec(process.execPath, [
     '--import',
