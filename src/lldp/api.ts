@@ -100,9 +100,11 @@ export function lldpApi(deps: LldpApiDeps): Handler {
       ctx.logger.info('lldp.switch_created', { ...created, client: ctx.remoteAddress });
       sendJson(res, 201, { switch: created });
     } catch (e) {
-      const code = isGatehouseError(e) ? e.code : 'GH_VALIDATION';
-      const status = code === 'GH_STORE_CONFLICT' ? 409 : code === 'GH_INTERNAL' ? 500 : 400;
-      sendJson(res, status, { error: errorMessage(e), code });
+      // MDB validation (bad room, non-MAC chassis, switch already registered) is the caller's to fix.
+      const code = isGatehouseError(e) ? e.code : 'GH_INTERNAL';
+      const status = code === 'GH_VALIDATION' ? 400 : code === 'GH_STORE_CONFLICT' ? 409 : 500;
+      const fields = isGatehouseError(e) ? e.details?.fields : undefined;
+      sendJson(res, status, { error: errorMessage(e), code, ...(fields ? { fields } : {}) });
     }
   };
 }

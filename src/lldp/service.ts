@@ -46,5 +46,5 @@ export class LldpService implements Service {
 
 export function lldpService(ctx: ServiceContext): Service | undefined {
   if (!ctx.config.lldp.enabled) return undefined;
-  return new LldpService(ctx, mdbSwitchCreator(ctx));
+  return new LldpService(ctx, mdbSwitchCreator(ctx.store));
 }

@@ -1,11 +1,12 @@
-import { GatehouseError } from '../errors.js';
 import type { Switch } from '../mdb/model.js';
-import type { ServiceContext } from '../service.js';
+import { createSwitch } from '../mdb/switches.js';
+import type { Store } from '../store/index.js';
 import type { LldpApiDeps } from './api.js';
 
-/** Creates MDB switches for the LLDP admin API through MDB's own validation. */
-export function mdbSwitchCreator(_ctx: ServiceContext): LldpApiDeps['createSwitch'] {
-  return async (): Promise<Switch> => {
-    throw new GatehouseError('GH_INTERNAL', 'MDB switch creation is not wired yet');
-  };
+/**
+ * Creates the MDB switch for the LLDP admin API with MDB's own validation (chassis pattern and
+ * uniqueness, room choices, integer rfs/hfs; chassis lowercased), in one store transaction.
+ */
+export function mdbSwitchCreator(store: Store): LldpApiDeps['createSwitch'] {
+  return (fields): Promise<Switch> => store.write((tx) => createSwitch(tx, fields));
 }

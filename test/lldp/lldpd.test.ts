@@ -129,4 +129,23 @@ t.test('lldpd in a neighbour namespace appears in `gatehouse lldp neighbours`', 
     [client.mac],
     'malformed frames leave the table alone',
   );
+
+  // The operator turns the neighbour into an MDB switch; the bootstrap script then offers it.
+  const made = await cli(
+    'switch',
+    client.mac,
+    '--name',
+    'sw-ghnb',
+    '--rfs',
+    '0',
+    '--hfs',
+    '0',
+    '--room',
+    'pasteur',
+  );
+  t.same(JSON.parse(made.stdout), { name: 'sw-ghnb', chassis: client.mac, room: 'pasteur', rfs: 0, hfs: 0 });
+  const bootstrap = (
+    await lan.gw.exec('curl', ['-s', '-H', 'Host: netboot', `http://127.0.0.1:${port}/bootstrap`])
+  ).stdout;
+  t.match(bootstrap, `set sw_name_0 ${client.mac}\nset sw_rfs_0 0\nset sw_hfs_0 0\nset sw_room_0 pasteur\n`);
 });

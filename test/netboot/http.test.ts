@@ -3,7 +3,9 @@ import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import type { GatehouseConfigInput } from '../../src/config/index.js';
-import { type Machine, machinesTable, type Switch, switchesTable } from '../../src/mdb/model.js';
+import { createMachine } from '../../src/mdb/machines.js';
+import type { Machine } from '../../src/mdb/model.js';
+import { createSwitch } from '../../src/mdb/switches.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -37,7 +39,6 @@ async function setup(t: TeardownHost, netboot: NonNullable<GatehouseConfigInput>
   const gh = await startGatehouse(t, { netboot });
   const store = gh.app.store;
   await store.write((tx) => {
-    const m = machinesTable(store);
     for (const x of [
       machine({
         hostname: 'rhfs0',
@@ -56,7 +57,7 @@ async function setup(t: TeardownHost, netboot: NonNullable<GatehouseConfigInput>
       }),
       machine({ hostname: 'pas-r01p03', ip: '192.168.0.3', mac: 'aa:bb:cc:dd:ee:03', rfs: 3 }),
     ]) {
-      tx.put(m, x.hostname, x);
+      createMachine(tx, { ...x });
     }
   });
   const get = async (p: string, host = 'netboot') => {
@@ -134,19 +135,9 @@ t.test('43: bootstrap carries the switch table in (rfs, hfs, name) order', async
   t.match(empty.type, /^text\/plain/);
   t.match(empty.body, 'Prologin netboot environment');
   t.notMatch(empty.body, 'set sw_name_');
-  const sw = (s: Switch) => s;
   await store.write((tx) => {
-    const table = switchesTable(store);
-    tx.put(
-      table,
-      '68:b5:99:9f:45:41',
-      sw({ name: 'S2', chassis: '68:b5:99:9f:45:41', rfs: 1, hfs: 1, room: 'alt' }),
-    );
-    tx.put(
-      table,
-      '68:b5:99:9f:45:40',
-      sw({ name: 'S1', chassis: '68:b5:99:9f:45:40', rfs: 0, hfs: 0, room: 'pasteur' }),
-    );
+    createSwitch(tx, { name: 'S2', chassis: '68:B5:99:9F:45:41', rfs: 1, hfs: 1, room: 'alt' });
+    createSwitch(tx, { name: 'S1', chassis: '68:b5:99:9f:45:40', rfs: 0, hfs: 0, room: 'pasteur' });
   });
   const r = await get('/bootstrap');
   t.match(
@@ -172,11 +163,7 @@ t.test('machine changes are seen by the next request (snapshot invalidated on co
   const { get, store } = await setup(t);
   t.match((await get('/boot/02:00:00:00:00:42/')).body, 'not in MDB');
   await store.write((tx) =>
-    tx.put(
-      machinesTable(store),
-      'late',
-      machine({ hostname: 'late', ip: '192.168.0.42', mac: '02:00:00:00:00:42' }),
-    ),
+    createMachine(tx, { ...machine({ hostname: 'late', ip: '192.168.0.42', mac: '02:00:00:00:00:42' }) }),
   );
   t.match((await get('/boot/02:00:00:00:00:42/')).body, 'initrd http://rfs0/boot/');
 });

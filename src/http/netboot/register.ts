@@ -1,31 +1,36 @@
-import { GatehouseError } from '../../errors.js';
-import type { ServiceContext } from '../../service.js';
+import { errorMessage } from '../../errors.js';
+import { registerMachine } from '../../mdb/machines.js';
+import { toRpcException } from '../../mdb/rpc.js';
+import type { Store } from '../../store/index.js';
 import type { RegisterArgs } from './policy.js';
 
 /** MDB `register(hostname, mac, rfs, hfs, room, mtype)` → the allocated IP (spec §2.4). */
 export type Registrar = (args: RegisterArgs) => Promise<string>;
 
-interface HasRegister {
-  register(args: RegisterArgs): Promise<string>;
-}
-
-function hasRegister(s: unknown): s is HasRegister {
-  return typeof (s as { register?: unknown }).register === 'function';
+/** A registration failure carrying the text the original netboot showed: the remote exception's message. */
+export class RegistrationFailed extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RegistrationFailed';
+  }
 }
 
 /**
- * Registration through the MDB service started before netboot. Looked up per call so the order
- * of service start-up does not matter.
+ * MDB's `register` run in-process, in one store transaction (a failed validation still commits
+ * the consumed address, as the original did). Errors carry the message the RPC client would
+ * have raised: `self registration is disabled`, `unable to allocate an IP address`, the
+ * validation dict text…
  */
-export function mdbRegistrar(ctx: ServiceContext): Registrar {
+export function mdbRegistrar(store: Store): Registrar {
   return async (args) => {
-    const mdb = ctx.services.find((s) => s.name === 'mdb');
-    if (!mdb || !hasRegister(mdb)) {
-      throw new GatehouseError(
-        'GH_INTERNAL',
-        'MDB registration is not available in this Gatehouse (no mdb service)',
-      );
+    let outcome: ReturnType<typeof registerMachine>;
+    try {
+      outcome = await store.write((tx) => registerMachine(tx, args));
+    } catch (e) {
+      throw new RegistrationFailed(errorMessage(toRpcException(e)), { cause: e });
     }
-    return mdb.register(args);
+    if (!outcome.ok)
+      throw new RegistrationFailed(errorMessage(toRpcException(outcome.error)), { cause: outcome.error });
+    return outcome.machine.ip;
   };
 }

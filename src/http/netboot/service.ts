@@ -136,5 +136,5 @@ export class NetbootService implements Service {
 
 export function netbootService(ctx: ServiceContext): Service | undefined {
   if (!ctx.config.netboot.enabled) return undefined;
-  return new NetbootService(ctx, mdbRegistrar(ctx));
+  return new NetbootService(ctx, mdbRegistrar(ctx.store));
 }
