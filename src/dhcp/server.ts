@@ -305,8 +305,10 @@ export class DhcpServer implements Service {
   };
 
   /** The server identifier (and source address) for a reply about `network`. */
-  private serverIdFor(transport: Transport, network: Cidr, gateway: Ip): Ip | undefined {
+  private serverIdFor(transport: Transport, network: Cidr, gateway: Ip, dst: Ip): Ip | undefined {
     const own = transport.addresses();
+    // Sent to one of our addresses (renewal, relay, dhcping): answer from that address.
+    if (own.includes(dst)) return dst;
     if (transport.iface !== undefined) {
       for (const a of own) if (inCidr(network, a)) return a;
       return own[0];
@@ -357,7 +359,7 @@ export class DhcpServer implements Service {
     if (!transport) return;
     const network = decision.action === 'nak' ? decision.network : decision.profile.network;
     const gateway = network === this.plan.alien.network ? this.plan.alien.gateway : this.plan.gateway;
-    const serverId = this.serverIdFor(transport, network, gateway);
+    const serverId = this.serverIdFor(transport, network, gateway, inbound.dst);
     if (serverId === undefined) {
       this.m.dropped.inc({ reason: 'no-interface-address' });
       this.limiter.log('warn', 'dhcp.no_interface_address', { interface: inbound.iface }, now);
