@@ -44,14 +44,26 @@ export const DERIVED_LOGIN_DENY_LIST: readonly string[] = ['root'];
  */
 export class LoginAllocator {
   private readonly taken: Set<string>;
+  /**
+   * Highest suffix known taken per base. Suffixes are never released, so every `<base>K` with
+   * K up to it is taken: starting there returns the same first free login as counting from 1,
+   * without the quadratic walk when thousands of people share a base (`pnom`, `pnom1`, …).
+   */
+  private readonly lastSuffix = new Map<string, number>();
 
   constructor(denied: Iterable<string> = DERIVED_LOGIN_DENY_LIST) {
     this.taken = new Set(denied);
   }
 
   allocate(base: string): string {
-    let login = base;
-    for (let n = 1; this.taken.has(login); n++) login = `${base}${n}`;
+    if (!this.taken.has(base)) {
+      this.taken.add(base);
+      return base;
+    }
+    let n = (this.lastSuffix.get(base) ?? 0) + 1;
+    while (this.taken.has(`${base}${n}`)) n++;
+    const login = `${base}${n}`;
+    this.lastSuffix.set(base, n);
     this.taken.add(login);
     return login;
   }

@@ -15,6 +15,15 @@ export function udbTables(store: Store): UdbTables {
 
 const LAST_ID = 'lastId';
 
+/** A write refused because of the store's current state (admin API: 409). */
+export class UdbConflictError extends GatehouseError {
+  readonly status = 409;
+  constructor(code: string, message: string) {
+    super(code, message);
+    this.name = 'UdbConflictError';
+  }
+}
+
 /** Original ordering (spec §7.1): group, then login; `orga` < `root` < `user`. */
 export function compareUsers(a: User, b: User): number {
   if (a.group !== b.group) return a.group < b.group ? -1 : 1;
@@ -151,7 +160,7 @@ export class UserWriter {
     const uid = pool.base + pool.last;
     const owner = this.uids().get(uid);
     if (owner !== undefined) {
-      throw new GatehouseError(
+      throw new UdbConflictError(
         'GH_UDB_UID_TAKEN',
         `uid ${uid} (pool ${group}: base ${pool.base} + last ${pool.last}) is already used by ${owner}; raise the pool's last counter`,
       );

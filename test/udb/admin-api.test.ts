@@ -198,7 +198,7 @@ t.test('uid pools: raising last reserves a range; a taken uid is refused without
     group: 'user',
     password: 'p',
   });
-  t.equal(clash.status, 500);
+  t.equal(clash.status, 409);
   t.match(clash.body, { code: 'GH_UDB_UID_TAKEN', error: /uid 10101 .* already used by a/ });
   t.equal((await api(gh.baseUrl, 'GET', '/api/v1/uid-pools/user')).body.last, 100, 'counter unchanged');
   t.equal((await api(gh.baseUrl, 'GET', '/api/v1/users')).body.count, 1);

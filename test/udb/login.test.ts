@@ -42,6 +42,37 @@ t.test('de-duplication within a file and against the deny list', async (t) => {
   );
 });
 
+t.test('property: the allocator returns the first free suffix, like a walk from 1', async () => {
+  const naive = () => {
+    const taken = new Set(['root']);
+    return (base: string) => {
+      let login = base;
+      for (let n = 1; taken.has(login); n++) login = `${base}${n}`;
+      taken.add(login);
+      return login;
+    };
+  };
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom('a', 'a1', 'a2', 'a11', 'root', 'root1', 'b', 'ab'), { maxLength: 60 }),
+      (bases) => {
+        const ref = naive();
+        const alloc = new LoginAllocator();
+        return bases.every((b) => alloc.allocate(b) === ref(b));
+      },
+    ),
+  );
+});
+
+// A walk from 1 for every row would need ~2e10 lookups here and never finish in the test
+// timeout; remembering the last suffix per base makes it linear.
+t.test('a base shared by 200 000 people allocates without a quadratic walk', async (t) => {
+  const alloc = new LoginAllocator();
+  let last = '';
+  for (let i = 0; i < 200_000; i++) last = alloc.allocate('pnom');
+  t.equal(last, 'pnom199999');
+});
+
 t.test('names-mode files: examples of scenarios 47 and 48', async (t) => {
   const parsed = parseBatchFile('Alain\tProviste\n\nAlain\tProviste\nR\tOot\r\n Élodie \t Çaglar-Dupont \n', {
     logins: false,
@@ -196,3 +227,19 @@ t.test(
     t.same(mismatches, [], `${stable.length} strings compared`);
   },
 );
+
+t.test('property: parseBatchFile never throws and accounts for every non-blank line', async () => {
+  const line = fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 30 }),
+    fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })).map(([a, b]) => `${a}\t${b}`),
+    fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })).map(([a, b]) => `${a}:${b}`),
+  );
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 30 }), fc.boolean(), fc.boolean(), (lines, logins, passwords) => {
+      const text = lines.join('\n');
+      const parsed = parseBatchFile(text, { logins, passwords: logins && passwords });
+      const nonBlank = text.split('\n').filter((l) => l.trim() !== '').length;
+      return parsed.rows.length + parsed.problems.length === nonBlank;
+    }),
+  );
+});
