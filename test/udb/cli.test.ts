@@ -355,3 +355,22 @@ t.test('udb usage errors', async (t) => {
   t.equal((await cli(['udb', 'usermod'])).code, 2);
   t.equal((await cli(['udb', 'jsonimport'])).code, 2);
 });
+
+t.test('--config FILE picks the data directory like serve', async (t) => {
+  const data = tempDir(t);
+  const config = fileWith(t, 'gatehouse.yml', `dataDir: ${data}\n`);
+  t.equal(
+    (await cli(['udb', 'batchimport', '--config', config, '--file', fileWith(t, 'f', 'Alain\tProviste\n')]))
+      .code,
+    0,
+  );
+  t.same(
+    (await usersIn(data)).map((u) => u.login),
+    ['aproviste'],
+  );
+  const sheet = await cli(['udb', 'pwdsheetdata', `--config=${config}`]);
+  t.match(sheet.out, [/^Alain Proviste\taproviste\t/]);
+  const bad = await cli(['udb', 'pwdsheetdata', '--config', fileWith(t, 'bad.yml', 'dataDir: [\n')]);
+  t.equal(bad.code, 1);
+  t.match(bad.err.join('\n'), /bad\.yml:\d+:/);
+});
