@@ -154,7 +154,7 @@ export class SyncHub {
     this.snapshotText = undefined;
     if (seq !== undefined) this.advanceSeq(seq);
     else this.unsequencedAt = this.seqValue;
-    this.broadcast(pyJsonDumps(updates));
+    this.broadcast(pyJsonDumps(updates, { strict: false }));
     return meta;
   }
 
@@ -173,7 +173,7 @@ export class SyncHub {
   }
 
   private snapshotJson(): string {
-    this.snapshotText ??= pyJsonDumps(this.snapshot());
+    this.snapshotText ??= pyJsonDumps(this.snapshot(), { strict: false });
     return this.snapshotText;
   }
 
@@ -250,7 +250,7 @@ export class SyncHub {
     res.socket?.setNoDelay(true);
     let first = '';
     if (resumed) {
-      for (const msg of resumed) first += this.line(pyJsonDumps(msg.updates), seqMode, msg.seq);
+      for (const msg of resumed) first += this.line(pyJsonDumps(msg.updates, { strict: false }), seqMode, msg.seq);
     } else {
       first = this.line(this.snapshotJson(), seqMode, this.seqValue);
       this.m.snapshots.inc({ feed: this.name });
