@@ -22,8 +22,12 @@ export const tftpConfigSchema = z
     maxWindowsize: z.number().int().min(1).max(1024).default(64),
     /** First retransmission interval when the client does not ask for RFC 2349 `timeout`. */
     timeoutMs: z.number().int().min(10).max(255_000).default(1000),
-    /** Retransmission backoff doubles the interval up to this ceiling. */
-    maxTimeoutMs: z.number().int().min(10).max(255_000).default(4000),
+    /**
+     * Retransmission backoff doubles the interval up to this ceiling (at least twice the first
+     * interval). Keep it above the clients' own timeouts (tftp-hpa and atftp: 5 s) so that their
+     * timer, not ours, re-sends a lost ACK. Also the longest RFC 2349 `timeout` granted.
+     */
+    maxTimeoutMs: z.number().int().min(10).max(255_000).default(8000),
     /** Retransmissions of the same window before a transfer is abandoned. */
     retries: z.number().int().min(0).max(100).default(5),
     /** A transfer running longer than this is abandoned (slow-drip clients cannot hold a slot forever). */

@@ -17,7 +17,7 @@ export interface TransferParams {
   windowsize: number;
   /** First retransmission interval. */
   timeoutMs: number;
-  /** Backoff ceiling; the interval doubles after each timeout up to max(timeoutMs, this). */
+  /** Backoff ceiling; the interval doubles after each timeout up to max(2 * timeoutMs, this). */
   maxTimeoutMs: number;
   /** Timeouts in a row before giving up. */
   retries: number;
@@ -108,7 +108,10 @@ export class TransferState {
       return { kind: 'gave-up' };
     }
     this.timeoutsInARow++;
-    this.interval = Math.min(this.interval * 2, Math.max(this.p.timeoutMs, this.p.maxTimeoutMs));
+    // The interval must be able to outgrow the client's own timer: atftp re-acknowledges a
+    // repeated block only once and restarts its timer on every packet it ignores, so a server
+    // retransmitting faster than the client's timeout would keep it silent until we give up.
+    this.interval = Math.min(this.interval * 2, Math.max(2 * this.p.timeoutMs, this.p.maxTimeoutMs));
     this.deadline = now + this.interval;
     if (this.awaitingOack) return { kind: 'send', send: { kind: 'oack' } };
     const send = this.window();

@@ -71,6 +71,12 @@ t.test('timeouts retransmit the window with exponential backoff, then give up', 
   t.equal(s.deadline, 7000, 'then 4 s');
   t.same(s.onTimeout(7000), data(1, 4));
   t.equal(s.deadline, 11000, 'capped at maxTimeoutMs');
+  const fast = new TransferState(params({ timeoutMs: 3000, maxTimeoutMs: 1000, retries: 3 }));
+  fast.start(0);
+  fast.onTimeout(3000);
+  t.equal(fast.deadline, 9000, 'the ceiling is never below twice the first interval');
+  fast.onTimeout(9000);
+  t.equal(fast.deadline, 15000);
   t.equal(s.retransmittedBlocks, 12);
   t.same(s.onTimeout(11000), { kind: 'gave-up' });
   t.ok(s.finished);
