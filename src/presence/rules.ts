@@ -78,6 +78,14 @@ export class PresenceRules {
   private readonly backlog = new Map<string, Entry>();
   /** hostname → login; a missing key means the machine is free. */
   private readonly reverse = new Map<string, string>();
+  /**
+   * The same entries ordered by expiration: every expiration is "now + TIMEOUT" when written,
+   * so re-inserting on each refresh keeps this Map sorted and expiry only looks at its head
+   * (a heartbeat costs O(1), not a scan of every session as in the original). Should the wall
+   * clock step backwards, a session written after the step may be collected late, when the
+   * ones written before it expire: never early.
+   */
+  private readonly byExpiry = new Map<string, Entry>();
   private readonly startTs: number;
   readonly timeout: number;
   private readonly now: () => number;
@@ -100,10 +108,14 @@ export class PresenceRules {
   private removeExpired(): string[] {
     const now = this.now();
     const removed: string[] = [];
-    for (const [login, entry] of this.backlog) if (entry.expires <= now) removed.push(login);
+    for (const [login, entry] of this.byExpiry) {
+      if (entry.expires > now) break;
+      removed.push(login);
+    }
     for (const login of removed) {
       const entry = this.backlog.get(login)!;
       this.backlog.delete(login);
+      this.byExpiry.delete(login);
       // The hostname is freed even when another user has since taken it over (the displaced
       // user's late expiry frees the machine of the newcomer); kept as in the original.
       this.reverse.delete(entry.hostname);
@@ -129,8 +141,11 @@ export class PresenceRules {
     const existing = this.backlog.get(login);
     const expires = this.now() + this.timeout;
     // Assigning an existing key keeps its place in the backlog order, as a Python dict does.
-    if (existing) Object.assign(existing, { expires, hostname });
-    else this.backlog.set(login, { expires, hostname });
+    let entry = existing;
+    if (entry) Object.assign(entry, { expires, hostname });
+    else this.backlog.set(login, (entry = { expires, hostname }));
+    this.byExpiry.delete(login);
+    this.byExpiry.set(login, entry);
     this.reverse.set(hostname, login);
     const message: PresenceMessage = [];
     if (old !== login) {
@@ -181,6 +196,7 @@ export class PresenceRules {
     if (!current) return { refusal: NOT_LOGGED_IN, messages: [] };
     if (current.hostname !== hostname) return { refusal: WRONG_HOSTNAME, messages: [] };
     this.backlog.delete(login);
+    this.byExpiry.delete(login);
     this.reverse.delete(hostname);
     return { refusal: null, messages: [[deleteOf(login)]] };
   }
@@ -215,9 +231,8 @@ export class PresenceRules {
 
   /** Unix time (seconds) of the earliest expiration, or undefined without sessions. */
   nextExpiry(): number | undefined {
-    let min: number | undefined;
-    for (const e of this.backlog.values()) if (min === undefined || e.expires < min) min = e.expires;
-    return min;
+    for (const e of this.byExpiry.values()) return e.expires;
+    return undefined;
   }
 
   get size(): number {

@@ -213,3 +213,134 @@ t.test('property: published messages replayed by a subscriber match get_list exc
   );
   t.end();
 });
+
+/**
+ * A straight transcription of the original algorithm (full scans, Python dict semantics) to
+ * check the optimised rules against: same replies, same messages (deletes within a message
+ * compared as a set: the original collected them in a Python set), same get_list.
+ */
+class ReferenceRules {
+  backlog = new Map<string, [number, string]>();
+  reverse = new Map<string, string>();
+  constructor(
+    private readonly timeout: number,
+    private readonly now: () => number,
+    private readonly start = now(),
+  ) {}
+  private removeExpired(): Set<string> {
+    const now = this.now();
+    const out = new Set<string>();
+    for (const [l, [exp]] of this.backlog) if (exp <= now) out.add(l);
+    for (const l of out) {
+      const [, h] = this.backlog.get(l)!;
+      this.backlog.delete(l);
+      this.reverse.delete(h);
+    }
+    return out;
+  }
+  private publishExpired(msgs: unknown[][]) {
+    const r = this.removeExpired();
+    if (r.size) msgs.push([...r].map(deleteOf));
+  }
+  private update(l: string, h: string, msgs: unknown[][]) {
+    const removed = this.removeExpired();
+    const old = this.reverse.get(h);
+    this.backlog.set(l, [this.now() + this.timeout, h]);
+    this.reverse.set(h, l);
+    const msg: unknown[] = [];
+    if (old !== l) {
+      if (old !== undefined) removed.add(old);
+      msg.push(updateOf(l, h));
+    }
+    const all = [...[...removed].map(deleteOf), ...msg];
+    if (all.length) msgs.push(all);
+  }
+  heartbeat(l: string, h: string) {
+    const msgs: unknown[][] = [];
+    this.update(l, h, msgs);
+    return msgs;
+  }
+  login(l: string, h: string, d: PresenceDirectory) {
+    const msgs: unknown[][] = [];
+    this.publishExpired(msgs);
+    if (this.now() < this.start + this.timeout) return { refusal: TOO_EARLY, messages: msgs };
+    let refusal: string | null = null;
+    const cur = this.backlog.get(l);
+    if (cur?.[1] === h) refusal = null;
+    else if (cur) refusal = `${l} is already logged somewhere else`;
+    else if (this.reverse.has(h)) refusal = `${h} is busy`;
+    else if (d.machines(h).length !== 1) refusal = `${h} is not a registered machine`;
+    else if (d.users(l).length !== 1) refusal = `${l} is not a registered user`;
+    else if (d.users(l)[0]!.group === 'user' && d.machines(h)[0]!.mtype !== 'user')
+      refusal = `${l} is not a kind of user that is allowed to log on ${h}`;
+    if (refusal === null) this.update(l, h, msgs);
+    return { refusal, messages: msgs };
+  }
+  logout(l: string, h: string) {
+    const cur = this.backlog.get(l);
+    if (!cur) return { refusal: NOT_LOGGED_IN, messages: [] };
+    if (cur[1] !== h) return { refusal: WRONG_HOSTNAME, messages: [] };
+    this.backlog.delete(l);
+    this.reverse.delete(h);
+    return { refusal: null, messages: [[deleteOf(l)]] };
+  }
+  list() {
+    const msgs: unknown[][] = [];
+    this.publishExpired(msgs);
+    return { list: new Map([...this.backlog].map(([l, [, h]]) => [l, h])), messages: msgs };
+  }
+}
+
+/** Deletes of one message as a sorted set, the rest in order. */
+function normalise(messages: unknown[][]): unknown[][] {
+  return messages.map((m) => {
+    const dels = (m as Array<{ type: string; data: { login: string } }>).filter((u) => u.type === 'delete');
+    const rest = (m as Array<{ type: string }>).filter((u) => u.type !== 'delete');
+    return [...dels.sort((a, b) => (a.data.login < b.data.login ? -1 : 1)), ...rest];
+  });
+}
+
+t.test('property: the optimised rules behave exactly like the original algorithm', (t) => {
+  const logins = ['aproviste', 'jmarchand', 'cana_p', 'nathalie', 'ghost'];
+  const hosts = ['pas-r01p01', 'pas-r01p02', 'srv', 'laptop', 'nosuch'];
+  const op = fc.oneof(
+    fc.record({ k: fc.constantFrom('hb', 'hb', 'login', 'logout'), l: fc.constantFrom(...logins), h: fc.constantFrom(...hosts) }),
+    fc.record({ k: fc.constant('tick'), s: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.constantFrom(0.25, 0.5, 1.5, 40)) }),
+    fc.record({ k: fc.constant('list') }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 5, maxLength: 80, size: 'large' }), fc.constantFrom(3, 5, 10), (ops, timeout) => {
+      const c = clock();
+      const mine = new PresenceRules({ timeout, now: () => c.now });
+      const ref = new ReferenceRules(timeout, () => c.now);
+      for (const o of ops) {
+        let a: { refusal?: string | null; messages: unknown[][]; list?: Map<string, string> };
+        let b: typeof a;
+        if (o.k === 'hb') {
+          a = { messages: mine.heartbeat(o.l!, o.h!) };
+          b = { messages: ref.heartbeat(o.l!, o.h!) };
+        } else if (o.k === 'login') {
+          const r = mine.login(o.l!, o.h!, dir);
+          a = { refusal: r.refusal, messages: r.messages };
+          b = ref.login(o.l!, o.h!, dir);
+        } else if (o.k === 'logout') {
+          a = mine.logout(o.l!, o.h!);
+          b = ref.logout(o.l!, o.h!);
+        } else if (o.k === 'list') {
+          a = mine.list();
+          b = ref.list();
+        } else {
+          c.advance(o.s!);
+          continue;
+        }
+        a = { ...a, messages: normalise(a.messages) };
+        b = { ...b, messages: normalise(b.messages) };
+        if (JSON.stringify({ ...a, list: a.list && [...a.list] }) !== JSON.stringify({ ...b, list: b.list && [...b.list] })) return false;
+      }
+      return JSON.stringify(mine.records()) === JSON.stringify([...ref.backlog].map(([login, [, hostname]]) => ({ login, hostname })));
+    }),
+    { numRuns: 1000 },
+  );
+  t.pass('1000 random histories agree');
+  t.end();
+});
