@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { tftpGet } from '../../src/tftp/client.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeRoot, metric, startTftp, waitFor } from './helpers.js';
@@ -26,10 +26,7 @@ async function setup(t: Parameters<typeof tempDir>[0], seed: number) {
   return { ...files, h, proxy, out: tempDir(t, 'ghtftp-loss-') };
 }
 
-async function afterwards(
-  t: Parameters<typeof tempDir>[0] & { ok: (v: unknown, m?: string) => void },
-  s: Awaited<ReturnType<typeof setup>>,
-) {
+async function afterwards(t: Test, s: Awaited<ReturnType<typeof setup>>) {
   t.ok(
     s.proxy.dropped.toServer > 0 && s.proxy.dropped.toClient > 0,
     `loss in both directions ${JSON.stringify(s.proxy.dropped)}`,
