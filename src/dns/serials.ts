@@ -19,7 +19,16 @@ export interface SerialRow {
   serial: number;
   hash: string;
   history: SerialHistoryEntry[];
+  /**
+   * Highest serial that may have been served. Serials up to it are handed out without waiting
+   * for a store commit (the row is written behind); after a crash, changed content restarts
+   * above it, so a serial a secondary may have seen is never reused for other content.
+   */
+  reserved?: number;
 }
+
+/** Serials reserved per awaited write: one commit covers this many changes of a zone. */
+export const RESERVE_AHEAD = 100;
 
 export const DNS_SERIALS_TABLE = 'dns_serials';
 /** Unlogged: serial bumps are derived data and must not feed mdbsync or wake ourselves up. */
@@ -51,6 +60,18 @@ export interface SerialPlan {
   zones: Zone[];
   /** Rows to write (zones whose serial is new or changed). */
   writes: Map<string, SerialRow>;
+  /** A serial went past its reservation: the rows must be committed before the zones are served. */
+  mustPersist: boolean;
+}
+
+export interface PlanOptions {
+  /** Store sequence the content was built from (IXFR history). */
+  seq: number;
+  /** Bump every MDB-generated zone even when unchanged (the original's behaviour). */
+  bumpGenerated: boolean;
+  /** Rows come from the store at start-up: changed content goes above any reservation. */
+  afterRestart?: boolean;
+  reserveAhead?: number;
 }
 
 /**
@@ -61,26 +82,37 @@ export interface SerialPlan {
 export function planSerials(
   contents: readonly ZoneContent[],
   rows: ReadonlyMap<string, SerialRow | undefined>,
-  opts: { seq: number; bumpGenerated: boolean },
+  opts: PlanOptions,
 ): SerialPlan {
   const zones: Zone[] = [];
   const writes = new Map<string, SerialRow>();
+  let mustPersist = false;
   for (const c of contents) {
     const row = rows.get(c.id);
     let serial: number;
     if (!row) serial = 1;
-    else if (row.hash !== c.hash || (opts.bumpGenerated && c.generated)) serial = nextSerial(row.serial);
-    else serial = row.serial;
+    else if (row.hash !== c.hash || (opts.bumpGenerated && c.generated)) {
+      const floor =
+        opts.afterRestart && row.reserved !== undefined && serialGreater(row.reserved, row.serial)
+          ? row.reserved
+          : row.serial;
+      serial = nextSerial(floor);
+    } else serial = row.serial;
     zones.push({ ...c, serial });
     if (!row || serial !== row.serial) {
       const history = [
         ...(row?.history ?? []).filter((h) => h.serial !== serial),
         { serial, seq: opts.seq, hash: c.hash },
       ];
-      writes.set(c.id, { serial, hash: c.hash, history: history.slice(-HISTORY_MAX) });
+      let reserved = row?.reserved;
+      if (reserved === undefined || serialGreater(serial, reserved)) {
+        reserved = (serial + (opts.reserveAhead ?? RESERVE_AHEAD)) % 2 ** 32 || 1;
+        mustPersist = true;
+      }
+      writes.set(c.id, { serial, hash: c.hash, history: history.slice(-HISTORY_MAX), reserved });
     }
   }
-  return { zones, writes };
+  return { zones, writes, mustPersist };
 }
 
 export function readSerialRows(tx: ReadTx, ids: readonly string[]): Map<string, SerialRow | undefined> {
@@ -102,15 +134,35 @@ export function writeSerialRows(tx: WriteTx, writes: ReadonlyMap<string, SerialR
         serial,
         hash: row.hash,
         history: [...current.history, { ...row.history.at(-1)!, serial }].slice(-HISTORY_MAX),
+        reserved: row.reserved !== undefined && serialGreater(row.reserved, serial) ? row.reserved : serial,
       };
       tx.put(dnsSerialsTable, id, fixed);
       stored.set(id, fixed);
     } else if (current && current.hash === row.hash && !serialGreater(row.serial, current.serial)) {
       stored.set(id, current);
     } else {
-      tx.put(dnsSerialsTable, id, row);
-      stored.set(id, row);
+      const reserved =
+        current?.reserved !== undefined &&
+        row.reserved !== undefined &&
+        serialGreater(current.reserved, row.reserved)
+          ? current.reserved
+          : row.reserved;
+      const next = { ...row, reserved };
+      tx.put(dnsSerialsTable, id, next);
+      stored.set(id, next);
     }
   }
   return stored;
+}
+
+/**
+ * On a clean stop nothing beyond the current serial was served: drop the reservations so the
+ * next start continues at +1.
+ */
+export function releaseReservations(tx: WriteTx, rows: ReadonlyMap<string, SerialRow>): void {
+  for (const [id, row] of rows) {
+    const current = tx.get(dnsSerialsTable, id);
+    if (current && current.serial === row.serial && current.hash === row.hash)
+      tx.put(dnsSerialsTable, id, { ...current, reserved: current.serial });
+  }
 }

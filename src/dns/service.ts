@@ -18,14 +18,21 @@ import {
   notifyTargets,
   upstreamsOf,
 } from './policy-config.js';
-import { dnsSerialsTable, planSerials, readSerialRows, writeSerialRows } from './serials.js';
+import {
+  type SerialRow,
+  dnsSerialsTable,
+  planSerials,
+  readSerialRows,
+  releaseReservations,
+  writeSerialRows,
+} from './serials.js';
 import { type Snapshot, compileSnapshot } from './snapshot.js';
 import { DnsMetrics } from './stats.js';
 import { DnsTcpServer } from './tcp-server.js';
 import { ixfrDiff, machinesAt, planTransfer, transferMessages } from './transfer.js';
 import { DnsUdpServer } from './udp-server.js';
 import { WorkerPool } from './workers.js';
-import { buildZones } from './zone-builder.js';
+import { ZoneBuilder, buildZones } from './zone-builder.js';
 import type { Zone } from './zone.js';
 
 /**
@@ -64,6 +71,10 @@ export class DnsService implements Service {
   private readonly tcpConnections: Gauge;
   private readonly notifyResults: Counter<'result'>;
   private readonly swapListeners = new Set<(s: Snapshot) => void>();
+  private readonly builder = new ZoneBuilder();
+  /** Serial rows as assigned (possibly ahead of the store by a write in flight). */
+  private rows: Map<string, SerialRow | undefined> | undefined;
+  private persisting: Promise<void> = Promise.resolve();
 
   constructor(ctx: ServiceContext) {
     this.config = ctx.config;
@@ -212,7 +223,11 @@ export class DnsService implements Service {
     while (this.loop) await this.loop;
   }
 
-  /** Builds zones and assigns (persisting) serials. */
+  /**
+   * Builds zones and assigns serials. Rows are written behind the swap unless a serial passes
+   * its reservation (RESERVE_AHEAD), in which case the commit is awaited first: a crash can
+   * then never make us reuse a served serial for different content.
+   */
   private async build(machinesCommitted: boolean): Promise<Zone[]> {
     const { machines, seq } = this.store.read((tx) => {
       const machines = tx.values(machinesTable(this.store));
@@ -226,7 +241,7 @@ export class DnsService implements Service {
             : this.processedSeq;
       return { machines, seq };
     });
-    const { zones: contents, warnings } = buildZones({
+    const { zones: contents, warnings } = this.builder.build({
       machines,
       network: this.config.network,
       dns: this.config.dns,
@@ -235,22 +250,38 @@ export class DnsService implements Service {
     if (fresh.length > 0)
       this.logger.warn('dns.zone_warnings', { warnings: fresh.slice(0, 50), total: warnings.length });
     this.lastWarnings = new Set(warnings);
-    const rows = this.store.read((tx) =>
-      readSerialRows(
-        tx,
-        contents.map((c) => c.id),
-      ),
-    );
+    const afterRestart = this.rows === undefined;
+    const rows =
+      this.rows ??
+      this.store.read((tx) =>
+        readSerialRows(
+          tx,
+          contents.map((c) => c.id),
+        ),
+      );
     const plan = planSerials(contents, rows, {
       seq,
       bumpGenerated: machinesCommitted && this.config.dns.serialBump === 'all-zones',
+      afterRestart,
     });
+    const next = new Map<string, SerialRow | undefined>(rows);
+    for (const [id, row] of plan.writes) next.set(id, row);
+    this.rows = next;
     if (plan.writes.size === 0) return plan.zones;
-    const stored = await this.store.write((tx) => writeSerialRows(tx, plan.writes));
-    return plan.zones.map((z) => {
-      const row = stored.get(z.id);
-      return row ? { ...z, serial: row.serial } : z;
-    });
+    const written = this.persist(plan.writes);
+    if (plan.mustPersist) await written;
+    return plan.zones;
+  }
+
+  /** Serial rows are written in order, one transaction per build. */
+  private persist(writes: Map<string, SerialRow>): Promise<void> {
+    this.persisting = this.persisting
+      .then(() => this.store.write((tx) => writeSerialRows(tx, writes)))
+      .then(
+        () => {},
+        (e: unknown) => this.logger.error('dns.serial_write_failed', { error: e }),
+      );
+    return this.persisting;
   }
 
   private async rebuild(machinesCommitted: boolean): Promise<void> {
@@ -293,7 +324,7 @@ export class DnsService implements Service {
     const zone = req.zone.zone;
     let diff: ReturnType<typeof ixfrDiff>;
     if (req.kind === 'ixfr' && req.clientSerial !== undefined && req.clientSerial !== zone.serial) {
-      const row = this.store.read((tx) => tx.get(dnsSerialsTable, zone.id));
+      const row = this.rows?.get(zone.id) ?? this.store.read((tx) => tx.get(dnsSerialsTable, zone.id));
       const entry = row?.history.find((h) => h.serial === req.clientSerial);
       if (entry) {
         const { current, events } = this.store.read((tx) => ({
@@ -372,6 +403,14 @@ export class DnsService implements Service {
     const engine = this.engine;
     this.engine = undefined;
     await this.loop?.catch(() => {});
+    await this.persisting;
+    const rows = this.rows;
+    if (rows) {
+      const served = new Map([...rows].filter((e): e is [string, SerialRow] => e[1] !== undefined));
+      await this.store
+        .write((tx) => releaseReservations(tx, served))
+        .catch((e: unknown) => this.logger.error('dns.serial_write_failed', { error: e }));
+    }
     if (this.statsTimer) clearInterval(this.statsTimer);
     await this.udp?.close();
     await this.tcp?.close();

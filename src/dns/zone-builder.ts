@@ -5,7 +5,7 @@ import { ipv4ToInt, parseCidr, reverseZone24, reverseZones24 } from './cidr.js';
 import type { DnsConfig, StaticRecordConfig } from './config.js';
 import { RRClass, RRType } from './constants.js';
 import { canonicalName, isInZone, qualify } from './names.js';
-import type { RData, ResourceRecord } from './records.js';
+import { type RData, type ResourceRecord, recordKey } from './records.js';
 import { type ViewName, type ZoneContent, finishZone, zoneId } from './zone.js';
 
 /** Spec §4.2: every generated record and the negative-caching TTL are 10 s. */
@@ -24,149 +24,227 @@ export interface BuildResult {
   warnings: string[];
 }
 
+/** A record with its text key (computed once; the key drives dedupe, order and hash). */
+interface Keyed {
+  rr: ResourceRecord;
+  key: string;
+}
+
 interface Draft {
   name: string;
   view: ViewName;
   generated: boolean;
   ttl: number;
   soa: ZoneContent['soa'];
-  records: ResourceRecord[];
+  records: Keyed[];
+}
+
+/** What one machine publishes; cached by the fields DNS reads (hostname, aliases, ip). */
+interface MachineRecords {
+  forward: Keyed[];
+  ptr: { zone: string; rec: Keyed } | undefined;
+  warnings: string[];
+}
+
+/** The parts that depend only on configuration (alien PTRs, local zones), cached per config. */
+interface FixedParts {
+  configKey: string;
+  alienPtr: Map<string, Keyed[]>;
+  local: Draft[];
+}
+
+function keyed(rr: ResourceRecord): Keyed {
+  return { rr, key: recordKey(rr) };
 }
 
 /**
- * Turns the machine table and the network plan into the zones of spec §4.3/§4.4. Pure: same
- * input, same zones (and hashes). PTR records are placed by the machine's actual IP (§17
- * "SHOULD choose by IP"), which gives the original's records for every pool-allocated address.
+ * Turns the machine table and the network plan into the zones of spec §4.3/§4.4. Same input,
+ * same zones (and hashes). PTR records are placed by the machine's actual IP (§17 "SHOULD
+ * choose by IP"), which gives the original's records for every pool-allocated address.
  */
 export function buildZones(input: BuildInput): BuildResult {
-  const { network } = input;
-  const warnings: string[] = [];
-  const domain = canonicalName(network.domain);
-  const ns = qualify('ns', domain);
-  const soa = { mname: ns, rname: qualify('hostmaster', ns), ...SOA_TIMERS };
-  const mk = (name: string, view: ViewName, generated = true): Draft => ({
-    name,
-    view,
-    generated,
-    ttl: ZONE_TTL,
-    soa,
-    records: [
-      { name, type: RRType.NS, class: RRClass.IN, ttl: ZONE_TTL, data: { kind: 'name', target: ns } },
-    ],
-  });
+  return new ZoneBuilder().build(input);
+}
 
-  const normalForward = mk(domain, 'normal');
-  const alienForward = mk(domain, 'alien');
-  const reverse = new Map<string, Draft>();
-  const addReverse = (name: string) => {
-    if (!reverse.has(name)) reverse.set(name, mk(name, 'normal'));
-    return reverse.get(name)!;
-  };
-  for (const cidr of [network.lan, network.cluster, network.alien]) {
-    for (const z of reverseZones24(parseCidr(cidr))) addReverse(z);
+/**
+ * The zone builder with memory: a rebuild after one machine changed reuses every other
+ * machine's records and the config-only parts, so rebuilding 1000 machines costs little more
+ * than dedupe, sort and hash (the commit-to-answer path of spec §4.1).
+ */
+export class ZoneBuilder {
+  private machineCache = new Map<string, MachineRecords>();
+  private fixed: FixedParts | undefined;
+
+  build(input: BuildInput): BuildResult {
+    const { network } = input;
+    const warnings: string[] = [];
+    const domain = canonicalName(network.domain);
+    const ns = qualify('ns', domain);
+    const soa = { mname: ns, rname: qualify('hostmaster', ns), ...SOA_TIMERS };
+    const mk = (name: string, view: ViewName, generated = true): Draft => ({
+      name,
+      view,
+      generated,
+      ttl: ZONE_TTL,
+      soa,
+      records: [
+        keyed({
+          name,
+          type: RRType.NS,
+          class: RRClass.IN,
+          ttl: ZONE_TTL,
+          data: { kind: 'name', target: ns },
+        }),
+      ],
+    });
+
+    const normalForward = mk(domain, 'normal');
+    const alienForward = mk(domain, 'alien');
+    const reverse = new Map<string, Draft>();
+    for (const cidr of [network.lan, network.cluster, network.alien]) {
+      for (const z of reverseZones24(parseCidr(cidr))) if (!reverse.has(z)) reverse.set(z, mk(z, 'normal'));
+    }
+
+    // §4.3.1 forward records and §4.3.3-5 PTRs, per machine, from the cache when unchanged.
+    const nextCache = new Map<string, MachineRecords>();
+    for (const m of input.machines) {
+      const sig = `${m.hostname}\u0000${m.aliases}\u0000${m.ip}\u0000${domain}`;
+      let mr = nextCache.get(sig) ?? this.machineCache.get(sig);
+      if (!mr) mr = machineRecords(m, domain);
+      nextCache.set(sig, mr);
+      for (const w of mr.warnings) warnings.push(w);
+      for (const k of mr.forward) normalForward.records.push(k);
+      if (mr.ptr) reverse.get(mr.ptr.zone)?.records.push(mr.ptr.rec);
+    }
+    this.machineCache = nextCache;
+
+    const fixed = this.fixedParts(input, domain);
+    for (const [zone, recs] of fixed.alienPtr) {
+      const draft = reverse.get(zone)!;
+      for (const k of recs) draft.records.push(k);
+    }
+
+    // §4.3.2: the alien view knows only netboot and ns, both at the gateway's alien address.
+    for (const n of ['netboot', 'ns']) {
+      alienForward.records.push(
+        keyed({
+          name: qualify(n, domain),
+          type: RRType.A,
+          class: RRClass.IN,
+          ttl: ZONE_TTL,
+          data: { kind: 'a', address: network.alienGateway },
+        }),
+      );
+    }
+
+    const normalZones: Draft[] = [normalForward, ...reverse.values()];
+    if (input.dns.localZones)
+      normalZones.push(...fixed.local.map((d) => ({ ...d, records: [...d.records] })));
+    const alienZones: Draft[] = [alienForward];
+
+    // The gw:/etc/hosts bootstrap, then operator static records.
+    const statics: StaticRecordConfig[] = [
+      ...input.dns.bootstrapNames.map((name) => ({
+        name,
+        type: 'A' as const,
+        value: network.gateway,
+        view: 'normal' as const,
+        mode: 'fallback' as const,
+      })),
+      ...input.dns.static,
+    ];
+    for (const s of statics) {
+      const views: Draft[][] =
+        s.view === 'both' ? [normalZones, alienZones] : s.view === 'alien' ? [alienZones] : [normalZones];
+      const rr = staticToRecord(s, domain, warnings);
+      if (!rr) continue;
+      for (const zones of views) {
+        const zone = longestZone(zones, rr.name);
+        if (!zone) {
+          warnings.push(
+            `static record ${s.name} ${s.type}: ${rr.name} is in none of the served zones; skipped`,
+          );
+          continue;
+        }
+        if (
+          s.mode === 'fallback' &&
+          zone.records.some((r) => r.rr.name === rr.name && r.rr.type !== RRType.NS)
+        )
+          continue;
+        zone.records.push(keyed(rr));
+      }
+    }
+
+    const zones = [...normalZones, ...alienZones].map((d) =>
+      finishZone({ ...d, id: zoneId(d.view, d.name) }),
+    );
+    return { zones, warnings };
   }
 
-  // §4.3.1: hostname and each alias → A (AAAA for an IPv6 address; the original had none).
-  for (const m of input.machines) {
-    const names = [m.hostname, ...m.aliases.split(',')].map((n) => n.trim()).filter((n) => n !== '');
-    const v4 = isIPv4(m.ip);
-    if (!v4 && !isIPv6(m.ip)) {
-      warnings.push(`machine ${m.hostname}: ip "${m.ip}" is not an address; no records`);
-      continue;
-    }
-    const data: RData = v4 ? { kind: 'a', address: m.ip } : { kind: 'aaaa', address: m.ip };
-    for (const raw of names) {
-      const fqdn = safeName(qualify(raw.toLowerCase(), domain), warnings, `machine ${m.hostname}`);
-      if (fqdn === undefined) continue;
-      normalForward.records.push({
-        name: fqdn,
-        type: v4 ? RRType.A : RRType.AAAA,
-        class: RRClass.IN,
-        ttl: ZONE_TTL,
-        data,
-      });
-    }
-    // §4.3.3–5 by actual IP.
-    const ip = v4 ? ipv4ToInt(m.ip) : undefined;
-    if (ip !== undefined) {
-      const zone = reverse.get(reverseZone24(ip));
-      const host = safeName(qualify(m.hostname.trim().toLowerCase(), domain), [], '');
-      if (zone && host) {
-        zone.records.push({
-          name: `${ip & 255}.${zone.name}`,
+  private fixedParts(input: BuildInput, domain: string): FixedParts {
+    const { network } = input;
+    const configKey = JSON.stringify([network.alien, network.alienGateway, domain]);
+    if (this.fixed?.configKey === configKey) return this.fixed;
+    // §4.3.6: the alien reverse zone names every address unknown-N, the gateway gw.alien.
+    const alienPtr = new Map<string, Keyed[]>();
+    const alienNet = parseCidr(network.alien);
+    const alienGw = ipv4ToInt(network.alienGateway);
+    const alienDomain = qualify('alien', domain);
+    const broadcast = (alienNet.base | (~alienNet.mask >>> 0)) >>> 0;
+    for (let ip = alienNet.base + 1; ip < broadcast; ip++) {
+      const zone = reverseZone24(ip);
+      const target =
+        ip === alienGw ? qualify('gw', alienDomain) : qualify(`unknown-${ip & 255}`, alienDomain);
+      const list = alienPtr.get(zone) ?? [];
+      list.push(
+        keyed({
+          name: `${ip & 255}.${zone}`,
           type: RRType.PTR,
           class: RRClass.IN,
           ttl: ZONE_TTL,
-          data: { kind: 'name', target: host },
-        });
-      }
+          data: { kind: 'name', target },
+        }),
+      );
+      alienPtr.set(zone, list);
     }
+    this.fixed = { configKey, alienPtr, local: localZones() };
+    return this.fixed;
   }
+}
 
-  // §4.3.6: the alien reverse zone names every address unknown-N, the gateway gw.alien.
-  const alienNet = parseCidr(network.alien);
-  const alienGw = ipv4ToInt(network.alienGateway);
-  const alienDomain = qualify('alien', domain);
-  const broadcast = (alienNet.base | (~alienNet.mask >>> 0)) >>> 0;
-  for (let ip = alienNet.base + 1; ip < broadcast; ip++) {
-    const zone = reverse.get(reverseZone24(ip))!;
-    const target = ip === alienGw ? qualify('gw', alienDomain) : qualify(`unknown-${ip & 255}`, alienDomain);
-    zone.records.push({
-      name: `${ip & 255}.${zone.name}`,
-      type: RRType.PTR,
-      class: RRClass.IN,
-      ttl: ZONE_TTL,
-      data: { kind: 'name', target },
-    });
+function machineRecords(m: Machine, domain: string): MachineRecords {
+  const out: MachineRecords = { forward: [], ptr: undefined, warnings: [] };
+  const v4 = isIPv4(m.ip);
+  if (!v4 && !isIPv6(m.ip)) {
+    out.warnings.push(`machine ${m.hostname}: ip "${m.ip}" is not an address; no records`);
+    return out;
   }
-
-  // §4.3.2: the alien view knows only netboot and ns, both at the gateway's alien address.
-  for (const n of ['netboot', 'ns']) {
-    alienForward.records.push({
-      name: qualify(n, domain),
-      type: RRType.A,
-      class: RRClass.IN,
-      ttl: ZONE_TTL,
-      data: { kind: 'a', address: network.alienGateway },
-    });
+  // §4.3.1: hostname and each alias → A (AAAA for an IPv6 address; the original had none).
+  const data: RData = v4 ? { kind: 'a', address: m.ip } : { kind: 'aaaa', address: m.ip };
+  const names = [m.hostname, ...m.aliases.split(',')].map((n) => n.trim()).filter((n) => n !== '');
+  for (const raw of names) {
+    const fqdn = safeName(qualify(raw.toLowerCase(), domain), out.warnings, `machine ${m.hostname}`);
+    if (fqdn === undefined) continue;
+    out.forward.push(
+      keyed({ name: fqdn, type: v4 ? RRType.A : RRType.AAAA, class: RRClass.IN, ttl: ZONE_TTL, data }),
+    );
   }
-
-  const normalZones: Draft[] = [normalForward, ...reverse.values()];
-  if (input.dns.localZones) normalZones.push(...localZones());
-  const alienZones: Draft[] = [alienForward];
-
-  // The gw:/etc/hosts bootstrap, then operator static records.
-  const statics: StaticRecordConfig[] = [
-    ...input.dns.bootstrapNames.map((name) => ({
-      name,
-      type: 'A' as const,
-      value: network.gateway,
-      view: 'normal' as const,
-      mode: 'fallback' as const,
-    })),
-    ...input.dns.static,
-  ];
-  for (const s of statics) {
-    const views: Draft[][] =
-      s.view === 'both' ? [normalZones, alienZones] : s.view === 'alien' ? [alienZones] : [normalZones];
-    for (const zones of views) {
-      const rr = staticToRecord(s, domain, warnings);
-      if (!rr) break;
-      const zone = longestZone(zones, rr.name);
-      if (!zone) {
-        warnings.push(
-          `static record ${s.name} ${s.type}: ${rr.name} is in none of the served zones; skipped`,
-        );
-        continue;
-      }
-      if (s.mode === 'fallback' && zone.records.some((r) => r.name === rr.name && r.type !== RRType.NS))
-        continue;
-      zone.records.push(rr);
-    }
+  const ip = v4 ? ipv4ToInt(m.ip) : undefined;
+  const host = safeName(qualify(m.hostname.trim().toLowerCase(), domain), [], '');
+  if (ip !== undefined && host) {
+    const zone = reverseZone24(ip);
+    out.ptr = {
+      zone,
+      rec: keyed({
+        name: `${ip & 255}.${zone}`,
+        type: RRType.PTR,
+        class: RRClass.IN,
+        ttl: ZONE_TTL,
+        data: { kind: 'name', target: host },
+      }),
+    };
   }
-
-  const zones = [...normalZones, ...alienZones].map((d) => finishZone({ ...d, id: zoneId(d.view, d.name) }));
-  return { zones, warnings };
+  return out;
 }
 
 function longestZone(zones: Draft[], name: string): Draft | undefined {
@@ -280,9 +358,15 @@ function localZones(): Draft[] {
     ttl,
     soa,
     records: [
-      { name, type: RRType.NS, class: RRClass.IN, ttl, data: { kind: 'name', target: 'localhost' } },
+      {
+        name,
+        type: RRType.NS,
+        class: RRClass.IN,
+        ttl,
+        data: { kind: 'name', target: 'localhost' },
+      } as ResourceRecord,
       ...extra,
-    ],
+    ].map(keyed),
   });
   return [
     zone('localhost', [

@@ -43,12 +43,13 @@ export function zoneSoa(zone: Zone): ResourceRecord {
  * hash. Runs on every rebuild, so it sorts plain strings only; master files re-sort for reading.
  */
 export function finishZone(
-  partial: Omit<ZoneContent, 'hash' | 'records'> & { records: ResourceRecord[] },
+  partial: Omit<ZoneContent, 'hash' | 'records'> & {
+    records: ReadonlyArray<{ rr: ResourceRecord; key: string }>;
+  },
 ): ZoneContent {
   const byKey = new Map<string, ResourceRecord>();
-  for (const rr of partial.records) {
+  for (const { rr, key } of partial.records) {
     if (rr.type === RRType.SOA) continue;
-    const key = recordKey(rr);
     if (!byKey.has(key)) byKey.set(key, rr);
   }
   const keys = [...byKey.keys()].sort();

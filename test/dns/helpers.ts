@@ -54,6 +54,9 @@ export async function deleteMachine(store: Store, hostname: string): Promise<voi
 export interface DnsFixture extends TestGatehouse {
   dns: DnsService;
   port: number;
+  /** Writes machines and waits until the DNS snapshot reflects the commit. */
+  put(...ms: Machine[]): Promise<void>;
+  remove(hostname: string): Promise<void>;
 }
 
 /** An in-process Gatehouse with DNS on a free loopback port (UDP and TCP share it). */
@@ -64,7 +67,19 @@ export async function startDns(
   const gh = await startGatehouse(t, overrides);
   const dns = gh.app.service<DnsService>('dns');
   if (!dns) throw new Error('dns service not started');
-  return { ...gh, dns, port: dns.port };
+  return {
+    ...gh,
+    dns,
+    port: dns.port,
+    async put(...ms) {
+      await putMachines(gh.app.store, ...ms);
+      await dns.settled();
+    },
+    async remove(hostname) {
+      await deleteMachine(gh.app.store, hostname);
+      await dns.settled();
+    },
+  };
 }
 
 export interface Run {

@@ -32,7 +32,9 @@ t.test('fresh zone gets 1; unchanged keeps; changed gets +1', async (t) => {
     serial: 1,
     hash: 'h1',
     history: [{ serial: 1, seq: 5, hash: 'h1' }],
+    reserved: 101,
   });
+  t.ok(p1.mustPersist, 'a new zone reserves serials: the row must be committed before serving');
   const rows = new Map([['normal/prolo', p1.writes.get('normal/prolo')!]]);
   const p2 = planSerials([content('normal/prolo', 'h1')], rows, { seq: 6, bumpGenerated: false });
   t.equal(p2.zones[0]!.serial, 1);
@@ -43,6 +45,26 @@ t.test('fresh zone gets 1; unchanged keeps; changed gets +1', async (t) => {
     p3.writes.get('normal/prolo')!.history.map((h) => h.serial),
     [1, 2],
   );
+  t.notOk(p3.mustPersist, 'within the reservation the row is written behind the swap');
+});
+
+t.test('after a crash (reservation still held) changed content restarts above the reservation', async (t) => {
+  const rows = new Map([['normal/prolo', { serial: 10, hash: 'old', history: [], reserved: 110 }]]);
+  const crashed = planSerials([content('normal/prolo', 'new')], rows, {
+    seq: 1,
+    bumpGenerated: false,
+    afterRestart: true,
+  });
+  t.equal(crashed.zones[0]!.serial, 111, 'a serial up to 110 may have been served with other content');
+  t.ok(crashed.mustPersist);
+  const same = planSerials([content('normal/prolo', 'old')], rows, {
+    seq: 1,
+    bumpGenerated: false,
+    afterRestart: true,
+  });
+  t.equal(same.zones[0]!.serial, 10, 'unchanged content keeps its serial');
+  const running = planSerials([content('normal/prolo', 'new')], rows, { seq: 1, bumpGenerated: false });
+  t.equal(running.zones[0]!.serial, 11, 'while running, +1');
 });
 
 t.test('all-zones mode bumps every MDB-generated zone on an MDB commit, like the original', async (t) => {
