@@ -17,6 +17,8 @@ export interface BatchFileOptions {
   logins: boolean;
   /** Each line ends with `:password` (`--passwords`, only with `--logins`). */
   passwords: boolean;
+  /** Logins a derived login must avoid besides `root` (reserved and system accounts). */
+  isReserved?: (login: string) => boolean;
 }
 
 export interface ParsedBatchFile {
@@ -36,7 +38,7 @@ export interface ParsedBatchFile {
 export function parseBatchFile(text: string, opts: BatchFileOptions): ParsedBatchFile {
   const rows: BatchRow[] = [];
   const problems: string[] = [];
-  const allocator = new LoginAllocator();
+  const allocator = new LoginAllocator(undefined, opts.isReserved);
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;

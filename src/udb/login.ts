@@ -51,17 +51,28 @@ export class LoginAllocator {
    */
   private readonly lastSuffix = new Map<string, number>();
 
-  constructor(denied: Iterable<string> = DERIVED_LOGIN_DENY_LIST) {
+  /**
+   * `reserved` adds logins that are never handed out either (the appliance's reserved and
+   * system logins): a derived `bin` becomes `bin1` instead of failing the whole import.
+   */
+  constructor(
+    denied: Iterable<string> = DERIVED_LOGIN_DENY_LIST,
+    private readonly reserved: (login: string) => boolean = () => false,
+  ) {
     this.taken = new Set(denied);
   }
 
+  private unavailable(login: string): boolean {
+    return this.taken.has(login) || this.reserved(login);
+  }
+
   allocate(base: string): string {
-    if (!this.taken.has(base)) {
+    if (!this.unavailable(base)) {
       this.taken.add(base);
       return base;
     }
     let n = (this.lastSuffix.get(base) ?? 0) + 1;
-    while (this.taken.has(`${base}${n}`)) n++;
+    while (this.unavailable(`${base}${n}`)) n++;
     const login = `${base}${n}`;
     this.lastSuffix.set(base, n);
     this.taken.add(login);

@@ -82,7 +82,11 @@ registerOperation({
     const pwdlen = pwdlenFlag(args);
     const text = fileArg(args, 'file', '--file');
     const reserved = reservedFor(ctx);
-    const parsed = parseBatchFile(text, { logins, passwords });
+    const parsed = parseBatchFile(text, {
+      logins,
+      passwords,
+      isReserved: (l) => reserved.problem(l) !== undefined,
+    });
     const problems = [...parsed.problems];
     for (const row of parsed.rows) {
       try {

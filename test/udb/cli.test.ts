@@ -97,6 +97,31 @@ t.test('scenario 49: re-import aborts, --ignore keeps, --update renews passwords
   t.equal(afterUpdate.size, 2);
 });
 
+t.test('a derived login that is reserved gets a suffix, a given one is refused', async (t) => {
+  const data = tempDir(t);
+  const r = await cli([
+    'udb',
+    'batchimport',
+    '--data',
+    data,
+    '--file',
+    fileWith(t, 'f', 'B\tIn\nD\taemon\n'),
+  ]);
+  t.equal(r.code, 0, r.err.join('\n'));
+  t.same(r.out, ['Added user B In (login: bin1)', 'Added user D Aemon (login: daemon1)']);
+  const given = await cli([
+    'udb',
+    'batchimport',
+    '--data',
+    data,
+    '--logins',
+    '--file',
+    fileWith(t, 'g', 'bin\n'),
+  ]);
+  t.equal(given.code, 1);
+  t.match(given.err.join('\n'), /line 1: invalid user bin: login: Username bin is/);
+});
+
 t.test('an abort keeps the rows before it, like the original', async (t) => {
   const data = tempDir(t);
   t.equal(

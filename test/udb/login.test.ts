@@ -73,6 +73,14 @@ t.test('a base shared by 200 000 people allocates without a quadratic walk', asy
   t.equal(last, 'pnom199999');
 });
 
+t.test('reserved logins are skipped like root', async (t) => {
+  const a = new LoginAllocator(undefined, (l) => l === 'bin' || l === 'bin1');
+  t.same(
+    ['bin', 'bin', 'root'].map((l) => a.allocate(l)),
+    ['bin2', 'bin3', 'root1'],
+  );
+});
+
 t.test('names-mode files: examples of scenarios 47 and 48', async (t) => {
   const parsed = parseBatchFile('Alain\tProviste\n\nAlain\tProviste\nR\tOot\r\n Élodie \t Çaglar-Dupont \n', {
     logins: false,
