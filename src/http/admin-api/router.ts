@@ -137,6 +137,11 @@ export class AdminApi {
     return this.route('DELETE', p, h);
   }
 
+  /** The declared routes (docs tests check them against docs/openapi.yaml). */
+  describe(): Array<{ method: HttpMethod; pattern: string }> {
+    return this.routes.map((r) => ({ method: r.method, pattern: r.pattern }));
+  }
+
   /** Adds this API's resource prefixes (`/api/v1/<resource>` and below) to the default host. */
   mount(router: PrefixRouter): void {
     const prefixes = new Set(this.routes.map((r) => r.pattern.split('/').slice(0, 4).join('/')));
