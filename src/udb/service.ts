@@ -90,11 +90,19 @@ export class UdbService implements Service {
     this.logger.info('udb.started', { users: this.hub.records().length });
   }
 
-  /** Non-RPC paths of the `udb` host: the original served Django's `/metrics` there. */
+  /** Non-RPC paths of the `udb` host, where the original served its Django admin and `/metrics`. */
   private udbFallback(): Handler {
     return async (_req, res, reqCtx) => {
       if (reqCtx.url.pathname === '/metrics') {
         sendText(res, 200, await this.ctx.metrics.text(), this.ctx.metrics.contentType);
+        return;
+      }
+      if (reqCtx.url.pathname === '/') {
+        sendText(
+          res,
+          200,
+          'Gatehouse UDB: RPC at /call/<method> (query, query_private); admin API at /api/v1/users on the appliance\n',
+        );
         return;
       }
       sendText(res, 404, 'Not Found\n');
