@@ -57,8 +57,7 @@ async function runRemote(name: string, args: OperationArgs, http: string, token:
     let buf = '';
     for await (const chunk of res.body) {
       buf += chunk.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         if (!line) continue;

@@ -8,6 +8,7 @@ import { timeauthConfigSchema } from '../mdb/config.js';
 import { firewallConfigSchema } from '../nft/config.js';
 import { presenceConfigSchema, ssoConfigSchema } from '../presence/config.js';
 import { tftpConfigSchema } from '../tftp/config.js';
+import { udbConfigSchema } from '../udb/config.js';
 import { networkConfigSchema } from './network.js';
 import { secretsConfigSchema } from './secrets.js';
 
@@ -26,6 +27,7 @@ export const configSchema = z
     network: networkConfigSchema,
     secrets: secretsConfigSchema,
     timeauth: timeauthConfigSchema,
+    udb: udbConfigSchema,
     http: httpConfigSchema,
     dns: dnsConfigSchema,
     dhcp: dhcpConfigSchema,

@@ -39,8 +39,7 @@ export async function spawnGatehouse(opts: {
   let errBuf = '';
   proc.stderr!.on('data', (d: Buffer) => {
     errBuf += d.toString();
-    let i: number;
-    while ((i = errBuf.indexOf('\n')) >= 0) {
+    for (let i = errBuf.indexOf('\n'); i >= 0; i = errBuf.indexOf('\n')) {
       const line = errBuf.slice(0, i);
       errBuf = errBuf.slice(i + 1);
       let rec: Record<string, unknown>;
