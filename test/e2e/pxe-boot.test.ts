@@ -7,6 +7,7 @@ import { createLan, isRoot } from '../helpers/netns.js';
 import { repoRoot, spawnGatehouse } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 import { E1000_ROM, Qemu } from './qemu.js';
+import { waitForLog } from './wait-log.js';
 
 /**
  * End to end (spec §5.3, §15 "Netboot QEMU test"): a QEMU PC with Debian's iPXE NIC ROM boots
@@ -124,7 +125,7 @@ t.test(
     let qemu: Qemu | undefined;
     const step = async (what: string, pred: (r: Log) => boolean, timeoutMs: number): Promise<Log> => {
       try {
-        const r = await gh.waitForLog(pred, timeoutMs);
+        const r = await waitForLog(gh, pred, timeoutMs);
         t.pass(`${what} (${String(r.ts)})`);
         return r;
       } catch {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import { encodeLldpdu } from '../../src/lldp/codec.js';
 import type { Neighbour } from '../../src/lldp/neighbours.js';
+import { waitForLog } from '../e2e/wait-log.js';
 import { createLan, isRoot } from '../helpers/netns.js';
 import { repoRoot, spawnGatehouse } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -28,7 +29,7 @@ const skip = !isRoot
     : false;
 
 t.test('lldpd in a neighbour namespace appears in `gatehouse lldp neighbours`', { skip }, async (t) => {
-  t.setTimeout(60_000);
+  t.setTimeout(180_000);
   const lan = await createLan({ prefix: 'ghnb', clients: 1 });
   t.teardown(() => lan.destroy());
   const client = lan.clients[0]!;
@@ -41,6 +42,7 @@ t.test('lldpd in a neighbour namespace appears in `gatehouse lldp neighbours`', 
   const gh = await spawnGatehouse({
     dir,
     netns: lan.gw,
+    startTimeoutMs: 60_000,
     configYaml: [
       `dataDir: ${path.join(dir, 'data')}`,
       'log: { level: debug }',
@@ -53,32 +55,30 @@ t.test('lldpd in a neighbour namespace appears in `gatehouse lldp neighbours`', 
     ].join('\n'),
   });
   t.teardown(() => gh.stop());
-  await gh.waitForLog((r) => r.event === 'lldp.listening');
+  await waitForLog(gh, (r) => r.event === 'lldp.listening', 20_000);
 
   const ctl = path.join(dir, 'lldpd.sock');
   const conf = path.join(dir, 'lldpd.conf');
   fs.writeFileSync(conf, 'configure system hostname sw-ghnb\nconfigure lldp portidsubtype ifname\n');
   client.spawn('lldpd', ['-d', '-u', ctl, '-I', 'eth0', '-O', conf, '-S', 'Gatehouse test switch']);
   const started = Date.now();
-  const seen = await gh.waitForLog(
+  const seen = await waitForLog(
+    gh,
     (r) => r.event === 'lldp.neighbour_new' && r.systemName === 'sw-ghnb',
     15_000,
   );
-  t.ok(Date.now() - started < 15_000, `seen after ${Date.now() - started} ms`);
+  const after = Date.now() - started;
+  t.ok(after < 10_000, `lldpd's first frame is in the table within a few seconds (${after} ms)`);
   t.equal(seen.chassis, client.mac);
   // The brief's way of making lldpd chatty; also proves the control socket is lldpd's own.
   await client.exec('lldpcli', ['-u', ctl, 'configure', 'lldp', 'tx-interval', '1']);
 
   const cli = (...args: string[]) =>
-    lan.gw.exec(process.execPath, [
-      '--import',
-      'tsx',
-      path.join(repoRoot, 'src/cli/main.ts'),
-      'lldp',
-      ...args,
-      '--config',
-      configFile,
-    ]);
+    lan.gw.exec(
+      process.execPath,
+      ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'lldp', ...args, '--config', configFile],
+      { timeoutMs: 120_000 },
+    );
   const json = JSON.parse((await cli('neighbours', '--json')).stdout) as Neighbour[];
   t.equal(json.length, 1);
   t.match(json[0], {
@@ -110,7 +110,7 @@ t.test('lldpd in a neighbour namespace appears in `gatehouse lldp neighbours`', 
   );
   const py = `import socket,sys\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\ns.bind(('eth0',0))\nfor h in sys.argv[1:]: s.send(bytes.fromhex(h))\n`;
   await client.exec('python3', ['-c', py, ...frames, ...frames]);
-  const warn = await gh.waitForLog((r) => r.event === 'lldp.malformed', 10_000);
+  const warn = await waitForLog(gh, (r) => r.event === 'lldp.malformed', 10_000);
   t.equal(warn.interface, 'lan0');
   const port = /:(\d+)$/.exec(
     String(JSON.parse(fs.readFileSync(path.join(dir, 'data', 'gatehouse.pid'), 'utf8')).http),
@@ -123,9 +123,9 @@ t.test('lldpd in a neighbour namespace appears in `gatehouse lldp neighbours`', 
   }
   t.match(metrics, /gatehouse_lldp_frames_total\{result="malformed"\} 4/, 'every malformed frame counted');
   t.match(metrics, /gatehouse_lldp_frames_total\{result="refreshed"\} [1-9]/, 'lldpd frames keep arriving');
-  const after = JSON.parse((await cli('neighbours', '--json')).stdout) as Neighbour[];
+  const later = JSON.parse((await cli('neighbours', '--json')).stdout) as Neighbour[];
   t.same(
-    after.map((n) => n.chassis),
+    later.map((n) => n.chassis),
     [client.mac],
     'malformed frames leave the table alone',
   );
