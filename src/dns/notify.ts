@@ -104,13 +104,19 @@ export class Notifier {
     const o = this.byId.get(d.message.id);
     if (!o || rinfo.address !== o.target.host || rinfo.port !== o.target.port) return;
     if (!(d.message.flags & Flag.QR) || d.message.opcode !== Opcode.NOTIFY) return;
-    if (o.target.key) {
-      if (!d.message.tsig || !verifyResponse(msg, d.message.tsig, o.target.key, o.mac!, this.now())) {
-        this.finish(o, 'bad_signature');
-        return;
-      }
+    // A refusal (e.g. NOTAUTH from a secondary not serving the zone) comes unsigned (RFC 8945 §5.3.2).
+    if (d.message.rcode !== 0) {
+      this.finish(o, 'refused');
+      return;
     }
-    this.finish(o, d.message.rcode === 0 ? 'acked' : 'refused');
+    if (
+      o.target.key &&
+      (!d.message.tsig || !verifyResponse(msg, d.message.tsig, o.target.key, o.mac!, this.now()))
+    ) {
+      this.finish(o, 'bad_signature');
+      return;
+    }
+    this.finish(o, 'acked');
   }
 
   private finish(o: Outstanding, result: NotifyResult['result'] | undefined): void {

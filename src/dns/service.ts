@@ -157,7 +157,9 @@ export class DnsService implements Service {
       await this.stop();
       throw e;
     }
-    this.statsTimer = setInterval(() => this.dnsMetrics.add(this.engine!.stats.take()), 1000);
+    this.statsTimer = setInterval(() => {
+      if (this.engine) this.dnsMetrics.add(this.engine.stats.take());
+    }, 1000);
     this.statsTimer.unref();
     for (const z of this.snap.zones) this.serialGauge.set({ zone: z.id }, z.serial);
     this.logger.info('dns.started', {
@@ -400,6 +402,7 @@ export class DnsService implements Service {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    if (this.statsTimer) clearInterval(this.statsTimer);
     const engine = this.engine;
     this.engine = undefined;
     await this.loop?.catch(() => {});
@@ -411,7 +414,6 @@ export class DnsService implements Service {
         .write((tx) => releaseReservations(tx, served))
         .catch((e: unknown) => this.logger.error('dns.serial_write_failed', { error: e }));
     }
-    if (this.statsTimer) clearInterval(this.statsTimer);
     await this.udp?.close();
     await this.tcp?.close();
     await this.pool?.stop();

@@ -1,0 +1,92 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+/** A free port number for both UDP and TCP on 127.0.0.1 (for daemons that need one in their config). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error('no free port');
+}
+
+export interface Daemon {
+  proc: ChildProcess;
+  output: string[];
+  /** Resolves with the first output line (past or future) matching `re`. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Runs a real peer in the foreground; every stdout/stderr line is kept and can be awaited. */
+export function startDaemon(
+  t: { teardown(fn: () => void | Promise<void>): void },
+  cmd: string,
+  args: string[],
+): Daemon {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const waiters = new Set<{ re: RegExp; resolve: (l: string) => void }>();
+  const onData = (() => {
+    let buf = '';
+    return (d: Buffer) => {
+      buf += d.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        output.push(line);
+        for (const w of waiters) {
+          if (w.re.test(line)) {
+            waiters.delete(w);
+            w.resolve(line);
+          }
+        }
+      }
+    };
+  })();
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+      setTimeout(() => proc.kill('SIGKILL'), 3000).unref();
+    });
+  t.teardown(stop);
+  return {
+    proc,
+    output,
+    stop,
+    waitFor(re, timeoutMs = 15_000) {
+      const found = output.find((l) => re.test(l));
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = { re, resolve };
+        waiters.add(w);
+        setTimeout(() => {
+          if (waiters.delete(w))
+            reject(
+              new Error(
+                `${cmd}: no line matching ${re} within ${timeoutMs} ms; output:\n${output.join('\n')}`,
+              ),
+            );
+        }, timeoutMs).unref();
+      });
+    },
+  };
+}
