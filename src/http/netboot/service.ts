@@ -88,6 +88,13 @@ export class NetbootService implements Service {
       res.setHeader('Allow', 'GET, HEAD');
       sendText(res, 405, 'Method Not Allowed\n');
       this.requests.inc({ endpoint: 'other', outcome: 'bad_method' });
+      ctx.logger.info('netboot.request', {
+        endpoint: 'other',
+        outcome: 'bad_method',
+        method: req.method,
+        path,
+        client: ctx.remoteAddress,
+      });
       return;
     }
     const netboot = this.config.netboot;
