@@ -139,8 +139,12 @@ export class FirewallService implements Service {
     this.client = new NftClient({ logger: this.log, rawFactory: this.deps.rawFactory });
     try {
       await this.bringUp('start');
-      this.nflog = await this.openNflog();
-      if (this.config.firewall.conntrack.enabled) await this.startConntrack();
+      // Each opens a helper process; start them side by side.
+      const [nflog] = await Promise.all([
+        this.openNflog(),
+        this.config.firewall.conntrack.enabled ? this.startConntrack() : undefined,
+      ]);
+      this.nflog = nflog;
     } catch (e) {
       await this.closeSockets();
       throw e;

@@ -158,6 +158,12 @@ export interface Lab {
   /** Runs curl from `src` in the client namespace; resolves with the body, or null when it could not connect. */
   fetchFrom(src: string, timeoutS?: number): Promise<string | null>;
   client(args: string[]): Promise<Record<string, unknown>>;
+  /** Starts a probe in the client namespace: `probing` resolves once it gets echoes, `result` at its end. */
+  startProbe(
+    src: string,
+    durationMs: number,
+    concurrency: number,
+  ): { probing: Promise<void>; result: Promise<{ sent: number; ok: number; lost: number }> };
   /** Starts the gateway process again on the same data directory (restart). */
   restartGateway(configOverrides?: GatehouseConfigInput): Promise<Gateway>;
   connectionLog(): Promise<string[]>;
@@ -280,6 +286,38 @@ export async function startLab(
       );
       if (r.code !== 0) throw new Error(`client ${args.join(' ')} failed: ${r.stderr}`);
       return JSON.parse(r.stdout.trim()) as Record<string, unknown>;
+    },
+    startProbe(src, durationMs, concurrency) {
+      const p = spawnIn(c0.name, [
+        process.execPath,
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'test/nft/fixtures/client.ts'),
+        'probe',
+        src,
+        lan.uplink.internet,
+        String(durationMs),
+        String(concurrency),
+      ]);
+      children.push(p);
+      p.stdin!.end();
+      let out = '';
+      p.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      const probing = new Promise<void>((resolve, reject) => {
+        p.stderr!.on('data', (d: Buffer) => d.toString().includes('probing') && resolve());
+        p.on('exit', () => reject(new Error('probe ended before it could reach the server')));
+      });
+      const result = new Promise<{ sent: number; ok: number; lost: number }>((resolve, reject) => {
+        p.on('exit', (code) =>
+          code === 0
+            ? resolve(JSON.parse(out.trim()) as { sent: number; ok: number; lost: number })
+            : reject(new Error(`probe exited ${code}`)),
+        );
+      });
+      probing.catch(() => {});
+      return { probing, result };
     },
     async restartGateway(more = {}) {
       await gw?.stop();

@@ -4,6 +4,7 @@ import type { Metrics } from '../../metrics.js';
 import { NFNL_SUBSYS_CTNETLINK, NFPROTO_UNSPEC } from '../netlink/constants.js';
 import type { NetlinkMessage } from '../netlink/message.js';
 import { NetlinkSocket, type RawSocketFactory } from '../netlink/socket.js';
+import { type EventStream, openEventStream } from '../netlink/subscription.js';
 import { LogRateLimiter } from '../rate-limit.js';
 import { CT_GROUP, type CtEntry, conntrackDumpRequest, decodeCtMessage, isNatted } from './codec.js';
 import type { Attribution } from './format.js';
@@ -16,6 +17,8 @@ export interface ConntrackLoggerOptions {
   /** Receives each NATed connection once; must be quick (queue, don't wait). */
   emit: (e: CtEntry, who: Attribution, opts: { recovered: boolean }) => void;
   recvBufferBytes?: number;
+  /** Hold the event socket in a helper process (default; see netlink/isolated-stream.ts). */
+  isolate?: boolean;
   /** Period of the bookkeeping dump that forgets finished connections (default 5 min). */
   resyncIntervalMs?: number;
   rawFactory?: RawSocketFactory;
@@ -45,7 +48,7 @@ export class ConntrackLogger {
     resyncs: 0,
     reopens: 0,
   };
-  private events: NetlinkSocket | undefined;
+  private events: EventStream | undefined;
   private requests: NetlinkSocket | undefined;
   /** Keys of connections already logged (or alive at the last dump). */
   private seen = new Set<string>();
@@ -90,36 +93,31 @@ export class ConntrackLogger {
       rawFactory: this.opts.rawFactory,
       recvBufferBytes: 8 << 20,
     });
-    this.openEvents();
+    this.events = await openEventStream(
+      {
+        kind: 'groups',
+        name: 'ctnetlink-events',
+        groups: [CT_GROUP.NEW],
+        recvBufferBytes: this.opts.recvBufferBytes ?? 8 << 20,
+      },
+      {
+        onMessage: (m) => this.onMessage(m),
+        onLoss: (reason, detail) => {
+          if (reason === 'restart') {
+            this.stats.reopens++;
+            this.log.warn('conntrack.socket_restarted', { detail, action: 'resync by dump' });
+          }
+          this.onOverrun();
+        },
+      },
+      { logger: this.log, rawFactory: this.opts.rawFactory, isolate: this.opts.isolate },
+    );
+    this.log.info('conntrack.subscribed', { recvBufferBytes: this.events.stats.recvBufferBytes });
     // Connections alive before we started were not new to us: remember them without logging.
     await this.resync('start', false);
     const every = this.opts.resyncIntervalMs ?? 300_000;
     this.periodicTimer = setInterval(() => this.requestResync('periodic', 0), every);
     this.periodicTimer.unref();
-  }
-
-  private openEvents(): void {
-    this.events = new NetlinkSocket({
-      name: 'ctnetlink-events',
-      logger: this.log,
-      rawFactory: this.opts.rawFactory,
-      recvBufferBytes: this.opts.recvBufferBytes ?? 8 << 20,
-      groups: [CT_GROUP.NEW],
-      onMessage: (m) => this.onMessage(m),
-      onOverrun: () => this.onOverrun(),
-      onClosed: (reason) => {
-        if (this.stopped) return;
-        this.stats.reopens++;
-        this.log.warn('conntrack.socket_closed', { reason, action: 'reopening and resyncing' });
-        this.onOverrun();
-        try {
-          this.openEvents();
-        } catch (e) {
-          this.log.error('conntrack.reopen_failed', { error: errorMessage(e) });
-        }
-      },
-    });
-    this.log.info('conntrack.subscribed', { recvBufferBytes: this.events.recvBufferBytes });
   }
 
   private onMessage(m: NetlinkMessage): void {
@@ -164,13 +162,14 @@ export class ConntrackLogger {
         action: 'resync by dump after the burst',
       }),
     );
-    // Dump once the burst calms down rather than on every overrun.
+    // One dump shortly after the first loss rather than one per overrun.
     this.requestResync('overrun', 200);
   }
 
   private requestResync(reason: string, delayMs: number): void {
     if (this.stopped) return;
-    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    // A resync already scheduled covers this loss too; never postpone it (a flood would).
+    if (this.resyncTimer) return;
     this.resyncTimer = setTimeout(() => {
       this.resyncTimer = undefined;
       if (this.resyncing) {
@@ -201,6 +200,7 @@ export class ConntrackLogger {
     const overruns = this.overrunsSinceReport;
     this.overrunsSinceReport = 0;
     this.seenSinceDump = new Set();
+    const t0 = Date.now();
     let entries: CtEntry[];
     try {
       const r = await sock.dump(conntrackDumpRequest(NFPROTO_UNSPEC));
@@ -217,6 +217,7 @@ export class ConntrackLogger {
       this.log.error('conntrack.resync_failed', { reason, error: errorMessage(e) });
       return;
     }
+    const dumpMs = Date.now() - t0;
     const alive = new Set<string>();
     let recovered = 0;
     for (const e of entries) {
@@ -238,12 +239,14 @@ export class ConntrackLogger {
       this.log.warn('conntrack.events_lost', {
         reason,
         overruns,
+        dumped: entries.length,
+        dumpMs,
         lost: recovered,
         recoveredFromDump: recovered,
         note: 'lost = NATed connections whose NEW event the kernel dropped, found alive by the resync dump and logged now; connections that began and ended during the overrun cannot be recovered',
       });
     } else {
-      this.log.debug('conntrack.resynced', { reason, alive: alive.size });
+      this.log.debug('conntrack.resynced', { reason, alive: alive.size, dumped: entries.length, dumpMs });
     }
   }
 
@@ -251,7 +254,7 @@ export class ConntrackLogger {
     this.stopped = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     if (this.periodicTimer) clearInterval(this.periodicTimer);
-    this.events?.close();
+    await this.events?.close();
     await this.resyncing?.catch(() => {});
     this.requests?.close();
   }

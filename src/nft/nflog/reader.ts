@@ -3,17 +3,9 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import { NFNL_SUBSYS_ULOG } from '../netlink/constants.js';
 import type { NetlinkMessage } from '../netlink/message.js';
-import { NetlinkSocket, type RawSocketFactory } from '../netlink/socket.js';
-import {
-  NFULNL_COPY,
-  NFULNL_MSG,
-  type NflogPacket,
-  bindGroup,
-  decodeNflogPacket,
-  setCopyMode,
-  setQueueing,
-  unbindGroup,
-} from './codec.js';
+import type { RawSocketFactory } from '../netlink/socket.js';
+import { type EventStream, openEventStream } from '../netlink/subscription.js';
+import { NFULNL_MSG, type NflogPacket, decodeNflogPacket } from './codec.js';
 
 export type { NflogPacket } from './codec.js';
 
@@ -24,7 +16,7 @@ export interface NflogReaderOptions {
   metrics?: Metrics;
   /** Called for every logged packet. Exceptions are caught, counted and logged. */
   onPacket: (p: NflogPacket) => void;
-  /** Called when the kernel dropped packets for us (receive buffer overrun). */
+  /** Called when packets were lost (receive buffer overrun, or the socket had to be reopened). */
   onOverrun?: () => void;
   /** Bytes of each packet to copy (default 0xffff: everything). */
   copyRange?: number;
@@ -32,8 +24,14 @@ export interface NflogReaderOptions {
   qthreshold?: number;
   /** …or after this many 1/100 s (default 1). */
   timeoutCs?: number;
-  /** Receive buffer to ask for (default 8 MiB; see NetlinkSocket). */
+  /** Receive buffer to ask for (default 8 MiB; the kernel caps it at rmem_max and doubles it). */
   recvBufferBytes?: number;
+  /**
+   * Hold the socket in a helper process (default) so that a netlink@0.3.0 abort on overrun
+   * cannot take Gatehouse down; false keeps it in this process.
+   */
+  isolate?: boolean;
+  /** A fake kernel (tests); implies an in-process socket. */
   rawFactory?: RawSocketFactory;
 }
 
@@ -47,13 +45,11 @@ export interface NflogReaderOptions {
  *   …
  *   await r.close();
  *
- * If the binding closes the socket after a receive error, the reader reopens and rebinds it.
+ * `open` rejects with GH_NETLINK (EBUSY) when another process already bound the group.
  */
 export class NflogReader {
   readonly stats = { packets: 0, malformed: 0, overruns: 0, reopens: 0 };
-  private sock: NetlinkSocket | undefined;
-  private closed = false;
-  private reopenTimer: NodeJS.Timeout | undefined;
+  private stream: EventStream | undefined;
   private readonly log: Logger;
 
   private constructor(private readonly opts: NflogReaderOptions) {
@@ -62,7 +58,26 @@ export class NflogReader {
 
   static async open(opts: NflogReaderOptions): Promise<NflogReader> {
     const r = new NflogReader(opts);
-    await r.connect();
+    r.stream = await openEventStream(
+      {
+        kind: 'nflog',
+        name: `nflog-${opts.group}`,
+        group: opts.group,
+        copyRange: opts.copyRange ?? 0xffff,
+        qthreshold: opts.qthreshold ?? 1,
+        timeoutCs: opts.timeoutCs ?? 1,
+        recvBufferBytes: opts.recvBufferBytes ?? 8 << 20,
+      },
+      {
+        onMessage: (m) => r.onMessage(m),
+        onLoss: (reason, detail) => r.onLoss(reason, detail),
+      },
+      { logger: r.log, rawFactory: opts.rawFactory, isolate: opts.isolate },
+    );
+    r.log.info('nflog.bound', {
+      recvBufferBytes: r.stream.stats.recvBufferBytes,
+      isolated: !opts.rawFactory && opts.isolate !== false,
+    });
     return r;
   }
 
@@ -70,48 +85,22 @@ export class NflogReader {
     return this.opts.group;
   }
 
-  private async connect(): Promise<void> {
-    const sock = new NetlinkSocket({
-      name: `nflog-${this.opts.group}`,
-      logger: this.log,
-      rawFactory: this.opts.rawFactory,
-      recvBufferBytes: this.opts.recvBufferBytes ?? 8 << 20,
-      onMessage: (m) => this.onMessage(m),
-      onOverrun: () => {
-        this.stats.overruns++;
-        this.opts.metrics
-          ?.counter('gatehouse_nflog_overruns_total', 'nflog receive buffer overruns (packets lost)', [
-            'group',
-          ])
-          .inc({ group: String(this.opts.group) });
-        this.opts.onOverrun?.();
-      },
-      onClosed: (reason) => this.scheduleReopen(reason),
-    });
+  private onLoss(reason: 'overrun' | 'restart', detail: string): void {
+    if (reason === 'restart') this.stats.reopens++;
+    this.stats.overruns++;
+    this.opts.metrics
+      ?.counter(
+        'gatehouse_nflog_overruns_total',
+        'nflog packets lost (receive buffer overruns, socket restarts)',
+        ['group'],
+      )
+      .inc({ group: String(this.opts.group) });
+    this.log.debug('nflog.loss', { reason, detail });
     try {
-      await sock.request(bindGroup(this.opts.group));
-      await sock.request(setCopyMode(this.opts.group, NFULNL_COPY.PACKET, this.opts.copyRange ?? 0xffff));
-      await sock.request(setQueueing(this.opts.group, this.opts.qthreshold ?? 1, this.opts.timeoutCs ?? 1));
+      this.opts.onOverrun?.();
     } catch (e) {
-      sock.close();
-      throw e;
+      this.log.error('nflog.listener_failed', { error: errorMessage(e) });
     }
-    this.sock = sock;
-    this.log.info('nflog.bound', { recvBufferBytes: sock.recvBufferBytes });
-  }
-
-  private scheduleReopen(reason: string): void {
-    if (this.closed || this.reopenTimer) return;
-    this.log.warn('nflog.socket_closed', { reason, action: 'reopening' });
-    this.reopenTimer = setTimeout(() => {
-      this.reopenTimer = undefined;
-      if (this.closed) return;
-      this.stats.reopens++;
-      this.connect().catch((e: unknown) => {
-        this.log.error('nflog.reopen_failed', { error: errorMessage(e) });
-        this.scheduleReopen('reopen failed');
-      });
-    }, 200);
   }
 
   private onMessage(m: NetlinkMessage): void {
@@ -128,22 +117,14 @@ export class NflogReader {
     this.opts.metrics
       ?.counter('gatehouse_nflog_packets_total', 'packets received from nflog groups', ['group'])
       .inc({ group: String(p.group) });
-    // Any exception from the consumer is caught by NetlinkSocket (never reaches the binding).
+    // Any exception from the consumer is caught by the stream (never reaches the binding).
     this.opts.onPacket(p);
   }
 
+  /** Stops receiving; closing the socket unbinds the group. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.reopenTimer) clearTimeout(this.reopenTimer);
-    const sock = this.sock;
-    this.sock = undefined;
-    if (!sock) return;
-    try {
-      if (!sock.isClosed) await sock.request(unbindGroup(this.opts.group), { timeoutMs: 1000 });
-    } catch {
-      // closing the socket unbinds the group anyway
-    }
-    sock.close();
+    const s = this.stream;
+    this.stream = undefined;
+    await s?.close();
   }
 }
