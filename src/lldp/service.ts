@@ -15,7 +15,7 @@ export class LldpService implements Service {
   private config: GatehouseConfig;
 
   constructor(
-    private readonly ctx: ServiceContext,
+    ctx: ServiceContext,
     createSwitch: LldpApiDeps['createSwitch'],
   ) {
     this.config = ctx.config;
