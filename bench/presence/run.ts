@@ -46,11 +46,27 @@ async function seedStore(dir: string): Promise<void> {
   await store.write((tx) => {
     for (let i = 0; i < MACHINES; i++) {
       tx.put(mt, hostOf(i), {
-        hostname: hostOf(i), aliases: '', ip: ipOf(i), mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
-        rfs: 0, hfs: 0, mtype: 'user', room: 'pasteur', is_faulty: false, is_faulty_details: '',
+        hostname: hostOf(i),
+        aliases: '',
+        ip: ipOf(i),
+        mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+        rfs: 0,
+        hfs: 0,
+        mtype: 'user',
+        room: 'pasteur',
+        is_faulty: false,
+        is_faulty_details: '',
       });
       tx.put(ut, loginOf(i), {
-        login: loginOf(i), firstname: 'B', lastname: 'Ench', uid: 10000 + i, group: 'user', password: 'x', shell: '/bin/bash', ssh_key: null, id: i + 1,
+        login: loginOf(i),
+        firstname: 'B',
+        lastname: 'Ench',
+        uid: 10000 + i,
+        group: 'user',
+        password: 'x',
+        shell: '/bin/bash',
+        ssh_key: null,
+        id: i + 1,
       });
     }
   });
@@ -70,7 +86,10 @@ async function waitListening(port: number, child: ChildProcess): Promise<void> {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error('server exited early');
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -111,18 +130,31 @@ function heartbeat(port: number, i: number): Promise<Sample> {
       method: 'POST',
       path: '/heartbeat',
       agent: false, // a new connection per heartbeat, like the Python client
-      headers: { host: 'presencesync', 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+      headers: {
+        host: 'presencesync',
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': Buffer.byteLength(body),
+      },
     },
     body,
   );
 }
 
 function ssoLookup(port: number, agent: http.Agent, i: number): Promise<Sample> {
-  return send(port, { method: 'GET', path: '/', agent, headers: { host: 'sso', 'x-real-ip': ipOf(i), 'x-real-uri': '/' } });
+  return send(port, {
+    method: 'GET',
+    path: '/',
+    agent,
+    headers: { host: 'sso', 'x-real-ip': ipOf(i), 'x-real-uri': '/' },
+  });
 }
 
 /** Fires `fn` `rate` times per second for `seconds`, on schedule; resolves with every sample. */
-async function openLoop(rate: number, seconds: number, fn: (k: number) => Promise<Sample>): Promise<Sample[]> {
+async function openLoop(
+  rate: number,
+  seconds: number,
+  fn: (k: number) => Promise<Sample>,
+): Promise<Sample[]> {
   const total = Math.round(rate * seconds);
   const pending: Array<Promise<Sample>> = [];
   const t0 = performance.now();
@@ -155,10 +187,13 @@ async function openPolls(port: number, n: number): Promise<Array<() => void>> {
   const closers: Array<() => void> = [];
   for (let i = 0; i < n; i++) {
     await new Promise<void>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: `/poll?${q}`, headers: { host: 'presencesync' } }, (res) => {
-        res.resume();
-        resolve();
-      });
+      const req = http.get(
+        { host: '127.0.0.1', port, path: `/poll?${q}`, headers: { host: 'presencesync' } },
+        (res) => {
+          res.resume();
+          resolve();
+        },
+      );
       req.on('error', () => resolve());
       closers.push(() => req.destroy());
     });
@@ -178,11 +213,13 @@ interface PhaseResult {
 async function eventLoopP99(port: number): Promise<number | undefined> {
   // prom-client resets its event-loop histogram at every scrape: each scrape covers one phase.
   const text = await new Promise<string>((resolve) => {
-    http.get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let b = '';
-      res.on('data', (c: Buffer) => (b += c.toString()));
-      res.on('end', () => resolve(b));
-    }).on('error', () => resolve(''));
+    http
+      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+        let b = '';
+        res.on('data', (c: Buffer) => (b += c.toString()));
+        res.on('end', () => resolve(b));
+      })
+      .on('error', () => resolve(''));
   });
   const m = /^gatehouse_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text);
   return m ? Number(m[1]) * 1000 : undefined;
@@ -194,7 +231,14 @@ function cpuMsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-async function phase(port: number, pid: number, factor: number, seconds: number, agent: http.Agent, scrape: boolean): Promise<PhaseResult> {
+async function phase(
+  port: number,
+  pid: number,
+  factor: number,
+  seconds: number,
+  agent: http.Agent,
+  scrape: boolean,
+): Promise<PhaseResult> {
   if (scrape) await eventLoopP99(port);
   const cpu0 = cpuMsOf(pid);
   const hbRate = (MACHINES / 15) * factor;
@@ -209,8 +253,15 @@ async function phase(port: number, pid: number, factor: number, seconds: number,
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  console.log(`# load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  console.log(`# presence bench: ${MACHINES} machines, heartbeat period 15 s compressed (see header), SSO ${SSO_RATE}/s, ${DURATION} s per phase; node ${process.version}, ${os.cpus().length} cpus`);
+  console.log(
+    `# load average at start: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(
+    `# presence bench: ${MACHINES} machines, heartbeat period 15 s compressed (see header), SSO ${SSO_RATE}/s, ${DURATION} s per phase; node ${process.version}, ${os.cpus().length} cpus`,
+  );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ghps-bench-'));
   const children: ChildProcess[] = [];
   try {
@@ -232,17 +283,32 @@ async function main(): Promise<void> {
     );
     // GHPS_CPU_PROF=DIR writes a V8 CPU profile of the Gatehouse process there (analysis aid).
     const prof = process.env.GHPS_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.GHPS_CPU_PROF] : [];
-    const gh = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'serve', '--config', path.join(dir, 'gatehouse.yml')], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const gh = spawn(
+      process.execPath,
+      [
+        ...prof,
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'src/cli/main.ts'),
+        'serve',
+        '--config',
+        path.join(dir, 'gatehouse.yml'),
+      ],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     children.push(gh);
     await waitListening(port, gh);
     const closePolls = await openPolls(port, 3);
     const basePort = await freePort();
     const base = spawn(
       process.execPath,
-      ['-e', `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(204);s.end()})}).listen(${basePort},'127.0.0.1')`],
+      [
+        '-e',
+        `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(204);s.end()})}).listen(${basePort},'127.0.0.1')`,
+      ],
       { stdio: 'ignore' },
     );
     children.push(base);
@@ -262,17 +328,21 @@ async function main(): Promise<void> {
     const table: Record<string, { gh: PhaseResult[]; base: PhaseResult[] }> = {};
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, factor, seconds] of phases) {
-        const entry = (table[name] ??= { gh: [], base: [] });
+        table[name] ??= { gh: [], base: [] };
+        const entry = table[name];
         entry.gh.push(await phase(port, gh.pid!, factor, seconds, agent, true));
         entry.base.push(await phase(basePort, base.pid!, factor, seconds, agent, false));
       }
     }
     agent.destroy();
     const probe = await new Promise<string>((resolve) => {
-      http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'sso', 'x-real-ip': ipOf(5) } }, (res) => {
-        res.resume();
-        resolve(`${res.headers['x-sso-status']} ${res.headers['x-sso-user'] ?? ''}`);
-      });
+      http.get(
+        { host: '127.0.0.1', port, path: '/', headers: { host: 'sso', 'x-real-ip': ipOf(5) } },
+        (res) => {
+          res.resume();
+          resolve(`${res.headers['x-sso-status']} ${res.headers['x-sso-user'] ?? ''}`);
+        },
+      );
     });
     console.log(`sso check for ${ipOf(5)}: ${probe}`);
     const ghRss = peakRssMiB(gh.pid!);
@@ -285,8 +355,10 @@ async function main(): Promise<void> {
       for (const kind of ['hb', 'sso'] as const) {
         const rate = kind === 'hb' ? ((MACHINES / 15) * factor).toFixed(1) : String(SSO_RATE);
         const label = `${name} ${kind === 'hb' ? 'heartbeat' : 'sso'} ${rate}/s`;
-        entry.gh.forEach((r, i) => console.log(`round ${i + 1} ${summary(`gatehouse ${label}`, r[kind]).line}`));
-        entry.base.forEach((r, i) => console.log(`round ${i + 1} ${summary(`bare-node-204 ${label}`, r[kind]).line}`));
+        for (const [i, r] of entry.gh.entries())
+          console.log(`round ${i + 1} ${summary(`gatehouse ${label}`, r[kind]).line}`);
+        for (const [i, r] of entry.base.entries())
+          console.log(`round ${i + 1} ${summary(`bare-node-204 ${label}`, r[kind]).line}`);
         const ghP99 = median(entry.gh.map((r) => summary('', r[kind]).p99));
         const baseP99 = median(entry.base.map((r) => summary('', r[kind]).p99));
         const ghP50 = median(entry.gh.map((r) => summary('', r[kind]).p50));
@@ -301,10 +373,18 @@ async function main(): Promise<void> {
           ` (gatehouse CPU ${median(entry.gh.map((r) => r.cpuMs / 10 / seconds)).toFixed(0)} % of a core)`,
       );
       const loops = entry.gh.map((r) => r.loopP99).filter((x): x is number => x !== undefined);
-      if (loops.length) console.log(`=> ${name} gatehouse event-loop delay p99 per round: ${loops.map((x) => x.toFixed(1)).join(', ')} ms`);
+      if (loops.length)
+        console.log(
+          `=> ${name} gatehouse event-loop delay p99 per round: ${loops.map((x) => x.toFixed(1)).join(', ')} ms`,
+        );
     }
     console.log(`peak RSS: gatehouse ${ghRss.toFixed(0)} MiB, bare node ${baseRss.toFixed(0)} MiB`);
-    console.log(`# load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(
+      `# load average at end: ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
     console.log(`target (median nominal p99 < 10 ms for heartbeats and SSO): ${met ? 'met' : 'NOT met'}`);
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');

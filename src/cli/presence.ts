@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GatehouseError, errorMessage } from '../errors.js';
+import { errorMessage, GatehouseError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { PresenceClient } from '../presence/client.js';
 import { commandProbe, runHeartbeatLoop, shortHostname, systemShortHostname } from '../presence/heartbeat.js';
-import { type ParsedArgs, UsageError, flagString, parseArgs } from './args.js';
+import { flagString, type ParsedArgs, parseArgs, UsageError } from './args.js';
 import type { CliIo, CommandGroup } from './io.js';
 
 /**
@@ -78,7 +78,10 @@ async function heartbeat(argv: string[]): Promise<number> {
   const client = clientFrom(args);
   const interval = seconds(args, 'interval') ?? (seconds(args, 'timeout') ?? 30) / 2;
   const hostname = machineName(flagString(args, 'hostname'));
-  const logger = createLogger({ level: args.flags.has('debug') ? 'debug' : 'info', bindings: { program: 'presenced-heartbeat' } });
+  const logger = createLogger({
+    level: args.flags.has('debug') ? 'debug' : 'info',
+    bindings: { program: 'presenced-heartbeat' },
+  });
   logger.info('presence.heartbeat_started', { hostname, interval });
   await runHeartbeatLoop({
     probe: commandProbe(flagString(args, 'who') ?? 'who', flagString(args, 'id') ?? 'id'),
@@ -98,7 +101,10 @@ async function fake(argv: string[]): Promise<number> {
   if (!login || !hostname) throw new UsageError('fake needs LOGIN HOSTNAME');
   const client = clientFrom(args);
   const every = (seconds(args, 'every') ?? 4) * 1000;
-  const logger = createLogger({ level: args.flags.has('debug') ? 'debug' : 'info', bindings: { program: 'fakepresence' } });
+  const logger = createLogger({
+    level: args.flags.has('debug') ? 'debug' : 'info',
+    bindings: { program: 'fakepresence' },
+  });
   const signal = stopSignal();
   while (!signal.aborted) {
     try {
@@ -124,7 +130,10 @@ async function loginOrLogout(kind: 'login' | 'logout', argv: string[], io: CliIo
   const hostname = host ?? machineName(undefined);
   let refusal: string | null;
   try {
-    refusal = kind === 'login' ? await client.requestLogin(user, hostname) : await client.notifyLogout(user, hostname);
+    refusal =
+      kind === 'login'
+        ? await client.requestLogin(user, hostname)
+        : await client.notifyLogout(user, hostname);
   } catch (e) {
     // Not a refusal: presencesync could not be asked (the PAM hook tells these apart).
     io.err(`cannot reach presencesync: ${errorMessage(e)}`);

@@ -32,7 +32,10 @@ export class PresenceClient {
   async post(path: string, msg: unknown): Promise<PresenceReply> {
     const data = pyJsonDumps(msg);
     const body = new URLSearchParams({ data, hmac: generateToken(this.opts.pubSecret, data) }).toString();
-    const url = new URL(path.replace(/^\//, ''), this.opts.url.endsWith('/') ? this.opts.url : `${this.opts.url}/`);
+    const url = new URL(
+      path.replace(/^\//, ''),
+      this.opts.url.endsWith('/') ? this.opts.url : `${this.opts.url}/`,
+    );
     const timeout = this.opts.timeoutMs ?? 10_000;
     const res = await request(url, {
       method: 'POST',

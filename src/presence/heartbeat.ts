@@ -92,8 +92,16 @@ export async function runHeartbeatLoop(opts: HeartbeatLoopOptions): Promise<void
       const users = await loggedOnProloginUsers(opts.probe);
       if (users.length === 1) {
         const r = await opts.send(users[0]!, opts.hostname);
-        opts.logger.debug('presence.heartbeat_sent', { login: users[0], hostname: opts.hostname, status: r.status });
-        if (r.status === 403) opts.logger.warn('presence.heartbeat_refused', { status: r.status, hint: 'check the presencesync pub secret' });
+        opts.logger.debug('presence.heartbeat_sent', {
+          login: users[0],
+          hostname: opts.hostname,
+          status: r.status,
+        });
+        if (r.status === 403)
+          opts.logger.warn('presence.heartbeat_refused', {
+            status: r.status,
+            hint: 'check the presencesync pub secret',
+          });
       } else if (users.length > 1) {
         opts.logger.error('presence.too_many_users', { users });
       } else {

@@ -4,12 +4,12 @@ import type { Handler, RequestContext } from '../http/server.js';
 import type { Metrics } from '../metrics.js';
 import { pyJsonDumps } from '../rpc/pyjson.js';
 import {
-  type TornadoArgs,
   checkSigned,
   isTooLarge,
   readTornadoArgs,
   sendSignedFailure,
   sendTornadoError,
+  type TornadoArgs,
 } from '../sync/tornado.js';
 import type { LoginOutcome, LogoutOutcome } from './rules.js';
 
@@ -48,7 +48,8 @@ export function parseSessionData(data: string): { login: string; hostname: strin
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'data is not a JSON object';
   const { login, hostname } = value as Record<string, unknown>;
-  if (typeof login !== 'string' || typeof hostname !== 'string') return 'data needs string "login" and "hostname"';
+  if (typeof login !== 'string' || typeof hostname !== 'string')
+    return 'data needs string "login" and "hostname"';
   return { login, hostname };
 }
 
@@ -58,10 +59,11 @@ export function parseSessionData(data: string): { login: string; hostname: strin
  * Every request is signed over the exact `data` argument after Tornado's cleaning.
  */
 export function presenceRoutes(ops: PresenceOperations, opts: PresenceRouteOptions): Record<string, Handler> {
-  const rejected = opts.metrics.counter('gatehouse_sync_requests_rejected_total', 'Sync requests refused, by reason', [
-    'feed',
-    'reason',
-  ]);
+  const rejected = opts.metrics.counter(
+    'gatehouse_sync_requests_rejected_total',
+    'Sync requests refused, by reason',
+    ['feed', 'reason'],
+  );
   const refuse = (reason: string) => rejected.inc({ feed: 'presencesync', reason });
 
   /** Method check, argument parsing and signature check shared by every endpoint. */
@@ -85,7 +87,11 @@ export function presenceRoutes(ops: PresenceOperations, opts: PresenceRouteOptio
         sendTornadoError(res, 413);
         return;
       }
-      const check = checkSigned(args, secret(), { checkMsg: true, timeauthEnabled: opts.timeauthEnabled(), now: opts.now() });
+      const check = checkSigned(args, secret(), {
+        checkMsg: true,
+        timeauthEnabled: opts.timeauthEnabled(),
+        now: opts.now(),
+      });
       if (!check.ok) {
         refuse(check.status === 403 ? 'bad_token' : 'missing_argument');
         ctx.logger.info('presence.request_refused', {
@@ -102,12 +108,18 @@ export function presenceRoutes(ops: PresenceOperations, opts: PresenceRouteOptio
   };
 
   /** Endpoints whose data is `{"login", "hostname"}`; the original answered 500 otherwise. */
-  const session = (fn: (login: string, hostname: string, res: ServerResponse, ctx: RequestContext) => void) => {
+  const session = (
+    fn: (login: string, hostname: string, res: ServerResponse, ctx: RequestContext) => void,
+  ) => {
     return (data: string, res: ServerResponse, ctx: RequestContext) => {
       const parsed = parseSessionData(data);
       if (typeof parsed === 'string') {
         refuse('bad_data');
-        ctx.logger.info('presence.bad_data', { path: ctx.url.pathname, reason: parsed, peer: ctx.remoteAddress });
+        ctx.logger.info('presence.bad_data', {
+          path: ctx.url.pathname,
+          reason: parsed,
+          peer: ctx.remoteAddress,
+        });
         sendTornadoError(res, 500);
         return;
       }

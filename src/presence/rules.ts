@@ -141,9 +141,9 @@ export class PresenceRules {
     const existing = this.backlog.get(login);
     const expires = this.now() + this.timeout;
     // Assigning an existing key keeps its place in the backlog order, as a Python dict does.
-    let entry = existing;
-    if (entry) Object.assign(entry, { expires, hostname });
-    else this.backlog.set(login, (entry = { expires, hostname }));
+    const entry = existing ?? { expires, hostname };
+    if (existing) Object.assign(existing, { expires, hostname });
+    else this.backlog.set(login, entry);
     this.byExpiry.delete(login);
     this.byExpiry.set(login, entry);
     this.reverse.set(hostname, login);
@@ -162,18 +162,27 @@ export class PresenceRules {
   }
 
   /** `is_login_allowed`, in the original's order (spec §9.2). */
-  private loginAllowed(login: string, hostname: string, dir: PresenceDirectory): { refusal: string | null; counted: LoginFailureReason | null } {
+  private loginAllowed(
+    login: string,
+    hostname: string,
+    dir: PresenceDirectory,
+  ): { refusal: string | null; counted: LoginFailureReason | null } {
     const current = this.backlog.get(login);
     if (current?.hostname === hostname) return { refusal: null, counted: 'already_logged' };
     if (current) return { refusal: `${login} is already logged somewhere else`, counted: 'already_logged' };
     if (this.reverse.has(hostname)) return { refusal: `${hostname} is busy`, counted: 'busy' };
     const machines = dir.machines(hostname);
-    if (machines.length !== 1) return { refusal: `${hostname} is not a registered machine`, counted: 'machine_not_registered' };
+    if (machines.length !== 1)
+      return { refusal: `${hostname} is not a registered machine`, counted: 'machine_not_registered' };
     const users = dir.users(login);
-    if (users.length !== 1) return { refusal: `${login} is not a registered user`, counted: 'user_not_registered' };
+    if (users.length !== 1)
+      return { refusal: `${login} is not a registered user`, counted: 'user_not_registered' };
     // Organizers and roots may log on any registered machine, contestants only on `user` ones.
     if (users[0]!.group === 'user' && machines[0]!.mtype !== 'user') {
-      return { refusal: `${login} is not a kind of user that is allowed to log on ${hostname}`, counted: 'user_not_allowed' };
+      return {
+        refusal: `${login} is not a kind of user that is allowed to log on ${hostname}`,
+        counted: 'user_not_allowed',
+      };
     }
     return { refusal: null, counted: null };
   }

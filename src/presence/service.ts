@@ -66,11 +66,15 @@ export class PresenceService implements Service, PresenceSource {
     this.rules = new PresenceRules({ timeout: opts.config.presence.timeout, now: this.now });
     this.directory = opts.directory ?? storeDirectory(opts.store);
     // Name, labels and meaning of the original's Prometheus counter (spec §1.5).
-    this.loginFailed = opts.metrics.counter('presencesync_login_failed', 'Login requests refused by presencesync', [
-      'reason',
-      'user',
-    ]);
-    this.sessionsGauge = opts.metrics.gauge('gatehouse_presence_sessions', 'Presence sessions held by presencesync');
+    this.loginFailed = opts.metrics.counter(
+      'presencesync_login_failed',
+      'Login requests refused by presencesync',
+      ['reason', 'user'],
+    );
+    this.sessionsGauge = opts.metrics.gauge(
+      'gatehouse_presence_sessions',
+      'Presence sessions held by presencesync',
+    );
     this.hub = new SyncHub({
       pk: 'login',
       name: 'presencesync',
@@ -213,7 +217,13 @@ export class PresenceService implements Service, PresenceSource {
 /** `serviceFactories` entry: presencesync unless `presence.enabled` is false. */
 export function presenceServiceFactory(ctx: ServiceContext): PresenceService | undefined {
   if (!ctx.config.presence.enabled) return undefined;
-  return new PresenceService({ config: ctx.config, store: ctx.store, logger: ctx.logger, metrics: ctx.metrics, http: ctx.http });
+  return new PresenceService({
+    config: ctx.config,
+    store: ctx.store,
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+    http: ctx.http,
+  });
 }
 
 /** The running presence service among `ctx.services`, if any. */

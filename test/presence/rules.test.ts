@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import t from 'tap';
 import {
+  deleteOf,
   NOT_LOGGED_IN,
   type PresenceDirectory,
   PresenceRules,
   TOO_EARLY,
-  WRONG_HOSTNAME,
-  deleteOf,
   updateOf,
+  WRONG_HOSTNAME,
 } from '../../src/presence/rules.js';
 
 const machines: Record<string, string> = {
@@ -17,7 +17,12 @@ const machines: Record<string, string> = {
   srv: 'service',
   laptop: 'orga',
 };
-const users: Record<string, string> = { aproviste: 'user', jmarchand: 'user', cana_p: 'orga', nathalie: 'root' };
+const users: Record<string, string> = {
+  aproviste: 'user',
+  jmarchand: 'user',
+  cana_p: 'orga',
+  nathalie: 'root',
+};
 const dir: PresenceDirectory = {
   machines: (h) => (machines[h] ? [{ mtype: machines[h] }] : []),
   users: (l) => (users[l] ? [{ group: users[l] }] : []),
@@ -40,8 +45,16 @@ t.test('start-up embargo: logins refused for one TIMEOUT, heartbeats accepted', 
   const c = clock();
   const rules = new PresenceRules({ timeout: 30, now: () => c.now });
   c.advance(29.9);
-  t.same(rules.login('aproviste', 'pas-r01p01', dir), { refusal: TOO_EARLY, counted: 'too_early', messages: [] });
-  t.same(rules.heartbeat('jmarchand', 'pas-r01p02'), [[updateOf('jmarchand', 'pas-r01p02')]], 'heartbeat bypasses the embargo');
+  t.same(rules.login('aproviste', 'pas-r01p01', dir), {
+    refusal: TOO_EARLY,
+    counted: 'too_early',
+    messages: [],
+  });
+  t.same(
+    rules.heartbeat('jmarchand', 'pas-r01p02'),
+    [[updateOf('jmarchand', 'pas-r01p02')]],
+    'heartbeat bypasses the embargo',
+  );
   c.advance(0.1);
   t.same(rules.login('aproviste', 'pas-r01p01', dir), {
     refusal: null,
@@ -63,15 +76,32 @@ t.test('login authorisation order and messages (spec §9.2)', (t) => {
     ['ghost', 'nosuch', 'nosuch is not a registered machine', 'machine_not_registered'],
     ['ghost', 'pas-r01p02', 'ghost is not a registered user', 'user_not_registered'],
     ['jmarchand', 'srv', 'jmarchand is not a kind of user that is allowed to log on srv', 'user_not_allowed'],
-    ['jmarchand', 'laptop', 'jmarchand is not a kind of user that is allowed to log on laptop', 'user_not_allowed'],
+    [
+      'jmarchand',
+      'laptop',
+      'jmarchand is not a kind of user that is allowed to log on laptop',
+      'user_not_allowed',
+    ],
   ];
   for (const [login, host, refusal, counted] of cases) {
     t.same(rules.login(login, host, dir), { refusal, counted, messages: [] }, `${login}@${host}`);
   }
-  t.same(rules.login('aproviste', 'pas-r01p01', dir), { refusal: null, counted: 'already_logged', messages: [] }, 'refresh: allowed, counted, silent');
-  t.same(rules.login('cana_p', 'pas-r01p02', dir).messages, [[updateOf('cana_p', 'pas-r01p02')]], 'organizer on a user machine');
+  t.same(
+    rules.login('aproviste', 'pas-r01p01', dir),
+    { refusal: null, counted: 'already_logged', messages: [] },
+    'refresh: allowed, counted, silent',
+  );
+  t.same(
+    rules.login('cana_p', 'pas-r01p02', dir).messages,
+    [[updateOf('cana_p', 'pas-r01p02')]],
+    'organizer on a user machine',
+  );
   t.same(rules.login('nathalie', 'srv', dir).refusal, null, 'root on a service machine');
-  t.same(Object.fromEntries(rules.list().list), { aproviste: 'pas-r01p01', cana_p: 'pas-r01p02', nathalie: 'srv' });
+  t.same(Object.fromEntries(rules.list().list), {
+    aproviste: 'pas-r01p01',
+    cana_p: 'pas-r01p02',
+    nathalie: 'srv',
+  });
   t.end();
 });
 
@@ -96,9 +126,15 @@ t.test('heartbeat carries expired logins in the same message, before its own upd
   const { c, rules } = ready(30);
   rules.heartbeat('aproviste', 'pas-r01p01');
   c.advance(30);
-  t.same(rules.heartbeat('jmarchand', 'pas-r01p02'), [[deleteOf('aproviste'), updateOf('jmarchand', 'pas-r01p02')]]);
+  t.same(rules.heartbeat('jmarchand', 'pas-r01p02'), [
+    [deleteOf('aproviste'), updateOf('jmarchand', 'pas-r01p02')],
+  ]);
   c.advance(30);
-  t.same(rules.heartbeat('jmarchand', 'pas-r01p02'), [[deleteOf('jmarchand'), updateOf('jmarchand', 'pas-r01p02')]], 'own expiry then re-creation');
+  t.same(
+    rules.heartbeat('jmarchand', 'pas-r01p02'),
+    [[deleteOf('jmarchand'), updateOf('jmarchand', 'pas-r01p02')]],
+    'own expiry then re-creation',
+  );
   t.end();
 });
 
@@ -106,7 +142,10 @@ t.test('login announces expiries as a separate message first', (t) => {
   const { c, rules } = ready(30);
   rules.heartbeat('jmarchand', 'pas-r01p02');
   c.advance(30);
-  t.same(rules.login('aproviste', 'pas-r01p01', dir).messages, [[deleteOf('jmarchand')], [updateOf('aproviste', 'pas-r01p01')]]);
+  t.same(rules.login('aproviste', 'pas-r01p01', dir).messages, [
+    [deleteOf('jmarchand')],
+    [updateOf('aproviste', 'pas-r01p01')],
+  ]);
   t.end();
 });
 
@@ -114,7 +153,9 @@ t.test('displaced-user quirk: newcomer announced, old user deleted but kept unti
   const { c, rules } = ready(30);
   rules.heartbeat('aproviste', 'pas-r01p01');
   c.advance(10);
-  t.same(rules.heartbeat('jmarchand', 'pas-r01p01'), [[deleteOf('aproviste'), updateOf('jmarchand', 'pas-r01p01')]]);
+  t.same(rules.heartbeat('jmarchand', 'pas-r01p01'), [
+    [deleteOf('aproviste'), updateOf('jmarchand', 'pas-r01p01')],
+  ]);
   t.ok(rules.has('aproviste'), 'displaced entry kept');
   t.same(rules.records(), [
     { login: 'aproviste', hostname: 'pas-r01p01' },
@@ -140,7 +181,9 @@ t.test('moved user: the previous host stays busy', (t) => {
   t.equal(rules.holderOf('pas-r01p01'), 'aproviste', 'still busy after the user expired');
   t.equal(rules.holderOf('pas-r01p02'), undefined);
   // a heartbeat from the stale host announces the stale holder as deleted
-  t.same(rules.heartbeat('cana_p', 'pas-r01p01'), [[deleteOf('aproviste'), updateOf('cana_p', 'pas-r01p01')]]);
+  t.same(rules.heartbeat('cana_p', 'pas-r01p01'), [
+    [deleteOf('aproviste'), updateOf('cana_p', 'pas-r01p01')],
+  ]);
   t.end();
 });
 
@@ -148,7 +191,11 @@ t.test('moving back to the stale host is silent (old holder == login)', (t) => {
   const { rules } = ready(30);
   rules.heartbeat('aproviste', 'pas-r01p01');
   rules.heartbeat('aproviste', 'pas-r01p02');
-  t.same(rules.heartbeat('aproviste', 'pas-r01p01'), [], 'subscribers still believe pas-r01p02, like the original');
+  t.same(
+    rules.heartbeat('aproviste', 'pas-r01p01'),
+    [],
+    'subscribers still believe pas-r01p02, like the original',
+  );
   t.same(Object.fromEntries(rules.currentList()), { aproviste: 'pas-r01p01' });
   t.end();
 });
@@ -177,7 +224,10 @@ t.test('logout checks', (t) => {
 t.test('property: published messages replayed by a subscriber match get_list except displaced users', (t) => {
   const logins = ['a', 'b', 'c'];
   const hosts = ['pas-r01p01', 'pas-r01p02', 'pas-r01p03'];
-  const localDir: PresenceDirectory = { machines: () => [{ mtype: 'user' }], users: () => [{ group: 'orga' }] };
+  const localDir: PresenceDirectory = {
+    machines: () => [{ mtype: 'user' }],
+    users: () => [{ group: 'orga' }],
+  };
   const op = fc.oneof(
     fc.record({ k: fc.constant('hb'), l: fc.constantFrom(...logins), h: fc.constantFrom(...hosts) }),
     fc.record({ k: fc.constant('login'), l: fc.constantFrom(...logins), h: fc.constantFrom(...hosts) }),
@@ -304,41 +354,59 @@ t.test('property: the optimised rules behave exactly like the original algorithm
   const logins = ['aproviste', 'jmarchand', 'cana_p', 'nathalie', 'ghost'];
   const hosts = ['pas-r01p01', 'pas-r01p02', 'srv', 'laptop', 'nosuch'];
   const op = fc.oneof(
-    fc.record({ k: fc.constantFrom('hb', 'hb', 'login', 'logout'), l: fc.constantFrom(...logins), h: fc.constantFrom(...hosts) }),
-    fc.record({ k: fc.constant('tick'), s: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.constantFrom(0.25, 0.5, 1.5, 40)) }),
+    fc.record({
+      k: fc.constantFrom('hb', 'hb', 'login', 'logout'),
+      l: fc.constantFrom(...logins),
+      h: fc.constantFrom(...hosts),
+    }),
+    fc.record({
+      k: fc.constant('tick'),
+      s: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.constantFrom(0.25, 0.5, 1.5, 40)),
+    }),
     fc.record({ k: fc.constant('list') }),
   );
   fc.assert(
-    fc.property(fc.array(op, { minLength: 5, maxLength: 80, size: 'large' }), fc.constantFrom(3, 5, 10), (ops, timeout) => {
-      const c = clock();
-      const mine = new PresenceRules({ timeout, now: () => c.now });
-      const ref = new ReferenceRules(timeout, () => c.now);
-      for (const o of ops) {
-        let a: { refusal?: string | null; messages: unknown[][]; list?: Map<string, string> };
-        let b: typeof a;
-        if (o.k === 'hb') {
-          a = { messages: mine.heartbeat(o.l!, o.h!) };
-          b = { messages: ref.heartbeat(o.l!, o.h!) };
-        } else if (o.k === 'login') {
-          const r = mine.login(o.l!, o.h!, dir);
-          a = { refusal: r.refusal, messages: r.messages };
-          b = ref.login(o.l!, o.h!, dir);
-        } else if (o.k === 'logout') {
-          a = mine.logout(o.l!, o.h!);
-          b = ref.logout(o.l!, o.h!);
-        } else if (o.k === 'list') {
-          a = mine.list();
-          b = ref.list();
-        } else {
-          c.advance(o.s!);
-          continue;
+    fc.property(
+      fc.array(op, { minLength: 5, maxLength: 80, size: 'large' }),
+      fc.constantFrom(3, 5, 10),
+      (ops, timeout) => {
+        const c = clock();
+        const mine = new PresenceRules({ timeout, now: () => c.now });
+        const ref = new ReferenceRules(timeout, () => c.now);
+        for (const o of ops) {
+          let a: { refusal?: string | null; messages: unknown[][]; list?: Map<string, string> };
+          let b: typeof a;
+          if (o.k === 'hb') {
+            a = { messages: mine.heartbeat(o.l!, o.h!) };
+            b = { messages: ref.heartbeat(o.l!, o.h!) };
+          } else if (o.k === 'login') {
+            const r = mine.login(o.l!, o.h!, dir);
+            a = { refusal: r.refusal, messages: r.messages };
+            b = ref.login(o.l!, o.h!, dir);
+          } else if (o.k === 'logout') {
+            a = mine.logout(o.l!, o.h!);
+            b = ref.logout(o.l!, o.h!);
+          } else if (o.k === 'list') {
+            a = mine.list();
+            b = ref.list();
+          } else {
+            c.advance((o as { s: number }).s);
+            continue;
+          }
+          a = { ...a, messages: normalise(a.messages) };
+          b = { ...b, messages: normalise(b.messages) };
+          if (
+            JSON.stringify({ ...a, list: a.list && [...a.list] }) !==
+            JSON.stringify({ ...b, list: b.list && [...b.list] })
+          )
+            return false;
         }
-        a = { ...a, messages: normalise(a.messages) };
-        b = { ...b, messages: normalise(b.messages) };
-        if (JSON.stringify({ ...a, list: a.list && [...a.list] }) !== JSON.stringify({ ...b, list: b.list && [...b.list] })) return false;
-      }
-      return JSON.stringify(mine.records()) === JSON.stringify([...ref.backlog].map(([login, [, hostname]]) => ({ login, hostname })));
-    }),
+        return (
+          JSON.stringify(mine.records()) ===
+          JSON.stringify([...ref.backlog].map(([login, [, hostname]]) => ({ login, hostname })))
+        );
+      },
+    ),
     { numRuns: 1000 },
   );
   t.pass('1000 random histories agree');
