@@ -73,6 +73,8 @@ t.test('machines CRUD with allocation, read-only identity fields and clear error
   );
   const filtered = await a('GET', '/api/v1/machines?mtype=orga');
   t.equal(filtered.json.count, 1);
+  const both = await a('GET', '/api/v1/machines?mtype__in=orga,user&rfs__in=0,1');
+  t.equal(both.json.count, 2, '__in values are comma-separated in a query string');
   const badFilter = await a('GET', '/api/v1/machines?is_faulty=1');
   t.same(
     [badFilter.status, badFilter.json.code, badFilter.json.error],

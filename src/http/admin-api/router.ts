@@ -254,10 +254,16 @@ export function onlyFields(
   return body;
 }
 
-/** Query-string parameters as an object (filters of list endpoints). */
-export function queryObject(q: URLSearchParams, skip: readonly string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of q) if (!skip.includes(k)) out[k] = v;
+/**
+ * Query-string parameters as an object (filters of list endpoints). `…__in` values are split
+ * on commas (`?mtype__in=user,orga`), since a query string has no lists.
+ */
+export function queryObject(
+  q: URLSearchParams,
+  skip: readonly string[] = [],
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of q) if (!skip.includes(k)) out[k] = k.endsWith('__in') ? v.split(',') : v;
   return out;
 }
 
