@@ -85,11 +85,17 @@ export async function spawnGatehouse(opts: {
       const found = logs.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const w = { pred, resolve };
-        waiters.add(w);
-        setTimeout(() => {
+        const timer = setTimeout(() => {
           if (waiters.delete(w)) reject(new Error(`no matching log line within ${timeoutMs} ms`));
         }, timeoutMs);
+        const w = {
+          pred,
+          resolve: (r: Record<string, unknown>) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+        };
+        waiters.add(w);
       });
     },
     stop(signal = 'SIGTERM') {
