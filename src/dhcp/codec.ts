@@ -162,7 +162,11 @@ function cString(buf: Uint8Array, start: number, len: number): string {
  * Decodes one UDP payload. The returned option values are views into `buf` (copy them before
  * reusing the buffer beyond the current packet).
  */
-export function decodePacket(buf: Uint8Array): DecodeResult {
+export function decodePacket(input: Uint8Array): DecodeResult {
+  // Plain Uint8Array views: sub-views of a Buffer are Buffers, which cost more to create.
+  const buf = Buffer.isBuffer(input)
+    ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+    : input;
   if (buf.length < HEADER_SIZE)
     return fail('too-short', `${buf.length} bytes, a BOOTP header is ${HEADER_SIZE}`);
   const op = buf[0]!;
@@ -291,15 +295,19 @@ function writeLatin1Field(buf: Buffer, off: number, size: number, s: string): vo
 export function encodePacket(p: EncodeInput, opts: EncodeOptions = {}): Encoded {
   const maxSize = Math.max(DEFAULT_MAX_MESSAGE, opts.maxSize ?? DEFAULT_MAX_MESSAGE);
   const minSize = opts.minSize ?? MIN_REPLY_SIZE;
-  const parts = chunks(p.options);
-  const optionBytes = parts.reduce((n, c) => n + c.length, 0);
+  // Wire size of the options as encoded (each instance carries at most 255 bytes, RFC 3396).
+  let optionBytes = 0;
+  for (const [, data] of p.options)
+    optionBytes += data.length + 2 * Math.max(1, Math.ceil(data.length / 255));
   const mainRoom = maxSize - HEADER_SIZE - 4;
   const dropped: number[] = [];
   let overload = 0;
-  let main: Uint8Array[] = parts;
+  // The common case (everything fits the options field) writes straight from `p.options`.
+  let main: Uint8Array[] | undefined;
   let fileParts: Uint8Array[] = [];
   let snameParts: Uint8Array[] = [];
   if (optionBytes + 1 > mainRoom) {
+    const parts = chunks(p.options);
     // Room in each area, keeping one byte for END (and three for option 52 in the main area).
     const areas: Array<{ room: number; list: Uint8Array[]; bit: number }> = [
       { room: mainRoom - 1 - 3, list: [], bit: 0 },
@@ -325,7 +333,7 @@ export function encodePacket(p: EncodeInput, opts: EncodeOptions = {}): Encoded 
     snameParts = areas.find((x) => x.bit === 2)?.list ?? [];
     if (overload) main = [Uint8Array.of(OPT.OVERLOAD, 1, overload), ...main];
   }
-  const mainLen = main.reduce((n, c) => n + c.length, 0) + 1;
+  const mainLen = (main ? main.reduce((n, c) => n + c.length, 0) : optionBytes) + 1;
   const size = Math.max(minSize, HEADER_SIZE + 4 + mainLen);
   const buf = Buffer.alloc(size);
   buf[0] = p.op;
@@ -345,8 +353,25 @@ export function encodePacket(p: EncodeInput, opts: EncodeOptions = {}): Encoded 
   if (overload & 1) writeArea(buf, 108, fileParts);
   else writeLatin1Field(buf, 108, 128, p.file);
   buf.writeUInt32BE(MAGIC_COOKIE, HEADER_SIZE);
-  writeArea(buf, HEADER_SIZE + 4, main);
+  if (main) writeArea(buf, HEADER_SIZE + 4, main);
+  else writeOptions(buf, HEADER_SIZE + 4, p.options);
   return { bytes: buf, dropped, overload };
+}
+
+function writeOptions(buf: Buffer, off: number, options: OptionList): void {
+  let i = off;
+  for (const [code, data] of options) {
+    let from = 0;
+    do {
+      const n = Math.min(255, data.length - from);
+      buf[i++] = code;
+      buf[i++] = n;
+      // A byte loop: replies carry many 1-16 byte values, where subarray + set cost more.
+      for (let k = 0; k < n; k++) buf[i++] = data[from + k]!;
+      from += n;
+    } while (from < data.length);
+  }
+  buf[i] = OPT.END;
 }
 
 function writeArea(buf: Buffer, off: number, parts: Uint8Array[]): void {
@@ -356,6 +381,26 @@ function writeArea(buf: Buffer, off: number, parts: Uint8Array[]): void {
     i += c.length;
   }
   buf[i] = OPT.END;
+}
+
+/**
+ * The option 53 value of the DHCP message at `buf[off…]`, 0 if none or unreadable: a cheap peek
+ * for overload shedding, which drops new DISCOVERs before REQUESTs of exchanges already begun.
+ */
+export function peekMessageType(buf: Uint8Array, off: number): number {
+  let i = off + HEADER_SIZE + 4;
+  if (buf.length < i) return 0;
+  while (i + 1 < buf.length) {
+    const code = buf[i]!;
+    if (code === OPT.PAD) {
+      i++;
+      continue;
+    }
+    if (code === OPT.END) return 0;
+    if (code === OPT.MESSAGE_TYPE) return buf[i + 1] === 1 && i + 2 < buf.length ? buf[i + 2]! : 0;
+    i += 2 + buf[i + 1]!;
+  }
+  return 0;
 }
 
 /** The `aa:bb:…` form of chaddr for Ethernet (htype 1, hlen 6); undefined otherwise. */

@@ -70,6 +70,12 @@ export const dhcpConfigSchema = z
       .int()
       .min(64 * 1024)
       .default(8 * 1024 * 1024),
+    /**
+     * With `interfaces`: when requests would wait in the receive queue longer than this
+     * (estimated), the oldest are dropped unread, so a flood or a starved CPU degrades into
+     * some lost requests instead of every answer arriving too late. 0 disables.
+     */
+    maxQueueDelayMs: z.number().int().min(0).default(1000),
     /** Server identifier when answering through `listen`; null = the listen address, else the gateway. */
     serverId: ipv4.nullable().default(null),
     /** Lease time given to known machines, seconds (original: 14400). */

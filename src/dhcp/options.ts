@@ -34,9 +34,7 @@ export function ipOpt(...ips: Ip[]): Uint8Array {
 }
 
 export function u32Opt(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n >>> 0);
-  return b;
+  return Uint8Array.of((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
 }
 
 export function u8Opt(n: number): Uint8Array {

@@ -99,11 +99,15 @@ export class DhcpServer implements Service {
   private transports: Transport[] = [];
   private guard: import('node:dgram').Socket | undefined;
   private serverIds = new Set<Ip>();
+  private readonly children = new Map<Counter<string>, Map<string, { inc(n?: number): void }>>();
+  /** Whether info lines are wanted: skips building per-reply log fields at warn level (benches). */
+  private infoLogs: boolean;
   private serverIdsAt = 0;
 
   constructor(opts: DhcpServerOptions) {
     this.config = opts.config;
     this.plan = buildPlan(opts.config);
+    this.infoLogs = opts.config.log.level === 'debug' || opts.config.log.level === 'info';
     this.store = opts.store;
     this.logger = opts.logger.child({ part: 'dhcp' });
     this.limiter = new LogLimiter(this.logger);
@@ -208,6 +212,8 @@ export class DhcpServer implements Service {
           name,
           serverPort: d.serverPort,
           recvBufferBytes: d.recvBufferBytes,
+          maxQueueDelayMs: d.maxQueueDelayMs,
+          onShed: (count, delayMs) => this.shed(name, count, delayMs),
           onPacket,
           onError,
         });
@@ -232,6 +238,21 @@ export class DhcpServer implements Service {
 
   get leases(): LeaseEngine {
     return this.engine;
+  }
+
+  private shed(iface: string, count: number, delayMs: number): void {
+    this.m.dropped.inc({ reason: 'overload-shed' }, count);
+    this.limiter.log(
+      'warn',
+      'dhcp.overload',
+      {
+        interface: iface,
+        dropped: count,
+        queueDelayMs: Math.round(delayMs),
+        effect: 'oldest requests dropped unread so that the rest are answered while their clients still wait',
+      },
+      this.now(),
+    );
   }
 
   private transportError(e: unknown, where: string): void {
@@ -284,6 +305,7 @@ export class DhcpServer implements Service {
     }
     this.plan = next;
     this.config = config;
+    this.infoLogs = config.log.level === 'debug' || config.log.level === 'info';
     this.serverIdsAt = 0;
   }
 
@@ -317,6 +339,22 @@ export class DhcpServer implements Service {
     return configured ?? own[0] ?? gateway;
   }
 
+  /** Increments a labelled counter through a cached child (label hashing is per packet otherwise). */
+  private count(counter: Counter<string>, ...values: string[]): void {
+    let byLabels = this.children.get(counter);
+    if (!byLabels) {
+      byLabels = new Map();
+      this.children.set(counter, byLabels);
+    }
+    const key = values.length === 1 ? values[0]! : values.join('\u0000');
+    let child = byLabels.get(key);
+    if (!child) {
+      child = counter.labels(...values);
+      byLabels.set(key, child);
+    }
+    child.inc();
+  }
+
   /** The hot path: runs to completion synchronously for each datagram. */
   handle(inbound: Inbound): void {
     const now = this.now();
@@ -331,7 +369,7 @@ export class DhcpServer implements Service {
       return;
     }
     const req = read.request;
-    this.m.received.inc({ type: req.type ?? 'BOOTP' });
+    this.count(this.m.received, req.type ?? 'BOOTP');
     const decision = decide(this.plan, this.hosts, this.engine, {
       req,
       now,
@@ -383,7 +421,8 @@ export class DhcpServer implements Service {
         );
       }
     });
-    this.m.replies.inc({ type, case: kase });
+    this.count(this.m.replies, type, kase);
+    if (!this.infoLogs) return;
     const fields: Record<string, unknown> = {
       mac: req.mac,
       xid: req.packet.xid.toString(16),
@@ -416,7 +455,7 @@ export class DhcpServer implements Service {
     inbound: Inbound,
     now: number,
   ): void {
-    this.m.dropped.inc({ reason: decision.reason });
+    this.count(this.m.dropped, decision.reason);
     if (decision.reason === 'pool-exhausted') this.m.exhausted.inc();
     const level = DROP_LEVEL[decision.reason] ?? 'debug';
     const fields: Record<string, unknown> = {

@@ -15,8 +15,11 @@
  */
 import dgram from 'node:dgram';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import raw, { type RawSocket } from 'raw-socket';
 import { GatehouseError, errorMessage } from '../errors.js';
+import { BacklogEstimator } from './backlog.js';
+import { MSG, peekMessageType } from './codec.js';
 import { buildIpUdp, parseIpUdp, udpDstPort } from './ip-udp.js';
 import { type Ip, IP_BROADCAST, formatIp, parseIp } from './ipv4.js';
 import type { Destination } from './reply.js';
@@ -45,6 +48,19 @@ export type TransportErrorHandler = (error: unknown, where: string) => void;
 const SO_RCVBUFFORCE = 33;
 /** DHCP messages fit in one Ethernet frame; larger UDP datagrams are not DHCP and get truncated. */
 const RECV_BUFFER = 4096;
+/** Datagrams read per poll wakeup before yielding to the event loop (timers, store commits). */
+const RECV_BATCH = 64;
+/** Most datagrams dropped from the head in one wakeup (bounds the time spent shedding). */
+const SHED_MAX = 1024;
+const SO_MEMINFO = 55;
+
+/** The native handle inside raw-socket's Socket (raw-socket 1.8.1, pinned). */
+interface NativeRawSocket {
+  recv(buffer: Buffer, cb: (buffer: Buffer, bytes: number, source: string) => void): void;
+  send(buffer: Buffer, offset: number, length: number, address: string, cb: (bytes: number) => void): void;
+  on(event: 'recvReady', listener: () => void): void;
+  removeAllListeners(event: 'recvReady'): void;
+}
 
 function interfaceAddresses(name: string): Ip[] {
   const out: Ip[] = [];
@@ -60,6 +76,10 @@ export interface InterfaceSocketOptions {
   name: string;
   serverPort: number;
   recvBufferBytes: number;
+  /** Drop from the head of the queue when requests would wait longer than this (0: never). */
+  maxQueueDelayMs: number;
+  /** `count` datagrams dropped unread because the queue was `delayMs` long. */
+  onShed: (count: number, delayMs: number) => void;
   onPacket: PacketHandler;
   onError: TransportErrorHandler;
 }
@@ -67,6 +87,10 @@ export interface InterfaceSocketOptions {
 export class InterfaceSocket implements Transport {
   readonly iface: string;
   private readonly socket: RawSocket;
+  private readonly wrap: NativeRawSocket;
+  private readonly buffer = Buffer.alloc(RECV_BUFFER);
+  private readonly backlog = new BacklogEstimator();
+  private meminfo: Buffer | undefined = Buffer.alloc(36);
   private cached: Ip[] = [];
   private cachedAt = 0;
 
@@ -103,32 +127,110 @@ export class InterfaceSocket implements Transport {
         opts.onError(e, 'rcvbuf');
       }
     }
-    this.socket.on('message', (buf, _source) => {
-      try {
-        // Every UDP datagram of the interface lands here (DNS, TFTP, our own looped-back
-        // broadcasts): the port test is the cheap filter.
-        if (udpDstPort(buf) !== opts.serverPort) return;
-        const parsed = parseIpUdp(buf);
-        if (!parsed.ok) {
-          opts.onError(new Error(parsed.reason), 'ip-udp');
-          return;
-        }
-        const d = parsed.datagram;
-        // The receive buffer is reused by the next recv: the handler finishes with it first
-        // (it runs to completion synchronously).
-        opts.onPacket({
-          payload: d.payload,
-          src: d.src,
-          srcPort: d.srcPort,
-          dst: d.dst,
-          iface: opts.name,
-          broadcast: d.dst === IP_BROADCAST,
-        });
-      } catch (e) {
-        opts.onError(e, 'handler');
-      }
-    });
+    // raw-socket 1.8 reads one datagram per poll wakeup and, while the socket stays readable,
+    // never reports it writable: under a flood its queued `send()` starves completely (measured:
+    // 0 replies at 40k requests/s). So we drive its native handle ourselves: drain up to
+    // RECV_BATCH datagrams per wakeup and send synchronously (sendto on a non-blocking socket).
+    this.wrap = (this.socket as unknown as { wrap: NativeRawSocket }).wrap;
+    this.wrap.removeAllListeners('recvReady');
+    this.wrap.on('recvReady', () => this.drain());
     this.socket.on('error', (e) => opts.onError(e, 'socket'));
+  }
+
+  /** Bytes waiting in the receive queue (SO_MEMINFO), or -1 when the kernel does not say. */
+  private queuedBytes(): number {
+    if (!this.meminfo) return -1;
+    try {
+      this.socket.getOption(raw.SocketLevel.SOL_SOCKET, SO_MEMINFO, this.meminfo, this.meminfo.length);
+      return this.meminfo.readUInt32LE(0);
+    } catch {
+      this.meminfo = undefined;
+      return -1;
+    }
+  }
+
+  /** One datagram into `this.buffer`: its length, or -1 when the queue is empty. */
+  private recvOne(): number {
+    let len = -1;
+    try {
+      this.wrap.recv(this.buffer, (_b, bytes) => {
+        len = bytes;
+      });
+    } catch (e) {
+      // EAGAIN: drained. Anything else is reported; the socket stays open.
+      if (!/temporarily unavailable|would block/i.test(errorMessage(e))) this.opts.onError(e, 'recv');
+      return -1;
+    }
+    return len;
+  }
+
+  private handleDatagram(len: number): void {
+    const { serverPort, onPacket, onError, name } = this.opts;
+    try {
+      const buf = this.buffer.subarray(0, len);
+      // Every UDP datagram of the interface lands here (DNS, TFTP, our own looped-back
+      // broadcasts): the port test is the cheap filter.
+      if (udpDstPort(buf) !== serverPort) return;
+      const parsed = parseIpUdp(buf);
+      if (!parsed.ok) {
+        onError(new Error(parsed.reason), 'ip-udp');
+        return;
+      }
+      const d = parsed.datagram;
+      // The buffer is reused by the next recv: the handler runs to completion synchronously
+      // and copies what it keeps.
+      onPacket({
+        payload: d.payload,
+        src: d.src,
+        srcPort: d.srcPort,
+        dst: d.dst,
+        iface: name,
+        broadcast: d.dst === IP_BROADCAST,
+      });
+    } catch (e) {
+      onError(e, 'handler');
+    }
+  }
+
+  private drain(): void {
+    const { maxQueueDelayMs } = this.opts;
+    const now = performance.now();
+    const queued = this.queuedBytes();
+    if (queued > 0 && maxQueueDelayMs > 0 && this.backlog.delayMs(queued) > maxQueueDelayMs) {
+      // Head drop of new DISCOVERs: the oldest are the ones whose clients gave up or retried.
+      // Other messages (REQUESTs of exchanges already offered, RELEASEs…) are still handled,
+      // so the work already done turns into leases.
+      let excess = Math.min(this.backlog.excess(queued, maxQueueDelayMs / 2), SHED_MAX);
+      let shed = 0;
+      while (excess-- > 0) {
+        const len = this.recvOne();
+        if (len < 0) break;
+        const buf = this.buffer.subarray(0, len);
+        const ihl = (buf[0]! & 0x0f) * 4;
+        if (udpDstPort(buf) === this.opts.serverPort && peekMessageType(buf, ihl + 8) === MSG.DISCOVER) {
+          shed++;
+        } else {
+          this.handleDatagram(len);
+        }
+      }
+      if (shed > 0) this.opts.onShed(shed, this.backlog.delayMs(queued));
+    }
+    let packets = 0;
+    let drained = false;
+    for (; packets < RECV_BATCH; packets++) {
+      // An empty queue makes recv throw EAGAIN, and an exception costs more than asking first.
+      if ((packets > 0 && queued >= 0 && this.queuedBytes() === 0) || (packets === 0 && queued === 0)) {
+        drained = true;
+        break;
+      }
+      const len = this.recvOne();
+      if (len < 0) {
+        drained = true;
+        break;
+      }
+      this.handleDatagram(len);
+    }
+    if (queued >= 0) this.backlog.observe(now, queued, packets, drained, packets === RECV_BATCH);
   }
 
   addresses(): readonly Ip[] {
@@ -142,7 +244,12 @@ export class InterfaceSocket implements Transport {
 
   send(to: Destination, src: Ip, payload: Buffer, done: (error: Error | null) => void): void {
     const datagram = buildIpUdp(src, to.ip, this.opts.serverPort, to.port, payload);
-    this.socket.send(datagram, 0, datagram.length, formatIp(to.ip), (error) => done(error));
+    try {
+      this.wrap.send(datagram, 0, datagram.length, formatIp(to.ip), () => done(null));
+    } catch (e) {
+      // EAGAIN/ENOBUFS when the send buffer is full: the reply is dropped and the client retries.
+      done(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   close(): Promise<void> {

@@ -1,0 +1,282 @@
+/**
+ * DHCP DORA rate: Gatehouse vs Kea 2.2 (memfile) vs dnsmasq, same namespaces, same pool, same
+ * perfdhcp runs, one server at a time. Needs root.
+ *
+ *   node --import tsx bench/dhcp/run.ts [--period 5] [--rates 4000,16000] [--max 60000] [--clients 60000] [--rounds 1]
+ *
+ * Topology (test/helpers/netns.ts): perfdhcp in `ghdhb-c0` at 10.10.255.1 acts as a relay agent
+ * (giaddr = its address, as perfdhcp always does); every server runs in `ghdhb-gw` on `lan0`
+ * (10.10.255.254/16) and serves 10.10.0.1-10.10.254.254 with 3600 s leases. Each measurement
+ * starts the server afresh with an empty lease database. Gatehouse uses its production path
+ * (raw socket bound to lan0) and logs at `warn` (Kea also logs at WARN; dnsmasq with --quiet-dhcp).
+ */
+import { type ChildProcess, execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { clientBytes } from '../../test/dhcp/helpers.js';
+import { createLan, type LanTopology } from '../../test/helpers/netns.js';
+
+const execFileP = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+const PERIOD = Number(arg('period', '5'));
+const RATES = arg('rates', '4000,16000').split(',').filter(Boolean).map(Number);
+const MAX = Number(arg('max', '60000'));
+const CLIENTS = Number(arg('clients', '60000'));
+const ROUNDS = Number(arg('rounds', '1'));
+const ONLY = arg('only', 'gatehouse,kea,dnsmasq').split(',');
+
+const SERVER_IP = '10.10.255.254';
+const RELAY_IP = '10.10.255.1';
+const POOL = ['10.10.0.1', '10.10.254.254'] as const;
+const LEASE = 3600;
+
+interface PerfResult {
+  rate: number;
+  sent: [number, number];
+  received: [number, number];
+  drops: [number, number];
+  avgMs: [number, number];
+  maxMs: [number, number];
+}
+
+interface Row {
+  server: string;
+  round: number;
+  target: number | 'max';
+  result: PerfResult;
+  peakRssMb: number;
+}
+
+function parsePerf(out: string): PerfResult {
+  const rate = Number(/Rate: ([\d.]+)/.exec(out)?.[1] ?? 0);
+  const nums = (re: RegExp): [number, number] => {
+    const all = [...out.matchAll(re)].map((m) => Number(m[1]));
+    return [all[0] ?? Number.NaN, all[1] ?? Number.NaN];
+  };
+  return {
+    rate,
+    sent: nums(/sent packets: (\d+)/g),
+    received: nums(/received packets: (\d+)/g),
+    drops: nums(/^drops: (\d+)/gm),
+    avgMs: nums(/avg delay: ([\d.]+) ms/g),
+    maxMs: nums(/max delay: ([\d.]+) ms/g),
+  };
+}
+
+function peakRssMb(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+    return Math.round(kb / 1024);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+interface Server {
+  name: string;
+  start(dir: string): ChildProcess;
+}
+
+function servers(lan: LanTopology): Server[] {
+  const gatehouse: Server = {
+    name: 'gatehouse',
+    start(dir) {
+      const config = path.join(dir, 'gatehouse.yml');
+      fs.writeFileSync(
+        config,
+        [
+          `dataDir: ${path.join(dir, 'data')}`,
+          'demo: { seed: false }',
+          'log: { level: warn }',
+          "http: { listen: ['127.0.0.1:0'] }",
+          'dns: { enabled: false }',
+          'tftp: { enabled: false }',
+          'netboot: { enabled: false }',
+          'presence: { enabled: false }',
+          'sso: { enabled: false }',
+          `network: { alien: 10.10.0.0/16, alienGateway: ${SERVER_IP} }`,
+          `dhcp: { interfaces: [lan0], alien: { rangeStart: ${POOL[0]}, rangeEnd: ${POOL[1]}, leaseTime: ${LEASE} } }`,
+          '',
+        ].join('\n'),
+      );
+      return lan.gw.spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'serve', '--config', config],
+        { cwd: repo },
+      );
+    },
+  };
+  const kea: Server = {
+    name: 'kea',
+    start(dir) {
+      const config = path.join(dir, 'kea.json');
+      fs.writeFileSync(
+        config,
+        JSON.stringify({
+          Dhcp4: {
+            'interfaces-config': { interfaces: ['lan0'] },
+            'lease-database': {
+              type: 'memfile',
+              persist: true,
+              name: path.join(dir, 'kea-leases.csv'),
+              'lfc-interval': 0,
+            },
+            'valid-lifetime': LEASE,
+            authoritative: true,
+            subnet4: [
+              {
+                id: 1,
+                subnet: '10.10.0.0/16',
+                pools: [{ pool: `${POOL[0]} - ${POOL[1]}` }],
+                'next-server': SERVER_IP,
+                'boot-file-name': 'prologin.kpxe',
+                'option-data': [
+                  { name: 'routers', data: SERVER_IP },
+                  { name: 'domain-name-servers', data: SERVER_IP },
+                  { name: 'domain-name', data: 'prolo' },
+                ],
+              },
+            ],
+            loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'WARN' }],
+          },
+        }),
+      );
+      return lan.gw.spawn('kea-dhcp4', ['-c', config], {
+        env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir },
+      });
+    },
+  };
+  const dnsmasq: Server = {
+    name: 'dnsmasq',
+    start(dir) {
+      return lan.gw.spawn('dnsmasq', [
+        '--no-daemon',
+        '--port=0',
+        '--no-ping',
+        '--quiet-dhcp',
+        '--interface=lan0',
+        '--bind-interfaces',
+        `--dhcp-range=${POOL[0]},${POOL[1]},255.255.0.0,${LEASE}`,
+        '--dhcp-lease-max=100000',
+        '--dhcp-authoritative',
+        `--dhcp-leasefile=${path.join(dir, 'dnsmasq.leases')}`,
+        '--dhcp-boot=prologin.kpxe',
+        `--dhcp-option=option:domain-name,prolo`,
+        `--pid-file=${path.join(dir, 'dnsmasq.pid')}`,
+      ]);
+    },
+  };
+  return [gatehouse, kea, dnsmasq].filter((s) => ONLY.includes(s.name));
+}
+
+/** Waits until the server answers a relayed DISCOVER (the same probe for every server). */
+async function waitReady(lan: LanTopology, proc: ChildProcess, name: string): Promise<void> {
+  const probe = clientBytes({ type: 'DISCOVER', mac: '02:00:00:ff:ff:01', giaddr: RELAY_IP }).toString('hex');
+  const deadline = Date.now() + 30_000;
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited (${proc.exitCode}): ${stderr}`);
+    const r = await lan.clients[0]!.exec(
+      process.execPath,
+      [path.join(repo, 'test/dhcp/fixtures/udp-exchange.mjs'), RELAY_IP, '67', SERVER_IP, '67', probe, '500'],
+      { allowFail: true },
+    );
+    if (r.stdout.trim() !== 'timeout' && r.code === 0) return;
+  }
+  throw new Error(`${name} did not answer within 30 s: ${stderr}`);
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    proc.kill('SIGTERM');
+  });
+}
+
+async function measure(
+  lan: LanTopology,
+  server: Server,
+  target: number | 'max',
+  round: number,
+): Promise<Row> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ghdhb-${server.name}-`));
+  const proc = server.start(dir);
+  try {
+    await waitReady(lan, proc, server.name);
+    const rate = target === 'max' ? MAX : target;
+    const { stdout } = await lan.clients[0]!.exec(
+      'perfdhcp',
+      ['-4', '-r', String(rate), '-p', String(PERIOD), '-R', String(CLIENTS), '-l', RELAY_IP, SERVER_IP],
+      { allowFail: true, timeoutMs: (PERIOD + 30) * 1000 },
+    );
+    const result = parsePerf(stdout);
+    return { server: server.name, round, target, result, peakRssMb: peakRssMb(proc.pid) };
+  } finally {
+    await stop(proc);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench/dhcp needs root (network namespaces, raw sockets)');
+  const lan = await createLan({ prefix: 'ghdhb', clients: 1, gwLanAddresses: [`${SERVER_IP}/16`] });
+  const rows: Row[] = [];
+  try {
+    await lan.clients[0]!.exec('ip', ['addr', 'add', `${RELAY_IP}/16`, 'dev', 'eth0']);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const target of ['max' as const, ...RATES]) {
+        for (const s of servers(lan)) {
+          const row = await measure(lan, s, target, round);
+          rows.push(row);
+          const r = row.result;
+          console.log(
+            `round ${round} ${s.name.padEnd(9)} target ${String(target).padStart(6)}/s: ${fmt(r.rate).padStart(6)} DORA/s, drops ${r.drops[0]}+${r.drops[1]} of ${r.sent[0]}+${r.sent[1]}, avg ${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)} ms, max ${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)} ms, peak RSS ${row.peakRssMb} MB`,
+          );
+        }
+      }
+    }
+  } finally {
+    await lan.destroy();
+  }
+  console.log('\nsummary (exchanges/s = completed 4-way DORA per second as perfdhcp reports it)');
+  console.log('server     target   DORA/s  drops(D-O+R-A)  avg D-O/R-A ms  max D-O/R-A ms  peak RSS MB');
+  for (const row of rows) {
+    const r = row.result;
+    console.log(
+      `${row.server.padEnd(10)} ${String(row.target).padStart(6)} ${fmt(r.rate).padStart(8)}  ${`${r.drops[0]}+${r.drops[1]}`.padStart(14)}  ${`${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)}`.padStart(14)}  ${`${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)}`.padStart(14)}  ${String(row.peakRssMb).padStart(11)}`,
+    );
+  }
+  for (let round = 1; round <= ROUNDS; round++) {
+    const g = rows.find((r) => r.server === 'gatehouse' && r.target === 'max' && r.round === round);
+    const k = rows.find((r) => r.server === 'kea' && r.target === 'max' && r.round === round);
+    if (g && k && k.result.rate > 0)
+      console.log(
+        `round ${round}: Gatehouse / Kea saturated rate = ${(g.result.rate / k.result.rate).toFixed(2)}x`,
+      );
+  }
+}
+
+await main();
