@@ -10,16 +10,14 @@
  * starts the server afresh with an empty lease database. Gatehouse uses its production path
  * (raw socket bound to lan0) and logs at `warn` (Kea also logs at WARN; dnsmasq with --quiet-dhcp).
  */
-import { type ChildProcess, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { clientBytes } from '../../test/dhcp/helpers.js';
 import { createLan, type LanTopology } from '../../test/helpers/netns.js';
 
-const execFileP = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 
