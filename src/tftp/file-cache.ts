@@ -12,9 +12,9 @@
  * The final open uses O_NOFOLLOW. As tftp-hpa does, only world-readable regular files are
  * served: a file the operator made private stays private even if Gatehouse runs as root.
  */
-import { constants as C } from 'node:fs';
-import fs from 'node:fs/promises';
+import fsSync, { constants as C } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { toNetascii } from './netascii.js';
 import type { TransferMode } from './policy.js';
 
@@ -93,34 +93,38 @@ export class FileCache {
    * transfer in `mode`. Never throws for ordinary filesystem trouble: it maps to a lookup result.
    */
   async open(root: string, relative: string, mode: TransferMode): Promise<OpenResult> {
+    // Path resolution, open and fstat are synchronous on purpose: with the dentry and inode
+    // caches warm they take microseconds, while five round trips through libuv's thread pool
+    // took milliseconds per request on a busy box (a boot storm sends a thousand at once).
+    // Only reading file contents (a cache miss) goes to the thread pool.
     let rootReal: string;
     try {
-      rootReal = await fs.realpath(root);
+      rootReal = fsSync.realpathSync.native(root);
     } catch {
       return { kind: 'no-root' };
     }
     let real: string;
     try {
-      real = await fs.realpath(path.join(rootReal, relative));
+      real = fsSync.realpathSync.native(path.join(rootReal, relative));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG'
         ? { kind: 'missing' }
         : { kind: 'denied' };
     }
-    if (!real.startsWith(rootReal.endsWith(path.sep) ? rootReal : rootReal + path.sep))
+    if (!real.startsWith(rootReal.endsWith(path.sep) ? rootReal : rootReal + path.sep)) {
       return { kind: 'denied' };
-
-    let handle: fs.FileHandle;
+    }
+    let fd: number;
     try {
       // O_NONBLOCK: opening a FIFO someone left in the root must not hang the server.
-      handle = await fs.open(real, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+      fd = fsSync.openSync(real, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
     } catch (e) {
       return (e as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'missing' } : { kind: 'denied' };
     }
     let keepOpen = false;
     try {
-      const st = await handle.stat({ bigint: true });
+      const st = fsSync.fstatSync(fd, { bigint: true });
       if (!st.isFile() || (st.mode & BigInt(C.S_IROTH)) === 0n) return { kind: 'denied' };
       const id: Identity = {
         dev: st.dev,
@@ -130,24 +134,24 @@ export class FileCache {
         ctimeNs: st.ctimeNs,
       };
       const size = Number(st.size);
-      const cacheable = size <= this.maxBytes;
-      if (!cacheable) {
+      if (size > this.maxBytes) {
         if (mode === 'netascii') return { kind: 'too-large' };
         keepOpen = true;
-        return { kind: 'found', cache: 'bypass', source: diskSource(handle, size) };
+        return { kind: 'found', cache: 'bypass', source: diskSource(fd, size) };
       }
       const cached = this.entries.get(real);
-      let entry: Entry | undefined;
       const hit = cached !== undefined && sameIdentity(cached.id, id);
+      let entry: Entry | undefined;
       if (hit) {
         this.hits++;
         this.touch(real, cached);
         entry = cached;
       } else {
         this.misses++;
-        entry = await this.load(real, handle, id);
+        entry = await this.load(real, fd, id);
       }
       if (!entry) return { kind: 'denied' };
+      const cache = hit ? 'hit' : 'miss';
       if (mode === 'netascii') {
         if (!entry.netascii) {
           entry.netascii = toNetascii(entry.data);
@@ -157,21 +161,21 @@ export class FileCache {
             this.evict();
           }
         }
-        return { kind: 'found', cache: hit ? 'hit' : 'miss', source: memorySource(entry.netascii) };
+        return { kind: 'found', cache, source: memorySource(entry.netascii) };
       }
-      return { kind: 'found', cache: hit ? 'hit' : 'miss', source: memorySource(entry.data) };
+      return { kind: 'found', cache, source: memorySource(entry.data) };
     } catch {
       return { kind: 'denied' };
     } finally {
-      if (!keepOpen) await handle.close().catch(noop);
+      if (!keepOpen) closeFd(fd);
     }
   }
 
-  private async load(real: string, handle: fs.FileHandle, id: Identity): Promise<Entry | undefined> {
+  private async load(real: string, fd: number, id: Identity): Promise<Entry | undefined> {
     const key = `${real}\0${id.dev}:${id.ino}:${id.size}:${id.mtimeNs}:${id.ctimeNs}`;
     let pending = this.loading.get(key);
     if (!pending) {
-      pending = readWhole(handle, Number(id.size)).then(
+      pending = readWhole(fd, Number(id.size)).then(
         (data) => {
           if (!data) return undefined;
           const entry: Entry = { id, data, netascii: undefined, bytes: data.length };
@@ -211,12 +215,18 @@ export class FileCache {
   }
 }
 
+const readAt = promisify(fsSync.read);
+
+function closeFd(fd: number): void {
+  fsSync.close(fd, noop);
+}
+
 /** Reads exactly `size` bytes; undefined if the file changed length while being read. */
-async function readWhole(handle: fs.FileHandle, size: number): Promise<Buffer | undefined> {
+async function readWhole(fd: number, size: number): Promise<Buffer | undefined> {
   const data = Buffer.allocUnsafe(size);
   let off = 0;
   while (off < size) {
-    const { bytesRead } = await handle.read(data, off, size - off, off);
+    const { bytesRead } = await readAt(fd, data, off, size - off, off);
     if (bytesRead === 0) return undefined;
     off += bytesRead;
   }
@@ -227,22 +237,39 @@ function memorySource(data: Buffer): FileSource {
   return { kind: 'memory', size: data.length, data, close: noop };
 }
 
-function diskSource(handle: fs.FileHandle, size: number): FileSource {
+function diskSource(fd: number, size: number): FileSource {
+  let closed = false;
+  let reading = 0;
+  // The descriptor is closed only once no read is in flight: a number closed under a pending
+  // read could be reused by the next open() and the read would return another file's bytes.
+  const release = () => {
+    if (closed && reading === 0) closeFd(fd);
+  };
   return {
     kind: 'disk',
     size,
     async read(offset: number, length: number): Promise<Buffer> {
       const buf = Buffer.allocUnsafe(length);
       let off = 0;
-      while (off < length) {
-        const { bytesRead } = await handle.read(buf, off, length - off, offset + off);
-        if (bytesRead === 0) break;
-        off += bytesRead;
+      reading++;
+      try {
+        while (off < length && !closed) {
+          const { bytesRead } = await readAt(fd, buf, off, length - off, offset + off);
+          if (bytesRead === 0) break;
+          off += bytesRead;
+        }
+      } finally {
+        reading--;
+        release();
       }
       // A file truncated under a transfer yields short blocks; the client sees a short file
       // rather than stale bytes.
       return buf.subarray(0, off);
     },
-    close: () => void handle.close().catch(noop),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      release();
+    },
   };
 }

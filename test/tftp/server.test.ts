@@ -412,3 +412,28 @@ t.test('reload applies a new root and limits without restarting the socket', asy
   t.same(got.oack, { blksize: '600' });
   t.equal(h.server.addresses()[0]!.port, h.port);
 });
+
+t.test('a file bigger than the cache is streamed from disk, windowed and lock-step', async (t) => {
+  const { root, bytes } = makeRoot(t, { 'arch.kpxe': 300_000 });
+  const h = await startTftp(t, { root, cacheBytes: 10_000 });
+  const windowed = await tftpGet({
+    host: '127.0.0.1',
+    port: h.port,
+    file: 'arch.kpxe',
+    options: { blksize: 1468, windowsize: 8 },
+  });
+  t.ok(windowed.data.equals(bytes['arch.kpxe']!));
+  const lockstep = await tftpGet({ host: '127.0.0.1', port: h.port, file: 'arch.kpxe' });
+  t.ok(lockstep.data.equals(bytes['arch.kpxe']!));
+  const m = await h.metrics();
+  t.equal(metric(m, 'gatehouse_tftp_cache_lookups_total', { result: 'bypass' }), 2);
+  t.equal(metric(m, 'gatehouse_tftp_cache_bytes'), 0, 'nothing cached');
+  const vanished = await tftpGet({
+    host: '127.0.0.1',
+    port: h.port,
+    file: 'arch.kpxe',
+    vanishAfterBlocks: 3,
+  });
+  t.equal(vanished.blocks, 3);
+  await waitFor(() => h.server.activeTransfers === 0, 5000, 'disk-backed transfer freed');
+});

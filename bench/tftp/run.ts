@@ -1,0 +1,383 @@
+/**
+ * TFTP bench: Gatehouse against tftpd-hpa in the same run, same files, same clients.
+ *
+ *   node --import tsx bench/tftp/run.ts [--clients ts,atftp] [--repeat N]
+ *
+ * Scenarios: 1 and 200 concurrent clients fetching a 100 KB boot image and a 10 MB file, asking
+ * blksize 1468 (a full Ethernet frame), tsize and windowsize 16. tftpd-hpa does not implement
+ * windowsize (RFC 7440) and answers lock-step; Gatehouse grants it. Two client kinds:
+ *   ts    - one Node process running every download concurrently (src/tftp/client.ts);
+ *   atftp - one atftp 0.8 process per download (a C client; it speaks windowsize too).
+ * Prints seconds and aggregate MB/s per server, the ratio (tftpd-hpa time / Gatehouse time),
+ * server CPU seconds, and the peak memory of each server: Gatehouse's VmHWM (one process);
+ * for tftpd-hpa, which forks one process per transfer, the peak of the summed PSS of the
+ * listener and its children, sampled every 100 ms.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tftpGet } from '../../src/tftp/client.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const arg = (name: string, def: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
+};
+const clientKinds = arg('--clients', 'ts,atftp').split(',') as Array<'ts' | 'atftp'>;
+const repeat = Number(arg('--repeat', '1'));
+/** Run one scenario only, e.g. `--only 200:big.bin`. */
+const only = arg('--only', '');
+const OPTIONS = { blksize: 1468, windowsize: 16, tsize: 0 };
+const FILES = { 'boot.img': 100 * 1024, 'big.bin': 10 * 1024 * 1024 };
+const SCENARIOS: Array<{ clients: number; file: keyof typeof FILES }> = [
+  { clients: 1, file: 'boot.img' },
+  { clients: 1, file: 'big.bin' },
+  { clients: 200, file: 'boot.img' },
+  { clients: 200, file: 'big.bin' },
+];
+
+function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind({ address: '127.0.0.1', port: 0 }, r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function readProc(pid: number, file: string): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const kb = (text: string | undefined, field: string): number =>
+  Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text ?? '')?.[1] ?? 0);
+
+/** utime+stime (+ reaped children's) in seconds, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readProc(pid, 'stat');
+  if (!stat) return 0;
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  return ticks / 100; // USER_HZ
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const stat = readProc(Number(d), 'stat');
+    if (!stat) continue;
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === pid) out.push(Number(d));
+  }
+  return out;
+}
+
+/**
+ * CPU time of a process tree, forked children included even after they exit (tftpd-hpa forks
+ * one per transfer): a cgroup v2 group, whose cpu.stat exists without enabling any controller.
+ * Falls back to /proc/PID/stat of the top process when cgroup v2 is not writable.
+ */
+class CpuGroup {
+  private readonly dir: string | undefined;
+  constructor(
+    name: string,
+    private readonly pid?: number,
+  ) {
+    const base = '/sys/fs/cgroup/unified';
+    const alt = '/sys/fs/cgroup';
+    const root = fs.existsSync(`${base}/cgroup.procs`)
+      ? base
+      : fs.existsSync(`${alt}/cgroup.procs`)
+        ? alt
+        : undefined;
+    if (!root) return;
+    const dir = `${root}/ghtftp-bench-${name}-${process.pid}`;
+    try {
+      fs.mkdirSync(dir);
+      if (pid) fs.writeFileSync(`${dir}/cgroup.procs`, String(pid));
+      this.dir = dir;
+    } catch {
+      this.dir = undefined;
+    }
+  }
+  get procsFile(): string | undefined {
+    return this.dir ? `${this.dir}/cgroup.procs` : undefined;
+  }
+  /** CPU seconds used so far. */
+  seconds(): number {
+    if (this.dir) {
+      const stat = fs.readFileSync(`${this.dir}/cpu.stat`, 'utf8');
+      return Number(/^usage_usec (\d+)/m.exec(stat)?.[1] ?? 0) / 1e6;
+    }
+    return this.pid ? cpuSeconds(this.pid) : 0;
+  }
+  get exact(): boolean {
+    return this.dir !== undefined;
+  }
+  async remove(): Promise<void> {
+    if (!this.dir) return;
+    for (let i = 0; i < 50; i++) {
+      try {
+        fs.rmdirSync(this.dir);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100)); // processes still exiting
+      }
+    }
+  }
+}
+
+/** Samples a server's memory every 100 ms: max summed PSS over the process and its children. */
+class MemorySampler {
+  peakPssKb = 0;
+  peakProcesses = 0;
+  private timer: NodeJS.Timeout;
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => this.sample(), 100);
+  }
+  sample(): void {
+    const pids = [this.pid, ...childrenOf(this.pid)];
+    let pss = 0;
+    for (const p of pids) pss += kb(readProc(p, 'smaps_rollup'), 'Pss');
+    this.peakPssKb = Math.max(this.peakPssKb, pss);
+    this.peakProcesses = Math.max(this.peakProcesses, pids.length);
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+interface Server {
+  name: string;
+  port: number;
+  proc: ChildProcess;
+  sampler: MemorySampler;
+  cpu: CpuGroup;
+}
+
+async function startGatehouse(root: string): Promise<Server> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'gatehouse-server.ts'), root], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
+    proc.once('exit', (code) => reject(new Error(`gatehouse-server exited with ${code}`)));
+  });
+  return {
+    name: 'gatehouse',
+    port,
+    proc,
+    sampler: new MemorySampler(proc.pid!),
+    cpu: new CpuGroup('gatehouse', proc.pid!),
+  };
+}
+
+async function startTftpdHpa(root: string): Promise<Server> {
+  const port = await freeUdpPort();
+  const proc = spawn('in.tftpd', ['--foreground', '--address', `127.0.0.1:${port}`, '--secure', root], {
+    stdio: 'ignore',
+  });
+  const cpu = new CpuGroup('tftpd-hpa', proc.pid!);
+  // Ready when it answers.
+  for (let i = 0; ; i++) {
+    try {
+      await tftpGet({ host: '127.0.0.1', port, file: 'boot.img', timeoutMs: 200, retries: 0 });
+      break;
+    } catch (e) {
+      if (i > 25) throw new Error(`tftpd-hpa did not answer: ${(e as Error).message}`);
+    }
+  }
+  return { name: 'tftpd-hpa', port, proc, sampler: new MemorySampler(proc.pid!), cpu };
+}
+
+interface RunResult {
+  seconds: number;
+  failures: number;
+  serverCpu: number;
+  clientCpu?: number;
+}
+
+/** Runs a client command inside the client CPU group (the shell joins it, then execs). */
+function spawnClient(group: CpuGroup, cmd: string, argv: string[], stdout: 'pipe' | 'ignore'): ChildProcess {
+  const quoted = [cmd, ...argv].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const join = group.procsFile ? `echo $$ > ${group.procsFile}; ` : '';
+  // atftp prints the options it asks for on stderr; our fetch-many prints errors there.
+  return spawn('sh', ['-c', `${join}exec ${quoted}`], {
+    stdio: ['ignore', stdout, cmd === 'atftp' ? 'ignore' : 'inherit'],
+  });
+}
+
+async function runTs(
+  server: Server,
+  file: keyof typeof FILES,
+  clients: number,
+  sha: string,
+  clientCpu: CpuGroup,
+): Promise<RunResult> {
+  const cpu0 = server.cpu.seconds();
+  const ccpu0 = clientCpu.seconds();
+  const child = spawnClient(
+    clientCpu,
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(here, 'fetch-many.ts'),
+      '127.0.0.1',
+      String(server.port),
+      file,
+      String(clients),
+      String(FILES[file]),
+      JSON.stringify(OPTIONS),
+    ],
+    'pipe',
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await new Promise((r) => child.on('exit', r));
+  const r = JSON.parse(out) as {
+    seconds: number;
+    failures: number;
+    wrongSize: number;
+    sha256: string;
+    oack: Record<string, string> | null;
+  };
+  const bad = r.failures + r.wrongSize + (r.sha256 === sha ? 0 : 1);
+  return {
+    seconds: r.seconds,
+    failures: bad,
+    serverCpu: server.cpu.seconds() - cpu0,
+    clientCpu: clientCpu.seconds() - ccpu0,
+  };
+}
+
+async function runAtftp(
+  server: Server,
+  file: keyof typeof FILES,
+  clients: number,
+  clientCpu: CpuGroup,
+): Promise<RunResult> {
+  const cpu0 = server.cpu.seconds();
+  const ccpu0 = clientCpu.seconds();
+  const t0 = performance.now();
+  const opts = Object.entries(OPTIONS).flatMap(([k, v]) => ['--option', `${k} ${v}`]);
+  const exits = await Promise.all(
+    Array.from(
+      { length: clients },
+      () =>
+        new Promise<number | null>((resolve) => {
+          const p = spawnClient(
+            clientCpu,
+            'atftp',
+            [...opts, '-g', '-r', file, '-l', '/dev/null', '127.0.0.1', String(server.port)],
+            'ignore',
+          );
+          p.on('exit', resolve);
+        }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    seconds,
+    failures: exits.filter((c) => c !== 0).length,
+    serverCpu: server.cpu.seconds() - cpu0,
+    clientCpu: clientCpu.seconds() - ccpu0,
+  };
+}
+
+async function main(): Promise<void> {
+  for (const cmd of ['in.tftpd', ...(clientKinds.includes('atftp') ? ['atftp'] : [])]) {
+    if (!have(cmd)) throw new Error(`${cmd} not found (apt-get install tftpd-hpa atftp)`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ghtftp-bench-'));
+  fs.chmodSync(dir, 0o755); // tftpd-hpa drops to user nobody
+  const sha: Record<string, string> = {};
+  for (const [name, size] of Object.entries(FILES)) {
+    const data = crypto.randomBytes(size);
+    fs.writeFileSync(path.join(dir, name), data, { mode: 0o644 });
+    sha[name] = crypto.createHash('sha256').update(data).digest('hex');
+  }
+  const servers = [await startGatehouse(dir), await startTftpdHpa(dir)];
+  const clientCpu = new CpuGroup('clients');
+  const started = performance.now();
+  let failures = 0;
+  try {
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
+    console.log(
+      `# TFTP bench: ${os.cpus().length} CPUs, load average ${load}; client options ${JSON.stringify(OPTIONS)}`,
+    );
+    console.log(
+      `# CPU seconds from ${servers[0]!.cpu.exact ? 'cgroup v2 cpu.stat (children included)' : '/proc/PID/stat (tftpd-hpa children NOT included)'}`,
+    );
+    console.log(
+      '| clients | file | client | Gatehouse s | MB/s | srv CPU s | cli CPU s | tftpd-hpa s | MB/s | srv CPU s | cli CPU s | ratio |',
+    );
+    console.log('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (let rep = 0; rep < repeat; rep++) {
+      for (const sc of SCENARIOS.filter((x) => !only || only === `${x.clients}:${x.file}`)) {
+        for (const kind of clientKinds) {
+          const res: RunResult[] = [];
+          for (const server of servers) {
+            const r =
+              kind === 'ts'
+                ? await runTs(server, sc.file, sc.clients, sha[sc.file]!, clientCpu)
+                : await runAtftp(server, sc.file, sc.clients, clientCpu);
+            failures += r.failures;
+            res.push(r);
+          }
+          const [g, h] = res as [RunResult, RunResult];
+          const mb = (sc.clients * FILES[sc.file]) / 1e6;
+          const fail = (r: RunResult) => (r.failures ? ` (${r.failures} FAILED)` : '');
+          const cols = (r: RunResult) =>
+            `${r.seconds.toFixed(3)}${fail(r)} | ${(mb / r.seconds).toFixed(1)} | ${r.serverCpu.toFixed(2)} | ${(r.clientCpu ?? 0).toFixed(2)}`;
+          console.log(
+            `| ${sc.clients} | ${sc.file} | ${kind} | ${cols(g)} | ${cols(h)} | ${(h.seconds / g.seconds).toFixed(2)}x |`,
+          );
+        }
+      }
+    }
+  } finally {
+    for (const s of servers) s.sampler.sample();
+    const gh = servers[0]!;
+    const hpa = servers[1]!;
+    const hwm = kb(readProc(gh.proc.pid!, 'status'), 'VmHWM');
+    console.log('');
+    console.log(
+      `Peak memory: Gatehouse VmHWM ${(hwm / 1024).toFixed(1)} MiB (1 process, Node.js + tsx loader, file cache holds both files);`,
+    );
+    console.log(
+      `tftpd-hpa summed PSS ${(hpa.sampler.peakPssKb / 1024).toFixed(1)} MiB at peak, up to ${hpa.sampler.peakProcesses} processes ` +
+        `(listener VmHWM ${(kb(readProc(hpa.proc.pid!, 'status'), 'VmHWM') / 1024).toFixed(1)} MiB).`,
+    );
+    console.log(
+      `Bench wall time ${((performance.now() - started) / 1000).toFixed(1)} s; transfer failures: ${failures}.`,
+    );
+    for (const s of servers) {
+      s.sampler.stop();
+      s.proc.kill('SIGTERM');
+    }
+    await Promise.all([...servers.map((s) => s.cpu.remove()), clientCpu.remove()]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (failures > 0) process.exitCode = 1;
+}
+
+await main();
