@@ -141,8 +141,9 @@ export class PresenceService implements Service, PresenceSource {
 
   // --- PresenceSource ---------------------------------------------------------------------
 
+  /** A copy: callers may keep it to compare with the next one. */
   sessions(): ReadonlyMap<string, string> {
-    return this.feed;
+    return new Map(this.feed);
   }
 
   onChange(fn: () => void): () => void {
