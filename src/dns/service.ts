@@ -125,6 +125,11 @@ export class DnsService implements Service {
     return this.pool ? this.pool.addresses() : (this.udp?.addresses() ?? []);
   }
 
+  /** Open DNS TCP connections. */
+  get tcpConnectionCount(): number {
+    return this.tcp?.connectionCount ?? 0;
+  }
+
   tcpAddresses(): string[] {
     return this.tcp?.addresses() ?? [];
   }

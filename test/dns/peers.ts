@@ -44,8 +44,7 @@ export function startDaemon(
     let buf = '';
     return (d: Buffer) => {
       buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         output.push(line);
