@@ -108,6 +108,9 @@ t.test('the loop: one user → heartbeat, none or several → nothing, errors �
   t.equal(events.filter((e) => e === 'presence.heartbeat_refused').length, 1, 'a refused token is visible');
 });
 
+/** A child `gatehouse` under tsx loads every command group; a loaded CI box needs time. */
+const STARTUP_MS = 45_000;
+
 /** Fake `who` and `id` commands: `who -q` prints the file `who.txt`, `id -u` knows a few users. */
 function fakeCommands(dir: string) {
   const whoFile = path.join(dir, 'who.txt');
@@ -185,7 +188,7 @@ t.test(
       t,
     );
     // exactly one Prologin user (uid 10001) → heartbeats with the short hostname
-    t.same(await poll.next(15_000), [upd('alice', 'pas-r01p01')], 'session created by the daemon');
+    t.same(await poll.next(STARTUP_MS), [upd('alice', 'pas-r01p01')], 'session created by the daemon');
     const heartbeats = () =>
       gh.logs.filter((r) => r.event === 'presence.heartbeat' && r.login === 'alice').length;
     const start = heartbeats();
@@ -240,7 +243,7 @@ t.test('`gatehouse presence fake` (child process) and `login`/`logout` (in-proce
   t.teardown(() => poll.close());
   t.same(await poll.next(), []);
   const fakeproc = spawnCli(['presence', 'fake', 'nathalie', 'srv01', '--every', '0.5', ...common], t);
-  t.same(await poll.next(15_000), [upd('nathalie', 'srv01')], 'fakepresence heartbeat');
+  t.same(await poll.next(STARTUP_MS), [upd('nathalie', 'srv01')], 'fakepresence heartbeat');
   fakeproc.kill('SIGTERM');
   t.equal(await exited(fakeproc), 0);
 
@@ -327,7 +330,7 @@ t.test(
     t.teardown(() => {
       if (daemon.exitCode === null) daemon.kill('SIGKILL');
     });
-    t.same(await poll.next(20_000), [upd('alice', 'ghps-m1')], 'ghps-m1.prolo → ghps-m1');
+    t.same(await poll.next(STARTUP_MS), [upd('alice', 'ghps-m1')], 'ghps-m1.prolo → ghps-m1');
     daemon.kill('SIGTERM');
     t.equal(await exited(daemon), 0);
   },
