@@ -5,7 +5,7 @@ import t from 'tap';
 import type { RulesetCheck } from '../../src/nft/ruleset-check.js';
 import type { FirewallStatus, RecomputeOutcome } from '../../src/nft/service.js';
 import { needsRoot } from '../helpers/netns.js';
-import { ADDR, MACHINES, USERS, nsRun, nsSpawn, startLab } from './lab.js';
+import { ADDR, MACHINES, USERS, labFirewallConfig, nsRun, nsSpawn, startLab } from './lab.js';
 
 /**
  * Spec §11 scenarios 73–77 with real traffic: LAN client namespace → gateway namespace running
@@ -115,6 +115,23 @@ t.test('firewall in a gateway namespace (spec §11, scenarios 73–77)', { skip:
       );
     },
   );
+
+  await t.test('a config reload re-reads allowed groups (runtime-configurable, spec §11.2)', async (t) => {
+    await lab.gw.call('setSessions', { sessions: { aproviste: 'm01', cana_p: 'm03' } });
+    await lab.gw.call('settle');
+    t.ok((await status()).allowed.includes(ADDR.contestant));
+    const base = labFirewallConfig(lab.dataDir).firewall;
+    const s = await lab.gw.call<FirewallStatus>('reload', {
+      config: { firewall: { ...base, allowedGroups: ['root', 'orga'] } },
+    });
+    t.same(
+      s.allowed,
+      [ADDR.orgaOnUserMachine, ADDR.orga],
+      'users dropped from the allowed groups lose the Internet at once',
+    );
+    const back = await lab.gw.call<FirewallStatus>('reload', { config: { firewall: base } });
+    t.same(back.allowed, [ADDR.contestant, ADDR.orgaOnUserMachine, ADDR.orga]);
+  });
 
   await t.test(
     'scenario 77 and conntrack -E: the connection log records NATed flows, attributed',

@@ -171,8 +171,18 @@ export interface Lab {
   uplinkAddr: string;
 }
 
+/**
+ * tap puts its process-info loader in NODE_OPTIONS so every child Node process loads it; our
+ * many short-lived children (tsx already costs seconds each) do not need it.
+ */
+export const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
+
 function spawnIn(ns: string, args: string[]): ChildProcess {
-  return spawn('ip', ['netns', 'exec', ns, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn('ip', ['netns', 'exec', ns, ...args], {
+    cwd: repoRoot,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: childEnv,
+  });
 }
 
 function run(
