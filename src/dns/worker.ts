@@ -21,6 +21,7 @@ process.on('message', (raw: unknown) => {
   const m = raw as ToWorker;
   void handle(m).catch((e: unknown) => send({ type: 'failed', error: (e as Error).message }));
 });
+send({ type: 'hello' });
 
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {

@@ -16,6 +16,8 @@ export type ToWorker =
   | { type: 'stop' };
 
 export type FromWorker =
+  /** The worker's IPC listener is installed; messages sent before it would be lost. */
+  | { type: 'hello' }
   | { type: 'ready'; addresses: string[] }
   | { type: 'applied'; generation: number }
   | { type: 'stats'; delta: DnsStatsDelta }
@@ -87,6 +89,17 @@ export class WorkerPool {
       let ready = false;
       worker.on('message', (m: FromWorker) => {
         switch (m.type) {
+          case 'hello': {
+            const init: ToWorker = {
+              type: 'init',
+              cfg: this.cfg!,
+              listen: this.listen,
+              zones: this.last!.zones,
+              generation: this.last!.generation,
+            };
+            worker.send(init);
+            break;
+          }
           case 'ready':
             ready = true;
             this.boundAddresses = m.addresses;
@@ -129,14 +142,6 @@ export class WorkerPool {
         this.logger.error('dns.worker_died', { pid: worker.process.pid, code, signal });
         this.fork().catch((e) => this.logger.error('dns.worker_restart_failed', { error: e }));
       });
-      const init: ToWorker = {
-        type: 'init',
-        cfg: this.cfg!,
-        listen: this.listen,
-        zones: this.last!.zones,
-        generation: this.last!.generation,
-      };
-      worker.send(init);
     });
   }
 
