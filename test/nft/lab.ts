@@ -205,13 +205,13 @@ function run(
   });
 }
 
-export const labFirewallConfig = (dataDir: string): GatehouseConfigInput => ({
+export const labFirewallConfig = (dataDir: string) => ({
   firewall: {
     enabled: true,
     lanInterfaces: ['lan0'],
     uplinkInterfaces: ['uplink'],
     connectionLog: { path: path.join(dataDir, 'connections.log') },
-  },
+  } satisfies GatehouseConfigInput['firewall'],
 });
 
 export async function startLab(
