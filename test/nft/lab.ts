@@ -211,7 +211,7 @@ export const labFirewallConfig = (dataDir: string) => ({
     lanInterfaces: ['lan0'],
     uplinkInterfaces: ['uplink'],
     connectionLog: { path: path.join(dataDir, 'connections.log') },
-  } satisfies GatehouseConfigInput['firewall'],
+  } satisfies NonNullable<GatehouseConfigInput['firewall']>,
 });
 
 export async function startLab(
