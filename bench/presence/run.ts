@@ -12,6 +12,7 @@
  * Node.js HTTP server answering 204 in the same run, as the floor for the ratio.
  *
  *   node --import tsx bench/presence/run.ts [MACHINES=1000] [DURATION=10] [SSO_RATE=200] [ROUNDS=3]
+ *   GHPS_PRESENCE_ONLY=1 …   (Gatehouse with only presence and SSO enabled)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -252,6 +253,39 @@ async function phase(
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/**
+ * Closed-loop capacity with wrk (keep-alive, 8 connections, one thread): the most SSO lookups
+ * and heartbeats per second each server answers. Skipped when wrk is not installed.
+ */
+async function wrkCapacity(port: number, dir: string): Promise<{ sso: string; hb: string } | undefined> {
+  const { execFile } = await import('node:child_process');
+  const run = (args: string[]) =>
+    new Promise<string>((resolve) => {
+      execFile('wrk', args, { timeout: 60_000 }, (err, stdout) =>
+        resolve(err ? `wrk failed: ${err.message}` : stdout),
+      );
+    });
+  const rate = (out: string) => {
+    const rps = /Requests\/sec:\s+(\S+)/.exec(out)?.[1];
+    const lat = /Latency\s+(\S+)/.exec(out)?.[1];
+    return rps
+      ? `${Number(rps).toFixed(0)} req/s (mean latency ${lat})`
+      : (out.trim().split('\n')[0] ?? 'no output');
+  };
+  const data = pyJsonDumps({ login: loginOf(1), hostname: hostOf(1) });
+  const body = new URLSearchParams({ data, hmac: generateToken(PUB, data) }).toString();
+  const lua = path.join(dir, 'heartbeat.lua');
+  fs.writeFileSync(
+    lua,
+    `wrk.method = "POST"\nwrk.body = "${body}"\nwrk.headers["Host"] = "presencesync"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n`,
+  );
+  const url = `http://127.0.0.1:${port}/`;
+  const sso = await run(['-t1', '-c8', '-d3s', '-H', 'Host: sso', '-H', `X-Real-IP: ${ipOf(1)}`, url]);
+  if (sso.startsWith('wrk failed: spawn')) return undefined;
+  const hb = await run(['-t1', '-c8', '-d3s', '-s', lua, `${url}heartbeat`]);
+  return { sso: rate(sso), hb: rate(hb) };
+}
+
 async function main(): Promise<void> {
   console.log(
     `# load average at start: ${os
@@ -260,7 +294,7 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   console.log(
-    `# presence bench: ${MACHINES} machines, heartbeat period 15 s compressed (see header), SSO ${SSO_RATE}/s, ${DURATION} s per phase; node ${process.version}, ${os.cpus().length} cpus`,
+    `# presence bench: ${MACHINES} machines, heartbeat period 15 s compressed (see header), SSO ${SSO_RATE}/s, ${DURATION} s per phase; node ${process.version}, ${os.cpus().length} cpus${process.env.GHPS_PRESENCE_ONLY ? '; other services disabled' : '; full appliance'}`,
   );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ghps-bench-'));
   const children: ChildProcess[] = [];
@@ -274,15 +308,28 @@ async function main(): Promise<void> {
         'log: { level: warn }',
         'demo: { seed: false }',
         `http: { listen: ['127.0.0.1:${port}'] }`,
-        `dns: { listen: ['127.0.0.1:0'] }`,
-        `dhcp: { listen: '127.0.0.1:0' }`,
-        `tftp: { listen: ['127.0.0.1:0'] }`,
+        // GHPS_PRESENCE_ONLY=1: the other services off, to tell presence's cost from the appliance's.
+        ...(process.env.GHPS_PRESENCE_ONLY
+          ? [
+              'dns: { enabled: false }',
+              'dhcp: { enabled: false }',
+              'tftp: { enabled: false }',
+              'netboot: { enabled: false }',
+              'udb: { enabled: false }',
+            ]
+          : [
+              `dns: { listen: ['127.0.0.1:0'] }`,
+              `dhcp: { listen: '127.0.0.1:0' }`,
+              `tftp: { listen: ['127.0.0.1:0'] }`,
+            ]),
         `secrets: { presencesyncPub: ${PUB}, presencesyncSub: ${SUB} }`,
         'presence: { timeout: 30 }',
       ].join('\n'),
     );
     // GHPS_CPU_PROF=DIR writes a V8 CPU profile of the Gatehouse process there (analysis aid).
     const prof = process.env.GHPS_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.GHPS_CPU_PROF] : [];
+    // GHPS_NODE_FLAGS='--trace-gc …' passes V8 flags to the Gatehouse process (its stdout is shown then).
+    prof.push(...(process.env.GHPS_NODE_FLAGS?.split(' ').filter(Boolean) ?? []));
     const gh = spawn(
       process.execPath,
       [
@@ -296,7 +343,7 @@ async function main(): Promise<void> {
       ],
       {
         cwd: repoRoot,
-        stdio: ['ignore', 'ignore', 'inherit'],
+        stdio: ['ignore', process.env.GHPS_NODE_FLAGS ? 'inherit' : 'ignore', 'inherit'],
       },
     );
     children.push(gh);
@@ -377,6 +424,12 @@ async function main(): Promise<void> {
         console.log(
           `=> ${name} gatehouse event-loop delay p99 per round: ${loops.map((x) => x.toFixed(1)).join(', ')} ms`,
         );
+    }
+    const capGh = await wrkCapacity(port, dir);
+    const capBase = await wrkCapacity(basePort, dir);
+    if (capGh && capBase) {
+      console.log(`=> wrk capacity, SSO lookups:  gatehouse ${capGh.sso}; bare ${capBase.sso}`);
+      console.log(`=> wrk capacity, heartbeats:   gatehouse ${capGh.hb}; bare ${capBase.hb}`);
     }
     console.log(`peak RSS: gatehouse ${ghRss.toFixed(0)} MiB, bare node ${baseRss.toFixed(0)} MiB`);
     console.log(
