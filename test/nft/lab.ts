@@ -211,7 +211,7 @@ export const labFirewallConfig = (dataDir: string) => ({
     lanInterfaces: ['lan0'],
     uplinkInterfaces: ['uplink'],
     connectionLog: { path: path.join(dataDir, 'connections.log') },
-  } satisfies NonNullable<GatehouseConfigInput['firewall']>,
+  } satisfies NonNullable<NonNullable<GatehouseConfigInput>['firewall']>,
 });
 
 export async function startLab(
