@@ -52,8 +52,21 @@ export class NflogReader {
   private stream: EventStream | undefined;
   private readonly log: Logger;
 
+  private readonly packetsCounter;
+  private readonly lossCounter;
+
   private constructor(private readonly opts: NflogReaderOptions) {
     this.log = opts.logger.child({ part: 'nflog', group: opts.group });
+    this.packetsCounter = opts.metrics?.counter(
+      'gatehouse_nflog_packets_total',
+      'packets received from nflog groups',
+      ['group'],
+    );
+    this.lossCounter = opts.metrics?.counter(
+      'gatehouse_nflog_overruns_total',
+      'nflog packets lost (receive buffer overruns, socket restarts)',
+      ['group'],
+    );
   }
 
   static async open(opts: NflogReaderOptions): Promise<NflogReader> {
@@ -88,13 +101,7 @@ export class NflogReader {
   private onLoss(reason: 'overrun' | 'restart', detail: string): void {
     if (reason === 'restart') this.stats.reopens++;
     this.stats.overruns++;
-    this.opts.metrics
-      ?.counter(
-        'gatehouse_nflog_overruns_total',
-        'nflog packets lost (receive buffer overruns, socket restarts)',
-        ['group'],
-      )
-      .inc({ group: String(this.opts.group) });
+    this.lossCounter?.inc({ group: String(this.opts.group) });
     this.log.debug('nflog.loss', { reason, detail });
     try {
       this.opts.onOverrun?.();
@@ -114,9 +121,7 @@ export class NflogReader {
       return;
     }
     this.stats.packets++;
-    this.opts.metrics
-      ?.counter('gatehouse_nflog_packets_total', 'packets received from nflog groups', ['group'])
-      .inc({ group: String(p.group) });
+    this.packetsCounter?.inc({ group: String(p.group) });
     // Any exception from the consumer is caught by the stream (never reaches the binding).
     this.opts.onPacket(p);
   }
