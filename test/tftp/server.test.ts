@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
@@ -437,3 +438,15 @@ t.test('a file bigger than the cache is streamed from disk, windowed and lock-st
   t.equal(vanished.blocks, 3);
   await waitFor(() => h.server.activeTransfers === 0, 5000, 'disk-backed transfer freed');
 });
+
+t.test('IPv6 listen address', { skip: hasIpv6Loopback() ? false : 'no ::1 on this host' }, async (t) => {
+  const { root, bytes } = makeRoot(t, { 'boot.img': 5000 });
+  const h = await startTftp(t, { root, listen: ['[::1]:0'] });
+  const got = await tftpGet({ host: '::1', port: h.port, file: 'boot.img', options: { blksize: 1428 } });
+  t.ok(got.data.equals(bytes['boot.img']!));
+  t.equal(got.server.address, '::1');
+});
+
+function hasIpv6Loopback(): boolean {
+  return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv6' && a.address === '::1'));
+}
