@@ -29,7 +29,9 @@ export type OpenResult =
   | { kind: 'missing' }
   | { kind: 'denied' }
   | { kind: 'no-root' }
-  | { kind: 'too-large' };
+  | { kind: 'too-large' }
+  /** Out of file descriptors: a server condition, not the client's fault; worth a retry. */
+  | { kind: 'unavailable' };
 
 interface Identity {
   dev: bigint;
@@ -120,7 +122,9 @@ export class FileCache {
       // O_NONBLOCK: opening a FIFO someone left in the root must not hang the server.
       fd = fsSync.openSync(real, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
     } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'missing' } : { kind: 'denied' };
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EMFILE' || code === 'ENFILE') return { kind: 'unavailable' };
+      return code === 'ENOENT' ? { kind: 'missing' } : { kind: 'denied' };
     }
     let keepOpen = false;
     try {

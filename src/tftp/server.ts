@@ -229,6 +229,15 @@ export class TftpServer {
       const opened = await this.cache.open(this.cfg.root, checked.relative, checked.mode);
       if (opened.kind === 'found') source = opened.source;
       if (slot.released) return; // evicted while the file was being opened
+      if (opened.kind === 'unavailable') {
+        // Dropped without a reply, like a full server: the client retransmits its request.
+        this.metrics.refused.inc({ reason: 'fd-exhausted' });
+        this.limited.log('warn', 'tftp.fd_exhausted', {
+          client,
+          note: 'raise LimitNOFILE or lower tftp.maxTransfers',
+        });
+        return;
+      }
       this.metrics.cacheBytes.set(this.cache.stats().bytes);
       if (opened.kind === 'found') this.metrics.cacheLookups.inc({ result: opened.cache });
       const lookup = opened.kind === 'found' ? { kind: 'found' as const, size: opened.source.size } : opened;
@@ -341,6 +350,7 @@ export class TftpServer {
   }
 
   private refuse(listener: Listener, rinfo: dgram.RemoteInfo, req: RequestPacket, r: Refusal): void {
+    if (this.stopped) return; // the listening socket may already be closed
     this.metrics.refused.inc({ reason: r.reason });
     this.limited.log('info', 'tftp.transfer', {
       client: `${rinfo.address}:${rinfo.port}`,

@@ -448,5 +448,7 @@ t.test('IPv6 listen address', { skip: hasIpv6Loopback() ? false : 'no ::1 on thi
 });
 
 function hasIpv6Loopback(): boolean {
-  return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv6' && a.address === '::1'));
+  return Object.values(os.networkInterfaces()).some((list) =>
+    list?.some((a) => a.family === 'IPv6' && a.address === '::1'),
+  );
 }
