@@ -91,6 +91,10 @@ const OPT_BYTES = 11;
 
 /** Lowercased copy scratch for names with capitals (queries are processed one at a time). */
 const scratch = Buffer.allocUnsafe(256);
+/** Node's own latin1 decoder, without `toString`'s argument juggling (hot path). */
+const latin1Slice = (
+  Buffer.prototype as unknown as { latin1Slice(this: Buffer, start: number, end: number): string }
+).latin1Slice;
 
 export function viewFor(snapshot: Snapshot, policy: AnswerPolicy, ip: number | undefined): CompiledView {
   return policy.alienClients.has(ip) ? snapshot.views.alien : snapshot.views.normal;
@@ -178,8 +182,8 @@ export function answerFast(
       const c = q[i]!;
       scratch[i - HEADER_BYTES] = c >= 65 && c <= 90 ? c + 32 : c;
     }
-    key = scratch.toString('latin1', 0, nameEnd - HEADER_BYTES);
-  } else key = q.toString('latin1', HEADER_BYTES, nameEnd);
+    key = latin1Slice.call(scratch, 0, nameEnd - HEADER_BYTES);
+  } else key = latin1Slice.call(q, HEADER_BYTES, nameEnd);
   const node = view.names.get(key);
   if (!node) return undefined;
   let tmpl = positiveAnswer(node, qtype);
@@ -191,7 +195,7 @@ export function answerFast(
       nodata = true;
     }
   }
-  return finish(tmpl, q, nameEnd, edns, limit, policy, ip, nodata ? node.qtypeAt : 0, qtype);
+  return finish(tmpl, q, nameEnd, edns, limit, policy, ip, nodata ? node.qtypeAt : 0, qtype, upper);
 }
 
 /** Copies a template, patches ID, RD/CD, RA, the question's case and QTYPE, adds OPT, truncates. */
@@ -205,17 +209,19 @@ function finish(
   ip: number | undefined,
   qtypeAt: number,
   qtype: number,
+  caseDiffers = true,
 ): Buffer {
   const full = tmpl.length + (edns ? OPT_BYTES : 0);
   const ra = policy.recursion && policy.trusted.has(ip) ? Flag.RA : 0;
   if (full > limit) return truncated(tmpl, q, nameEnd, edns, policy, ra);
   const out = Buffer.allocUnsafe(full);
-  tmpl.copy(out, 0, 0, tmpl.length);
+  out.set(tmpl, 0);
   out[0] = q[0]!;
   out[1] = q[1]!;
   out[2] = tmpl[2]! | (q[2]! & 0x01);
   out[3] = tmpl[3]! | (q[3]! & 0x10) | ra;
-  q.copy(out, HEADER_BYTES, HEADER_BYTES, nameEnd);
+  // The template holds the name in lowercase: only a mixed-case query needs its bytes back.
+  if (caseDiffers) for (let i = HEADER_BYTES; i < nameEnd; i++) out[i] = q[i]!;
   if (qtypeAt) {
     out[qtypeAt] = qtype >> 8;
     out[qtypeAt + 1] = qtype & 0xff;

@@ -58,6 +58,10 @@ export class DnsUdpServer {
   private onMessage(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const out = this.engine.handle(msg, rinfo.address, false);
     if (out === undefined) return;
+    if (out instanceof Uint8Array) {
+      socket.send(out, rinfo.port, rinfo.address);
+      return;
+    }
     if (out instanceof Promise) {
       out.then(
         (b) => {
@@ -67,8 +71,7 @@ export class DnsUdpServer {
       );
       return;
     }
-    if ('transfer' in out) return;
-    socket.send(out, rinfo.port, rinfo.address);
+    // A transfer request never comes back over UDP (the policy answers AXFR/IXFR there).
   }
 
   async close(): Promise<void> {
