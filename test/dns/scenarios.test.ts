@@ -302,3 +302,22 @@ t.test('random datagrams do not disturb the server; malformed queries get FORMER
     'FORMERR counted',
   );
 });
+
+t.test('reload (SIGHUP) applies static records, trust and limits without closing sockets', async (t) => {
+  const fx = await startDns(t, overrides);
+  await fx.put(GW);
+  const before = await soaSerial(fx.port, 'prolo');
+  t.equal(status(await dig(fx.port, 'printer.prolo')), 'NXDOMAIN');
+  const { defaultConfig } = await import('../../src/config/index.js');
+  const next = defaultConfig({
+    ...fx.config,
+    dns: { ...fx.config.dns, static: [{ name: 'printer', type: 'A', value: '192.168.1.50' }] },
+  });
+  await fx.app.reload(next);
+  t.same(
+    lines(await dig(fx.port, '+short', 'printer.prolo')),
+    ['192.168.1.50'],
+    'new static record served on the same port',
+  );
+  t.equal(await soaSerial(fx.port, 'prolo'), before + 1, 'content changed: serial +1');
+});
