@@ -52,6 +52,8 @@ interface Row {
   target: number | 'max';
   result: PerfResult;
   peakRssMb: number;
+  /** Server CPU time (user + system) per completed exchange, microseconds. */
+  cpuUsPerExchange: number;
 }
 
 function parsePerf(out: string): PerfResult {
@@ -68,6 +70,18 @@ function parsePerf(out: string): PerfResult {
     avgMs: nums(/avg delay: ([\d.]+) ms/g),
     maxMs: nums(/max delay: ([\d.]+) ms/g),
   };
+}
+
+/** utime + stime of a process, in clock ticks (100 per second on Linux). */
+function cpuTicks(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function peakRssMb(pid: number | undefined): number {
@@ -181,7 +195,7 @@ function servers(lan: LanTopology): Server[] {
 /** Waits until the server answers a relayed DISCOVER (the same probe for every server). */
 async function waitReady(lan: LanTopology, proc: ChildProcess, name: string): Promise<void> {
   const probe = clientBytes({ type: 'DISCOVER', mac: '02:00:00:ff:ff:01', giaddr: RELAY_IP }).toString('hex');
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000;
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -195,7 +209,7 @@ async function waitReady(lan: LanTopology, proc: ChildProcess, name: string): Pr
     );
     if (r.stdout.trim() !== 'timeout' && r.code === 0) return;
   }
-  throw new Error(`${name} did not answer within 30 s: ${stderr}`);
+  throw new Error(`${name} did not answer within 90 s: ${stderr}`);
 }
 
 async function stop(proc: ChildProcess): Promise<void> {
@@ -221,13 +235,23 @@ async function measure(
   try {
     await waitReady(lan, proc, server.name);
     const rate = target === 'max' ? MAX : target;
+    const before = cpuTicks(proc.pid);
     const { stdout } = await lan.clients[0]!.exec(
       'perfdhcp',
       ['-4', '-r', String(rate), '-p', String(PERIOD), '-R', String(CLIENTS), '-l', RELAY_IP, SERVER_IP],
       { allowFail: true, timeoutMs: (PERIOD + 30) * 1000 },
     );
+    const cpu = (cpuTicks(proc.pid) - before) * 10_000; // ticks -> microseconds
     const result = parsePerf(stdout);
-    return { server: server.name, round, target, result, peakRssMb: peakRssMb(proc.pid) };
+    const exchanges = result.received[1];
+    return {
+      server: server.name,
+      round,
+      target,
+      result,
+      peakRssMb: peakRssMb(proc.pid),
+      cpuUsPerExchange: exchanges > 0 ? cpu / exchanges : Number.NaN,
+    };
   } finally {
     await stop(proc);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -251,7 +275,7 @@ async function main(): Promise<void> {
           rows.push(row);
           const r = row.result;
           console.log(
-            `round ${round} ${s.name.padEnd(9)} target ${String(target).padStart(6)}/s: ${fmt(r.rate).padStart(6)} DORA/s, drops ${r.drops[0]}+${r.drops[1]} of ${r.sent[0]}+${r.sent[1]}, avg ${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)} ms, max ${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)} ms, peak RSS ${row.peakRssMb} MB`,
+            `round ${round} ${s.name.padEnd(9)} target ${String(target).padStart(6)}/s: ${fmt(r.rate).padStart(6)} DORA/s, drops ${r.drops[0]}+${r.drops[1]} of ${r.sent[0]}+${r.sent[1]}, avg ${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)} ms, max ${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)} ms, CPU ${fmt(row.cpuUsPerExchange)} us/exchange, peak RSS ${row.peakRssMb} MB`,
           );
         }
       }
@@ -260,11 +284,13 @@ async function main(): Promise<void> {
     await lan.destroy();
   }
   console.log('\nsummary (exchanges/s = completed 4-way DORA per second as perfdhcp reports it)');
-  console.log('server     target   DORA/s  drops(D-O+R-A)  avg D-O/R-A ms  max D-O/R-A ms  peak RSS MB');
+  console.log(
+    'server     target   DORA/s  drops(D-O+R-A)  avg D-O/R-A ms  max D-O/R-A ms  CPU us/DORA  peak RSS MB',
+  );
   for (const row of rows) {
     const r = row.result;
     console.log(
-      `${row.server.padEnd(10)} ${String(row.target).padStart(6)} ${fmt(r.rate).padStart(8)}  ${`${r.drops[0]}+${r.drops[1]}`.padStart(14)}  ${`${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)}`.padStart(14)}  ${`${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)}`.padStart(14)}  ${String(row.peakRssMb).padStart(11)}`,
+      `${row.server.padEnd(10)} ${String(row.target).padStart(6)} ${fmt(r.rate).padStart(8)}  ${`${r.drops[0]}+${r.drops[1]}`.padStart(14)}  ${`${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)}`.padStart(14)}  ${`${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)}`.padStart(14)}  ${fmt(row.cpuUsPerExchange).padStart(11)}  ${String(row.peakRssMb).padStart(11)}`,
     );
   }
   for (let round = 1; round <= ROUNDS; round++) {

@@ -10,19 +10,24 @@
  * wait exceeds a bound keeps the answers fresh (the CoDel idea, with a fixed target).
  */
 export class BacklogEstimator {
-  /** Kernel memory per queued datagram (skb truesize); learned from quiet moments. */
+  /** Kernel memory per queued datagram (skb truesize); learned from the smallest queue seen. */
   private truesize = 1280;
+  private calibrated = false;
   /** Packets per millisecond handled while backlogged (EWMA); 0 until measured. */
   private rate = 0;
   private lastBusyStart = -1;
 
   /**
-   * A wakeup found `queuedBytes` waiting and handled `packets` of them; `drained` when the
-   * socket ran empty (then one packet alone gives the truesize exactly), `full` when the batch
-   * limit stopped it (the socket is backlogged).
+   * A wakeup found `queuedBytes` waiting and handled `packets` datagrams; `full` when the batch
+   * limit stopped it (the socket is backlogged). The smallest non-empty queue seen is one
+   * datagram, which gives the truesize.
    */
-  observe(now: number, queuedBytes: number, packets: number, drained: boolean, full: boolean): void {
-    if (drained && packets === 1 && queuedBytes > 0 && queuedBytes <= 65536) this.truesize = queuedBytes;
+  observe(now: number, queuedBytes: number, packets: number, full: boolean): void {
+    if (queuedBytes > 0) {
+      this.truesize = this.calibrated ? Math.min(this.truesize, queuedBytes) : Math.min(queuedBytes, 65536);
+      this.truesize = Math.max(this.truesize, 256);
+      this.calibrated = true;
+    }
     if (full) {
       if (this.lastBusyStart >= 0 && now > this.lastBusyStart) {
         const r = packets / (now - this.lastBusyStart);
@@ -45,6 +50,11 @@ export class BacklogEstimator {
     if (this.rate <= 0) return 0;
     const queued = queuedBytes / this.truesize;
     return Math.max(0, Math.floor(queued - targetMs * this.rate));
+  }
+
+  /** Datagrams in `queuedBytes` (at least 1 when any byte is queued). */
+  packetsIn(queuedBytes: number): number {
+    return queuedBytes <= 0 ? 0 : Math.max(1, Math.round(queuedBytes / this.truesize));
   }
 
   get packetBytes(): number {

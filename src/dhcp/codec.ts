@@ -252,6 +252,11 @@ export interface EncodeOptions {
   maxSize?: number;
   /** Payloads are zero-padded up to this size (default 300, RFC 1542). */
   minSize?: number;
+  /**
+   * Bytes reserved (zeroed) before the message in the same buffer, so a raw-socket transport
+   * can write the IP and UDP headers in place instead of copying the message.
+   */
+  headroom?: number;
 }
 
 export interface Encoded {
@@ -335,7 +340,11 @@ export function encodePacket(p: EncodeInput, opts: EncodeOptions = {}): Encoded 
   }
   const mainLen = (main ? main.reduce((n, c) => n + c.length, 0) : optionBytes) + 1;
   const size = Math.max(minSize, HEADER_SIZE + 4 + mainLen);
-  const buf = Buffer.alloc(size);
+  const headroom = opts.headroom ?? 0;
+  // allocUnsafe takes small buffers from Node's shared slab (Buffer.alloc makes one
+  // ArrayBuffer each, which shows up as GC time at thousands of replies per second).
+  const frame = Buffer.allocUnsafe(headroom + size).fill(0);
+  const buf = frame.subarray(headroom);
   buf[0] = p.op;
   buf[1] = p.htype;
   buf[2] = p.hlen;

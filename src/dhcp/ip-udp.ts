@@ -65,9 +65,44 @@ function fold(s: number): number {
 }
 
 /**
- * Builds IPv4 + UDP + payload. The kernel fills the IP checksum and (when zero) the IP id for
- * IP_HDRINCL sockets; the UDP checksum (RFC 768, over the pseudo-header) is ours.
+ * Writes IPv4 + UDP headers into the 28 bytes of `frame` before the payload (`frame` = 28
+ * header bytes + payload). The kernel fills the IP id when zero for IP_HDRINCL sockets; both
+ * checksums are ours (the UDP one over the pseudo-header, RFC 768).
  */
+export function writeIpUdpHeaders(
+  frame: Buffer,
+  src: Ip,
+  dst: Ip,
+  srcPort: number,
+  dstPort: number,
+  tos = 0,
+): Buffer {
+  const total = frame.length;
+  const udpLen = total - 20;
+  frame[0] = 0x45;
+  frame[1] = tos;
+  frame.writeUInt16BE(total, 2);
+  frame.writeUInt32BE(0, 4);
+  frame[8] = 64;
+  frame[9] = 17;
+  frame.writeUInt16BE(0, 10);
+  writeIp(frame, 12, src);
+  writeIp(frame, 16, dst);
+  frame.writeUInt16BE(srcPort, 20);
+  frame.writeUInt16BE(dstPort, 22);
+  frame.writeUInt16BE(udpLen, 24);
+  frame.writeUInt16BE(0, 26);
+  let s = sum16(frame, 12, 20, 0);
+  s += 17 + udpLen;
+  s = sum16(frame, 20, total, s);
+  const c = ~fold(s) & 0xffff;
+  // RFC 768: a computed checksum of zero is sent as all ones (zero means "no checksum").
+  frame.writeUInt16BE(c === 0 ? 0xffff : c, 26);
+  frame.writeUInt16BE(~fold(sum16(frame, 0, 20, 0)) & 0xffff, 10);
+  return frame;
+}
+
+/** IPv4 + UDP + a copy of `payload` in a new buffer. */
 export function buildIpUdp(
   src: Ip,
   dst: Ip,
@@ -76,27 +111,7 @@ export function buildIpUdp(
   payload: Uint8Array,
   tos = 0,
 ): Buffer {
-  const udpLen = 8 + payload.length;
-  const total = 20 + udpLen;
-  const buf = Buffer.alloc(total);
-  buf[0] = 0x45;
-  buf[1] = tos;
-  buf.writeUInt16BE(total, 2);
-  buf[8] = 64;
-  buf[9] = 17;
-  writeIp(buf, 12, src);
-  writeIp(buf, 16, dst);
-  buf.writeUInt16BE(srcPort, 20);
-  buf.writeUInt16BE(dstPort, 22);
-  buf.writeUInt16BE(udpLen, 24);
-  buf.set(payload, 28);
-  let s = sum16(buf, 12, 20, 0);
-  s += 17 + udpLen;
-  s = sum16(buf, 20, total, s);
-  const c = ~fold(s) & 0xffff;
-  // RFC 768: a computed checksum of zero is sent as all ones (zero means "no checksum").
-  buf.writeUInt16BE(c === 0 ? 0xffff : c, 26);
-  // The IP header checksum, in case the kernel leaves it (it does not for IP_HDRINCL, but tests read it).
-  buf.writeUInt16BE(~fold(sum16(buf, 0, 20, 0)) & 0xffff, 10);
-  return buf;
+  const frame = Buffer.allocUnsafe(28 + payload.length);
+  frame.set(payload, 28);
+  return writeIpUdpHeaders(frame, src, dst, srcPort, dstPort, tos);
 }

@@ -29,6 +29,9 @@ import { type Decision, type ReplyDecision, decide } from './policy.js';
 import { buildReply } from './reply.js';
 import { type Inbound, InterfaceSocket, RelaySocket, type Transport, openPortGuard } from './transport.js';
 
+/** Room for the IPv4 + UDP headers a raw transport writes in front of each reply. */
+const IP_UDP_HEADROOM = 28;
+
 /** At most `perSecond` lines per event name; the rest are counted and summarised. */
 class LogLimiter {
   private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
@@ -407,20 +410,26 @@ export class DhcpServer implements Service {
     const plan = buildReply(decision, req, serverId, { relay: d.serverPort, client: d.clientPort });
     // A relay listens where it sent from (67 in production; anything in tests and benches).
     if (plan.to.reason === 'relay' && inbound.src === plan.to.ip) plan.to.port = inbound.srcPort;
-    const encoded = encodePacket(plan.message, { maxSize: plan.maxSize });
+    const encoded = encodePacket(plan.message, { maxSize: plan.maxSize, headroom: IP_UDP_HEADROOM });
     const type = decision.action === 'offer' ? 'OFFER' : decision.action === 'nak' ? 'NAK' : 'ACK';
     const kase = decision.action === 'nak' ? decision.reason : decision.case;
-    transport.send(plan.to, serverId, encoded.bytes, (error) => {
-      if (error) {
-        this.m.sendErrors.inc();
-        this.limiter.log(
-          'warn',
-          'dhcp.send_failed',
-          { to: formatIp(plan.to.ip), error: error.message },
-          this.now(),
-        );
-      }
-    });
+    transport.send(
+      plan.to,
+      serverId,
+      encoded.bytes,
+      (error) => {
+        if (error) {
+          this.m.sendErrors.inc();
+          this.limiter.log(
+            'warn',
+            'dhcp.send_failed',
+            { to: formatIp(plan.to.ip), error: error.message },
+            this.now(),
+          );
+        }
+      },
+      IP_UDP_HEADROOM,
+    );
     this.count(this.m.replies, type, kase);
     if (!this.infoLogs) return;
     const fields: Record<string, unknown> = {

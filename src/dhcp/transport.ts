@@ -20,7 +20,7 @@ import raw, { type RawSocket } from 'raw-socket';
 import { GatehouseError, errorMessage } from '../errors.js';
 import { BacklogEstimator } from './backlog.js';
 import { MSG, peekMessageType } from './codec.js';
-import { buildIpUdp, parseIpUdp, udpDstPort } from './ip-udp.js';
+import { buildIpUdp, parseIpUdp, udpDstPort, writeIpUdpHeaders } from './ip-udp.js';
 import { type Ip, IP_BROADCAST, formatIp, parseIp } from './ipv4.js';
 import type { Destination } from './reply.js';
 
@@ -38,7 +38,17 @@ export interface Transport {
   readonly iface: string | undefined;
   /** This transport's own IPv4 addresses (server identifiers). */
   addresses(): readonly Ip[];
-  send(to: Destination, src: Ip, payload: Buffer, done: (error: Error | null) => void): void;
+  /**
+   * `payload` may be preceded by `headroom` spare bytes of the same buffer (see
+   * `encodePacket`'s `headroom`); a raw transport writes its headers there.
+   */
+  send(
+    to: Destination,
+    src: Ip,
+    payload: Buffer,
+    done: (error: Error | null) => void,
+    headroom?: number,
+  ): void;
   close(): Promise<void>;
 }
 
@@ -216,21 +226,23 @@ export class InterfaceSocket implements Transport {
       if (shed > 0) this.opts.onShed(shed, this.backlog.delayMs(queued));
     }
     let packets = 0;
-    let drained = false;
+    // An empty queue makes recv throw EAGAIN, and an exception costs more than asking first;
+    // asking costs a syscall too. So read the datagrams known to wait, and ask again only when
+    // several were waiting (a burst); after a lone one, return: the poll is level-triggered and
+    // calls again if more arrived meanwhile.
+    let known = queued < 0 ? RECV_BATCH : this.backlog.packetsIn(queued);
     for (; packets < RECV_BATCH; packets++) {
-      // An empty queue makes recv throw EAGAIN, and an exception costs more than asking first.
-      if ((packets > 0 && queued >= 0 && this.queuedBytes() === 0) || (packets === 0 && queued === 0)) {
-        drained = true;
-        break;
+      if (packets >= known) {
+        if (known < 2) break;
+        const q = this.queuedBytes();
+        if (q <= 0) break;
+        known = packets + this.backlog.packetsIn(q);
       }
       const len = this.recvOne();
-      if (len < 0) {
-        drained = true;
-        break;
-      }
+      if (len < 0) break;
       this.handleDatagram(len);
     }
-    if (queued >= 0) this.backlog.observe(now, queued, packets, drained, packets === RECV_BATCH);
+    if (queued >= 0) this.backlog.observe(now, queued, packets, packets === RECV_BATCH);
   }
 
   addresses(): readonly Ip[] {
@@ -242,8 +254,17 @@ export class InterfaceSocket implements Transport {
     return this.cached;
   }
 
-  send(to: Destination, src: Ip, payload: Buffer, done: (error: Error | null) => void): void {
-    const datagram = buildIpUdp(src, to.ip, this.opts.serverPort, to.port, payload);
+  send(to: Destination, src: Ip, payload: Buffer, done: (error: Error | null) => void, headroom = 0): void {
+    const datagram =
+      headroom >= 28
+        ? writeIpUdpHeaders(
+            Buffer.from(payload.buffer, payload.byteOffset - 28, payload.length + 28),
+            src,
+            to.ip,
+            this.opts.serverPort,
+            to.port,
+          )
+        : buildIpUdp(src, to.ip, this.opts.serverPort, to.port, payload);
     try {
       this.wrap.send(datagram, 0, datagram.length, formatIp(to.ip), () => done(null));
     } catch (e) {
@@ -359,5 +380,17 @@ export async function openPortGuard(
   }
   s.on('error', (e) => onError(e, 'port-guard'));
   s.on('message', () => {});
+  // Nothing here is ever read: stop libuv from reading at all, so each relayed or unicast
+  // request does not also cost a JS callback (measured: ~20 % of throughput under perfdhcp).
+  // Node has no public API for it; the bound UDP handle's recvStop() is used when present,
+  // else the socket keeps discarding what it reads.
+  const state = Object.getOwnPropertySymbols(s)
+    .filter((sym) => sym.toString() === 'Symbol(state symbol)')
+    .map((sym) => (s as unknown as Record<symbol, { handle?: { recvStop?: () => number } }>)[sym])[0];
+  try {
+    state?.handle?.recvStop?.();
+  } catch {
+    // keep reading and discarding
+  }
   return s;
 }
