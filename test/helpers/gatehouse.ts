@@ -30,7 +30,7 @@ export async function startGatehouse(
     http: { listen: ['127.0.0.1:0'], ...overrides.http },
     dns: { listen: ['127.0.0.1:0'], ...overrides.dns },
     dhcp: { listen: '127.0.0.1:0', ...overrides.dhcp },
-    tftp: { listen: ['127.0.0.1:0'], ...overrides.tftp },
+    tftp: { listen: ['127.0.0.1:0'], root: tempDir(t, 'gatehouse-tftp-'), ...overrides.tftp },
   });
   const logger = createMemoryLogger('debug');
   const app = await Gatehouse.start({ config, logger, extraServices });
