@@ -30,7 +30,7 @@ const RATES = arg('rates', '4000,16000').split(',').filter(Boolean).map(Number);
 const MAX = Number(arg('max', '60000'));
 const CLIENTS = Number(arg('clients', '60000'));
 const ROUNDS = Number(arg('rounds', '1'));
-const ONLY = arg('only', 'gatehouse,kea,dnsmasq').split(',');
+const ONLY = arg('only', 'gatehouse,gatehouse-udp,kea,dnsmasq').split(',');
 
 const SERVER_IP = '10.10.255.254';
 const RELAY_IP = '10.10.255.1';
@@ -100,28 +100,43 @@ interface Server {
   start(dir: string): ChildProcess;
 }
 
+/** Gatehouse with every service but MDB and DHCP off, serving the bench pool; `socket` picks the transport. */
+function gatehouseYaml(dir: string, socket: string): string {
+  return [
+    `dataDir: ${path.join(dir, 'data')}`,
+    'demo: { seed: false }',
+    'log: { level: warn }',
+    "http: { listen: ['127.0.0.1:0'] }",
+    'dns: { enabled: false }',
+    'tftp: { enabled: false }',
+    'netboot: { enabled: false }',
+    'presence: { enabled: false }',
+    'sso: { enabled: false }',
+    `network: { alien: 10.10.0.0/16, alienGateway: ${SERVER_IP} }`,
+    `dhcp: { ${socket}, alien: { rangeStart: ${POOL[0]}, rangeEnd: ${POOL[1]}, leaseTime: ${LEASE} } }`,
+    '',
+  ].join('\n');
+}
+
 function servers(lan: LanTopology): Server[] {
   const gatehouse: Server = {
     name: 'gatehouse',
     start(dir) {
       const config = path.join(dir, 'gatehouse.yml');
-      fs.writeFileSync(
-        config,
-        [
-          `dataDir: ${path.join(dir, 'data')}`,
-          'demo: { seed: false }',
-          'log: { level: warn }',
-          "http: { listen: ['127.0.0.1:0'] }",
-          'dns: { enabled: false }',
-          'tftp: { enabled: false }',
-          'netboot: { enabled: false }',
-          'presence: { enabled: false }',
-          'sso: { enabled: false }',
-          `network: { alien: 10.10.0.0/16, alienGateway: ${SERVER_IP} }`,
-          `dhcp: { interfaces: [lan0], alien: { rangeStart: ${POOL[0]}, rangeEnd: ${POOL[1]}, leaseTime: ${LEASE} } }`,
-          '',
-        ].join('\n'),
+      fs.writeFileSync(config, gatehouseYaml(dir, 'interfaces: [lan0]'));
+      return lan.gw.spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'serve', '--config', config],
+        { cwd: repo },
       );
+    },
+  };
+  // The relay-only UDP socket (dhcp.listen; perfdhcp is a relay, so it is served there too).
+  const gatehouseUdp: Server = {
+    name: 'gatehouse-udp',
+    start(dir) {
+      const config = path.join(dir, 'gatehouse.yml');
+      fs.writeFileSync(config, gatehouseYaml(dir, `listen: '0.0.0.0:67'`));
       return lan.gw.spawn(
         process.execPath,
         ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'serve', '--config', config],
@@ -189,7 +204,7 @@ function servers(lan: LanTopology): Server[] {
       ]);
     },
   };
-  return [gatehouse, kea, dnsmasq].filter((s) => ONLY.includes(s.name));
+  return [gatehouse, gatehouseUdp, kea, dnsmasq].filter((s) => ONLY.includes(s.name));
 }
 
 /** Waits until the server answers a relayed DISCOVER (the same probe for every server). */
@@ -296,10 +311,17 @@ async function main(): Promise<void> {
   for (let round = 1; round <= ROUNDS; round++) {
     const g = rows.find((r) => r.server === 'gatehouse' && r.target === 'max' && r.round === round);
     const k = rows.find((r) => r.server === 'kea' && r.target === 'max' && r.round === round);
-    if (g && k && k.result.rate > 0)
+    if (g && k && k.result.rate > 0) {
       console.log(
-        `round ${round}: Gatehouse / Kea saturated rate = ${(g.result.rate / k.result.rate).toFixed(2)}x`,
+        `round ${round}: Gatehouse / Kea saturated rate = ${(g.result.rate / k.result.rate).toFixed(2)}x; Kea / Gatehouse CPU per exchange = ${(k.cpuUsPerExchange / g.cpuUsPerExchange).toFixed(2)}x`,
       );
+    }
+    const u = rows.find((r) => r.server === 'gatehouse-udp' && r.target === 'max' && r.round === round);
+    if (u && k && k.result.rate > 0) {
+      console.log(
+        `round ${round}: Gatehouse (relay-only UDP socket) / Kea saturated rate = ${(u.result.rate / k.result.rate).toFixed(2)}x`,
+      );
+    }
   }
 }
 
