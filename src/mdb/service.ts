@@ -1,3 +1,4 @@
+import { withSsoHeaders } from '../http/sso-pages.js';
 import type { GatehouseConfig } from '../config/index.js';
 import { AdminApi } from '../http/admin-api/router.js';
 import { addMdbRoutes } from '../http/admin-api/mdb-routes.js';
@@ -57,7 +58,7 @@ export class MdbService implements Service {
         logger: log,
         metrics,
         maxBodyBytes: this.config.http.maxBodyBytes,
-        fallback: this.fallback,
+        fallback: withSsoHeaders(this.ctx.services, this.fallback),
       }),
     );
     http.vhost(

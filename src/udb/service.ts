@@ -1,3 +1,4 @@
+import { withSsoHeaders } from '../http/sso-pages.js';
 import type { GatehouseConfig } from '../config/index.js';
 import { AdminApi } from '../http/admin-api/router.js';
 import { sendText } from '../http/respond.js';
@@ -63,7 +64,7 @@ export class UdbService implements Service {
         logger: this.logger,
         metrics: ctx.metrics,
         maxBodyBytes: cfg().http.maxBodyBytes,
-        fallback: this.udbFallback(),
+        fallback: withSsoHeaders(ctx.services, this.udbFallback()),
       }),
     );
     ctx.http.vhost(
