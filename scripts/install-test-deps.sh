@@ -3,7 +3,7 @@
 # Idempotent: does nothing when every package is already installed.
 set -euo pipefail
 PACKAGES=(
-  dnsutils knot-dnsutils nftables nginx-light tftp-hpa atftp curl udhcpc isc-dhcp-client iproute2 lldpd
+  dnsutils knot-dnsutils nftables nginx tftp-hpa atftp curl udhcpc isc-dhcp-client iproute2 lldpd
   nsd knot dnsperf kea-admin kea-dhcp4-server dnsmasq-base conntrack tcpdump tftpd-hpa qemu-system-x86
   ipxe-qemu dhcping bind9 bind9-utils wrk procps psmisc python3 iputils-ping
 )
