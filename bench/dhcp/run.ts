@@ -2,7 +2,8 @@
  * DHCP DORA rate: Gatehouse vs Kea 2.2 (memfile) vs dnsmasq, same namespaces, same pool, same
  * perfdhcp runs, one server at a time. Needs root.
  *
- *   node --import tsx bench/dhcp/run.ts [--period 5] [--rates 4000,16000] [--max 60000] [--clients 60000] [--rounds 1]
+ *   node --import tsx bench/dhcp/run.ts [--period 5] [--rates 3000] [--max 40000] [--clients 60000] [--rounds 1]
+ *                                       [--only gatehouse,gatehouse-udp,kea,dnsmasq] [--pin 0,1|none]
  *
  * Topology (test/helpers/netns.ts): perfdhcp in `ghdhb-c0` at 10.10.255.1 acts as a relay agent
  * (giaddr = its address, as perfdhcp always does); every server runs in `ghdhb-gw` on `lan0`
@@ -26,11 +27,22 @@ function arg(name: string, def: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
 }
 const PERIOD = Number(arg('period', '5'));
-const RATES = arg('rates', '4000,16000').split(',').filter(Boolean).map(Number);
-const MAX = Number(arg('max', '60000'));
+const RATES = arg('rates', '3000').split(',').filter(Boolean).map(Number);
+const MAX = Number(arg('max', '40000'));
 const CLIENTS = Number(arg('clients', '60000'));
 const ROUNDS = Number(arg('rounds', '1'));
 const ONLY = arg('only', 'gatehouse,gatehouse-udp,kea,dnsmasq').split(',');
+
+/**
+ * Servers run on CPU 0 and perfdhcp on CPU 1 (`--pin none` to let the scheduler choose): on a
+ * shared 2-core box this keeps the load generator from stealing the server's core mid-run.
+ */
+const PIN = arg('pin', '0,1');
+const [SERVER_CPU, CLIENT_CPU] = PIN === 'none' ? [undefined, undefined] : PIN.split(',');
+
+function pin(cpu: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpu === undefined ? [cmd, args] : ['taskset', ['-c', cpu, cmd, ...args]];
+}
 
 const SERVER_IP = '10.10.255.254';
 const RELAY_IP = '10.10.255.1';
@@ -125,9 +137,17 @@ function servers(lan: LanTopology): Server[] {
       const config = path.join(dir, 'gatehouse.yml');
       fs.writeFileSync(config, gatehouseYaml(dir, 'interfaces: [lan0]'));
       return lan.gw.spawn(
-        process.execPath,
-        ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'serve', '--config', config],
-        { cwd: repo },
+        ...pin(SERVER_CPU, process.execPath, [
+          '--import',
+          'tsx',
+          path.join(repo, 'src/cli/main.ts'),
+          'serve',
+          '--config',
+          config,
+        ]),
+        {
+          cwd: repo,
+        },
       );
     },
   };
@@ -138,9 +158,17 @@ function servers(lan: LanTopology): Server[] {
       const config = path.join(dir, 'gatehouse.yml');
       fs.writeFileSync(config, gatehouseYaml(dir, `listen: '0.0.0.0:67'`));
       return lan.gw.spawn(
-        process.execPath,
-        ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'serve', '--config', config],
-        { cwd: repo },
+        ...pin(SERVER_CPU, process.execPath, [
+          '--import',
+          'tsx',
+          path.join(repo, 'src/cli/main.ts'),
+          'serve',
+          '--config',
+          config,
+        ]),
+        {
+          cwd: repo,
+        },
       );
     },
   };
@@ -179,7 +207,7 @@ function servers(lan: LanTopology): Server[] {
           },
         }),
       );
-      return lan.gw.spawn('kea-dhcp4', ['-c', config], {
+      return lan.gw.spawn(...pin(SERVER_CPU, 'kea-dhcp4', ['-c', config]), {
         env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir },
       });
     },
@@ -187,21 +215,23 @@ function servers(lan: LanTopology): Server[] {
   const dnsmasq: Server = {
     name: 'dnsmasq',
     start(dir) {
-      return lan.gw.spawn('dnsmasq', [
-        '--no-daemon',
-        '--port=0',
-        '--no-ping',
-        '--quiet-dhcp',
-        '--interface=lan0',
-        '--bind-interfaces',
-        `--dhcp-range=${POOL[0]},${POOL[1]},255.255.0.0,${LEASE}`,
-        '--dhcp-lease-max=100000',
-        '--dhcp-authoritative',
-        `--dhcp-leasefile=${path.join(dir, 'dnsmasq.leases')}`,
-        '--dhcp-boot=prologin.kpxe',
-        `--dhcp-option=option:domain-name,prolo`,
-        `--pid-file=${path.join(dir, 'dnsmasq.pid')}`,
-      ]);
+      return lan.gw.spawn(
+        ...pin(SERVER_CPU, 'dnsmasq', [
+          '--no-daemon',
+          '--port=0',
+          '--no-ping',
+          '--quiet-dhcp',
+          '--interface=lan0',
+          '--bind-interfaces',
+          `--dhcp-range=${POOL[0]},${POOL[1]},255.255.0.0,${LEASE}`,
+          '--dhcp-lease-max=100000',
+          '--dhcp-authoritative',
+          `--dhcp-leasefile=${path.join(dir, 'dnsmasq.leases')}`,
+          '--dhcp-boot=prologin.kpxe',
+          `--dhcp-option=option:domain-name,prolo`,
+          `--pid-file=${path.join(dir, 'dnsmasq.pid')}`,
+        ]),
+      );
     },
   };
   return [gatehouse, gatehouseUdp, kea, dnsmasq].filter((s) => ONLY.includes(s.name));
@@ -252,8 +282,18 @@ async function measure(
     const rate = target === 'max' ? MAX : target;
     const before = cpuTicks(proc.pid);
     const { stdout } = await lan.clients[0]!.exec(
-      'perfdhcp',
-      ['-4', '-r', String(rate), '-p', String(PERIOD), '-R', String(CLIENTS), '-l', RELAY_IP, SERVER_IP],
+      ...pin(CLIENT_CPU, 'perfdhcp', [
+        '-4',
+        '-r',
+        String(rate),
+        '-p',
+        String(PERIOD),
+        '-R',
+        String(CLIENTS),
+        '-l',
+        RELAY_IP,
+        SERVER_IP,
+      ]),
       { allowFail: true, timeoutMs: (PERIOD + 30) * 1000 },
     );
     const cpu = (cpuTicks(proc.pid) - before) * 10_000; // ticks -> microseconds

@@ -34,27 +34,27 @@ export interface PolicyInput {
   isServerId(addr: Ip): boolean;
 }
 
-/** Everything a client is told besides its address. */
+/** Everything a client is told besides its address. Shared between requests: never mutate. */
 export interface Profile {
-  who: 'known' | 'alien';
+  readonly who: 'known' | 'alien';
   /** The network whose gateway address identifies the server to this client. */
-  network: Cidr;
-  mask: Ip;
-  router: Ip;
-  dns: Ip;
-  nextServer: Ip;
-  domain: string;
+  readonly network: Cidr;
+  readonly mask: Ip;
+  readonly router: Ip;
+  readonly dns: Ip;
+  readonly nextServer: Ip;
+  readonly domain: string;
   /** Option 12: the MDB hostname (known machines only). */
-  hostname: string | undefined;
+  readonly hostname: string | undefined;
   /** Seconds. */
-  leaseTime: number;
-  bootFile: string;
+  readonly leaseTime: number;
+  readonly bootFile: string;
   /** Why this boot file: 'default', 'arch:<n>' or 'ipxe-chain'. */
-  bootReason: string;
+  readonly bootReason: string;
   /** UEFI HTTP boot client: reply carries option 60 `HTTPClient` (UEFI spec §24.7). */
-  httpClient: boolean;
+  readonly httpClient: boolean;
   /** iPXE sub-options of option 175 (sent only when the client asks for 175). */
-  ipxe: Array<[code: number, value: string | number]>;
+  readonly ipxe: ReadonlyArray<readonly [code: number, value: string | number]>;
 }
 
 export type RequestState = 'selecting' | 'init-reboot' | 'renewing' | 'rebinding';
@@ -174,6 +174,26 @@ function chooseBoot(
   return { file: boot.bootFile, reason: 'default', http: false };
 }
 
+/**
+ * Profiles are immutable and shared: one per (plan, machine, boot choice), so the reply path can
+ * cache their encoded options and the packet path allocates less (GC was a third of the CPU).
+ * Memoising keeps these functions pure in effect: same inputs, same (identical) result.
+ */
+interface ProfileCache {
+  alien: Map<string, Profile>;
+  known: WeakMap<Machine, Map<string, Profile>>;
+}
+const profileCaches = new WeakMap<DhcpPlan, ProfileCache>();
+
+function cacheOf(plan: DhcpPlan): ProfileCache {
+  let c = profileCaches.get(plan);
+  if (!c) {
+    c = { alien: new Map(), known: new WeakMap() };
+    profileCaches.set(plan, c);
+  }
+  return c;
+}
+
 export function knownProfile(
   plan: DhcpPlan,
   subnet: KnownSubnet,
@@ -181,44 +201,63 @@ export function knownProfile(
   req: DhcpRequest,
 ): Profile {
   const boot = chooseBoot(plan, subnet, req);
-  return {
-    who: 'known',
-    network: plan.lan,
-    mask: plan.lanMask,
-    router: plan.gateway,
-    dns: plan.gateway,
-    nextServer: plan.gateway,
-    domain: plan.domain,
-    hostname: machine.hostname,
-    leaseTime: plan.knownLeaseTime,
-    bootFile: boot.file,
-    bootReason: boot.reason,
-    httpClient: boot.http,
-    ipxe: plan.noPxeDhcp ? [[176, 1]] : [],
-  };
+  const cache = cacheOf(plan).known;
+  let byBoot = cache.get(machine);
+  if (!byBoot) {
+    byBoot = new Map();
+    cache.set(machine, byBoot);
+  }
+  const key = `${boot.reason}\u0000${boot.file}`;
+  let profile = byBoot.get(key);
+  if (!profile) {
+    profile = {
+      who: 'known',
+      network: plan.lan,
+      mask: plan.lanMask,
+      router: plan.gateway,
+      dns: plan.gateway,
+      nextServer: plan.gateway,
+      domain: plan.domain,
+      hostname: machine.hostname,
+      leaseTime: plan.knownLeaseTime,
+      bootFile: boot.file,
+      bootReason: boot.reason,
+      httpClient: boot.http,
+      ipxe: plan.noPxeDhcp ? [[176, 1]] : [],
+    };
+    byBoot.set(key, profile);
+  }
+  return profile;
 }
 
 export function alienProfile(plan: DhcpPlan, req: DhcpRequest): Profile {
   const a = plan.alien;
   const boot = chooseBoot(plan, a, req);
-  const ipxe: Profile['ipxe'] = [];
-  if (plan.noPxeDhcp) ipxe.push([176, 1]);
-  if (a.scriptlet !== '') ipxe.push([81, a.scriptlet]);
-  return {
-    who: 'alien',
-    network: a.network,
-    mask: a.mask,
-    router: a.gateway,
-    dns: a.gateway,
-    nextServer: a.gateway,
-    domain: plan.domain,
-    hostname: undefined,
-    leaseTime: a.leaseTime,
-    bootFile: boot.file,
-    bootReason: boot.reason,
-    httpClient: boot.http,
-    ipxe,
-  };
+  const cache = cacheOf(plan).alien;
+  const key = `${boot.reason}\u0000${boot.file}`;
+  let profile = cache.get(key);
+  if (!profile) {
+    const ipxe: Array<[number, string | number]> = [];
+    if (plan.noPxeDhcp) ipxe.push([176, 1]);
+    if (a.scriptlet !== '') ipxe.push([81, a.scriptlet]);
+    profile = {
+      who: 'alien',
+      network: a.network,
+      mask: a.mask,
+      router: a.gateway,
+      dns: a.gateway,
+      nextServer: a.gateway,
+      domain: plan.domain,
+      hostname: undefined,
+      leaseTime: a.leaseTime,
+      bootFile: boot.file,
+      bootReason: boot.reason,
+      httpClient: boot.http,
+      ipxe,
+    };
+    cache.set(key, profile);
+  }
+  return profile;
 }
 
 /** The served known subnet of a machine, or undefined (cluster, IPv6, outside every subnet: ignored). */

@@ -45,28 +45,64 @@ const NAK_TEXT: Record<Nak['reason'], string> = {
   'no-offer': 'no offer for this client',
 };
 
-function profileOptions(profile: Profile, req: DhcpRequest, withLease: boolean): OptionList {
-  const opts: OptionList = [];
-  if (withLease) opts.push([OPT.LEASE_TIME, u32Opt(profile.leaseTime)]);
-  opts.push([OPT.SUBNET_MASK, ipOpt(profile.mask)]);
-  opts.push([OPT.ROUTER, ipOpt(profile.router)]);
-  opts.push([OPT.DNS, ipOpt(profile.dns)]);
-  if (profile.hostname) opts.push([OPT.HOSTNAME, textOpt(profile.hostname)]);
-  opts.push([OPT.DOMAIN_NAME, textOpt(profile.domain)]);
-  if (profile.httpClient) opts.push([OPT.VENDOR_CLASS, textOpt('HTTPClient')]);
+const TYPE_BYTES: Uint8Array[] = Array.from({ length: 9 }, (_, i) => u8Opt(i));
+const serverIds = new Map<Ip, Uint8Array>();
+function serverIdBytes(id: Ip): Uint8Array {
+  let b = serverIds.get(id);
+  if (!b) {
+    b = ipOpt(id);
+    // A handful of interface addresses; the bound only guards against misuse.
+    if (serverIds.size < 1024) serverIds.set(id, b);
+  }
+  return b;
+}
+
+/** A profile's options encoded once (profiles are shared and immutable, see policy.ts). */
+interface EncodedProfile {
+  lease: Uint8Array;
+  /** 1, 3, 6, 12, 15, 60 in reply order. */
+  base: OptionList;
+  tftpServer: Uint8Array;
+  bootFile: Uint8Array;
+  ipxe: Uint8Array | undefined;
+}
+const encodedProfiles = new WeakMap<Profile, EncodedProfile>();
+
+function encodedProfile(profile: Profile): EncodedProfile {
+  let e = encodedProfiles.get(profile);
+  if (e) return e;
+  const base: OptionList = [
+    [OPT.SUBNET_MASK, ipOpt(profile.mask)],
+    [OPT.ROUTER, ipOpt(profile.router)],
+    [OPT.DNS, ipOpt(profile.dns)],
+  ];
+  if (profile.hostname) base.push([OPT.HOSTNAME, textOpt(profile.hostname)]);
+  base.push([OPT.DOMAIN_NAME, textOpt(profile.domain)]);
+  if (profile.httpClient) base.push([OPT.VENDOR_CLASS, textOpt('HTTPClient')]);
+  e = {
+    lease: u32Opt(profile.leaseTime),
+    base,
+    tftpServer: textOpt(dotted(profile.nextServer)),
+    bootFile: textOpt(profile.bootFile),
+    ipxe:
+      profile.ipxe.length > 0
+        ? encapsulate(profile.ipxe.map(([code, v]) => [code, typeof v === 'number' ? u8Opt(v) : textOpt(v)]))
+        : undefined,
+  };
+  encodedProfiles.set(profile, e);
+  return e;
+}
+
+function profileOptions(profile: Profile, req: DhcpRequest, withLease: boolean, into: OptionList): void {
+  const e = encodedProfile(profile);
+  if (withLease) into.push([OPT.LEASE_TIME, e.lease]);
+  for (const o of e.base) into.push(o);
   const asked = req.paramRequest;
   // PXE ROMs read siaddr/file; some UEFI firmware asks for 66/67 and reads only those.
-  if (asked.includes(OPT.TFTP_SERVER_NAME))
-    opts.push([OPT.TFTP_SERVER_NAME, textOpt(dotted(profile.nextServer))]);
-  if (asked.includes(OPT.BOOTFILE_NAME)) opts.push([OPT.BOOTFILE_NAME, textOpt(profile.bootFile)]);
+  if (asked.includes(OPT.TFTP_SERVER_NAME)) into.push([OPT.TFTP_SERVER_NAME, e.tftpServer]);
+  if (asked.includes(OPT.BOOTFILE_NAME)) into.push([OPT.BOOTFILE_NAME, e.bootFile]);
   // Spec §5.2: like ISC dhcpd, option 175 only to clients that ask for it (iPXE always does).
-  if (asked.includes(OPT.IPXE_ENCAP) && profile.ipxe.length > 0) {
-    opts.push([
-      OPT.IPXE_ENCAP,
-      encapsulate(profile.ipxe.map(([code, v]) => [code, typeof v === 'number' ? u8Opt(v) : textOpt(v)])),
-    ]);
-  }
-  return opts;
+  if (e.ipxe && asked.includes(OPT.IPXE_ENCAP)) into.push([OPT.IPXE_ENCAP, e.ipxe]);
 }
 
 function dotted(v: Ip): string {
@@ -90,8 +126,8 @@ export function buildReply(decision: ReplyDecision, req: DhcpRequest, serverId: 
   const isNak = decision.action === 'nak';
   const type = decision.action === 'offer' ? MSG.OFFER : isNak ? MSG.NAK : MSG.ACK;
   const options: OptionList = [
-    [OPT.MESSAGE_TYPE, u8Opt(type)],
-    [OPT.SERVER_ID, ipOpt(serverId)],
+    [OPT.MESSAGE_TYPE, TYPE_BYTES[type]!],
+    [OPT.SERVER_ID, serverIdBytes(serverId)],
   ];
   let yiaddr = 0;
   let siaddr = 0;
@@ -101,7 +137,7 @@ export function buildReply(decision: ReplyDecision, req: DhcpRequest, serverId: 
     options.push([OPT.MESSAGE, textOpt(NAK_TEXT[decision.reason])]);
   } else {
     const inform = decision.case === 'inform';
-    options.push(...profileOptions(decision.profile, req, !inform));
+    profileOptions(decision.profile, req, !inform, options);
     yiaddr = inform ? 0 : decision.yiaddr;
     siaddr = decision.profile.nextServer;
     file = decision.profile.bootFile;
