@@ -11,6 +11,7 @@ import {
 } from './constants.js';
 import { type Message, decodeMessage } from './decode.js';
 import { MessageWriter } from './encode.js';
+import { FNV_OFFSET, fnv } from './fast-table.js';
 import { nameToWire } from './names.js';
 import {
   type CompiledView,
@@ -130,6 +131,7 @@ export function answerFast(
   if (ar > 1) return undefined;
   let pos = HEADER_BYTES;
   let upper = false;
+  let hash = FNV_OFFSET;
   for (;;) {
     if (pos >= len) return undefined;
     const l = q[pos]!;
@@ -137,9 +139,14 @@ export function answerFast(
     if (l > 63) return undefined;
     const end = pos + 1 + l;
     if (end > len) return undefined;
+    hash = fnv(hash, l);
     for (let i = pos + 1; i < end; i++) {
-      const c = q[i]!;
-      if (c >= 65 && c <= 90) upper = true;
+      let c = q[i]!;
+      if (c >= 65 && c <= 90) {
+        upper = true;
+        c += 32;
+      }
+      hash = fnv(hash, c);
     }
     pos = end;
   }
@@ -176,6 +183,25 @@ export function answerFast(
   } else if (tail !== len) return undefined;
 
   const view = viewFor(snapshot, policy, ip);
+  hash = fnv(fnv(fnv(hash, 0), qtype >> 8), qtype & 0xff);
+  const fast = view.fast;
+  const slot = fast.find(hash, q, nameEnd, qtype);
+  if (slot >= 0)
+    return finish(
+      fast.bytes,
+      fast.offsetOf(slot),
+      fast.lengthOf(slot),
+      q,
+      nameEnd,
+      edns,
+      limit,
+      policy,
+      ip,
+      0,
+      qtype,
+      upper,
+    );
+
   let key: string;
   if (upper) {
     for (let i = HEADER_BYTES; i < nameEnd; i++) {
@@ -187,20 +213,28 @@ export function answerFast(
   const node = view.names.get(key);
   if (!node) return undefined;
   let tmpl = positiveAnswer(node, qtype);
-  let nodata = false;
-  if (!tmpl) {
-    if (qtype === RRType.ANY) tmpl = anyAnswer(node);
-    else {
-      tmpl = nodataAnswer(node);
-      nodata = true;
-    }
+  if (!tmpl && qtype === RRType.ANY) tmpl = anyAnswer(node);
+  if (tmpl) {
+    fast.add(hash, tmpl);
+    return finish(tmpl, 0, tmpl.length, q, nameEnd, edns, limit, policy, ip, 0, qtype, upper);
   }
-  return finish(tmpl, q, nameEnd, edns, limit, policy, ip, nodata ? node.qtypeAt : 0, qtype, upper);
+  const nodata = nodataAnswer(node);
+  // NODATA for a common type (AAAA from every glibc client) is worth caching too, with its QTYPE
+  // set; a budget keeps random-QTYPE floods from crowding out positive answers.
+  if (fast.size < fast.capacity / 2) {
+    const patched = Buffer.from(nodata);
+    patched[node.qtypeAt] = qtype >> 8;
+    patched[node.qtypeAt + 1] = qtype & 0xff;
+    fast.add(hash, patched);
+  }
+  return finish(nodata, 0, nodata.length, q, nameEnd, edns, limit, policy, ip, node.qtypeAt, qtype, upper);
 }
 
 /** Copies a template, patches ID, RD/CD, RA, the question's case and QTYPE, adds OPT, truncates. */
 function finish(
-  tmpl: Buffer,
+  src: Uint8Array,
+  off: number,
+  tlen: number,
   q: Buffer,
   nameEnd: number,
   edns: boolean,
@@ -211,15 +245,16 @@ function finish(
   qtype: number,
   caseDiffers = true,
 ): Buffer {
-  const full = tmpl.length + (edns ? OPT_BYTES : 0);
+  const full = tlen + (edns ? OPT_BYTES : 0);
   const ra = policy.recursion && policy.trusted.has(ip) ? Flag.RA : 0;
-  if (full > limit) return truncated(tmpl, q, nameEnd, edns, policy, ra);
+  if (full > limit) return truncated(src[off + 2]!, src[off + 3]!, q, nameEnd, edns, policy, ra);
   const out = Buffer.allocUnsafe(full);
-  out.set(tmpl, 0);
+  // A byte loop: templates are tens of bytes, where set/copy cost more in call overhead.
+  for (let i = 4; i < tlen; i++) out[i] = src[off + i]!;
   out[0] = q[0]!;
   out[1] = q[1]!;
-  out[2] = tmpl[2]! | (q[2]! & 0x01);
-  out[3] = tmpl[3]! | (q[3]! & 0x10) | ra;
+  out[2] = src[off + 2]! | (q[2]! & 0x01);
+  out[3] = src[off + 3]! | (q[3]! & 0x10) | ra;
   // The template holds the name in lowercase: only a mixed-case query needs its bytes back.
   if (caseDiffers) for (let i = HEADER_BYTES; i < nameEnd; i++) out[i] = q[i]!;
   if (qtypeAt) {
@@ -227,7 +262,7 @@ function finish(
     out[qtypeAt + 1] = qtype & 0xff;
   }
   if (edns) {
-    writeOpt(out, tmpl.length, policy.maxUdp);
+    writeOpt(out, tlen, policy.maxUdp);
     out[11] = out[11]! + 1;
   }
   return out;
@@ -235,7 +270,8 @@ function finish(
 
 /** Header + question (+ OPT) with TC set: the client retries over TCP (RFC 7766 §5). */
 function truncated(
-  tmpl: Buffer,
+  flags1: number,
+  flags2: number,
   q: Buffer,
   nameEnd: number,
   edns: boolean,
@@ -246,8 +282,8 @@ function truncated(
   const out = Buffer.alloc(qEnd + (edns ? OPT_BYTES : 0));
   out[0] = q[0]!;
   out[1] = q[1]!;
-  out[2] = tmpl[2]! | (Flag.TC >> 8) | (q[2]! & 0x01);
-  out[3] = (tmpl[3]! & 0x0f) | (q[3]! & 0x10) | ra;
+  out[2] = flags1 | (Flag.TC >> 8) | (q[2]! & 0x01);
+  out[3] = (flags2 & 0x0f) | (q[3]! & 0x10) | ra;
   out[5] = 1;
   q.copy(out, HEADER_BYTES, HEADER_BYTES, qEnd);
   if (edns) {
@@ -352,6 +388,8 @@ export function answerSlow(
     }
     const bytes = finish(
       tmpl,
+      0,
+      tmpl.length,
       flat,
       nameEnd,
       edns !== undefined,

@@ -1,5 +1,6 @@
 import { Flag, RRType, Rcode } from './constants.js';
 import { MessageWriter } from './encode.js';
+import { FastTable } from './fast-table.js';
 import { lowerBytes, nameToWire, parentName } from './names.js';
 import type { ResourceRecord } from './records.js';
 import { type ViewName, type Zone, zoneSoa } from './zone.js';
@@ -41,6 +42,8 @@ export interface CompiledView {
   zones: Map<string, CompiledZone>;
   /** Canonical zone name → compiled zone (transfers, NOTIFY). */
   byName: Map<string, CompiledZone>;
+  /** Hot-path cache of responses by (name, QTYPE), filled on first use. */
+  fast: FastTable;
 }
 
 export interface Snapshot {
@@ -66,8 +69,14 @@ export function wireKey(name: string): string {
 
 export function compileSnapshot(zones: readonly Zone[], generation: number, previous?: Snapshot): Snapshot {
   const views: Record<ViewName, CompiledView> = {
-    normal: { name: 'normal', names: new Map(), zones: new Map(), byName: new Map() },
-    alien: { name: 'alien', names: new Map(), zones: new Map(), byName: new Map() },
+    normal: { name: 'normal', names: new Map(), zones: new Map(), byName: new Map(), fast: new FastTable() },
+    alien: {
+      name: 'alien',
+      names: new Map(),
+      zones: new Map(),
+      byName: new Map(),
+      fast: new FastTable(1024),
+    },
   };
   // Shorter apexes first so a more specific zone's names win where zones overlap.
   const ordered = [...zones].sort((a, b) => a.name.length - b.name.length);
