@@ -1,6 +1,6 @@
-import { mdbMigrations } from './mdb/migrations.js';
 import { dhcpMigrations } from './dhcp/lease-store.js';
 import { dnsMigrations } from './dns/serials.js';
+import { mdbMigrations } from './mdb/migrations.js';
 import type { Migration } from './store/index.js';
 import { udbMigrations } from './udb/migrations.js';
 

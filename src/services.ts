@@ -1,11 +1,11 @@
-import { mdbServiceFactory } from './mdb/service.js';
 import { netbootService } from './http/netboot/service.js';
 import { lldpService } from './lldp/service.js';
+import { mdbServiceFactory } from './mdb/service.js';
+import { firewallServiceFactory } from './nft/service.js';
 import { presenceServiceFactory } from './presence/service.js';
 import { dnsServiceFactory } from './dns/service.js';
 import { dhcpService } from './dhcp/server.js';
 import { ssoServiceFactory } from './presence/sso.js';
-import { firewallServiceFactory } from './nft/service.js';
 import type { Service, ServiceContext } from './service.js';
 import { tftpServiceFactory } from './tftp/service.js';
 import { udbServiceFactory } from './udb/service.js';

@@ -1,5 +1,7 @@
+import type { Metrics } from '../metrics.js';
 import { setSsoHeaders, ssoIdentity } from '../presence/sso.js';
 import type { Service } from '../service.js';
+import { sendText } from './respond.js';
 import type { Handler } from './server.js';
 
 /**
@@ -12,4 +14,23 @@ export function withSsoHeaders(services: readonly Service[], handler: Handler): 
     setSsoHeaders(res, ssoIdentity(services, ctx.remoteAddress));
     return handler(req, res, ctx);
   };
+}
+
+/**
+ * The non-RPC paths of a database host (`mdb`, `udb`), where the original served its Django
+ * admin and `/metrics`: Prometheus text, a short index pointing at the RPC and admin API, 404
+ * otherwise; all with the SSO headers.
+ */
+export function databaseHostPages(services: readonly Service[], metrics: Metrics, index: string): Handler {
+  return withSsoHeaders(services, async (_req, res, ctx) => {
+    if (ctx.url.pathname === '/metrics') {
+      sendText(res, 200, await metrics.text(), metrics.contentType);
+      return;
+    }
+    if (ctx.url.pathname === '/') {
+      sendText(res, 200, `${index}\n`);
+      return;
+    }
+    sendText(res, 404, 'Not Found\n');
+  });
 }

@@ -1,9 +1,7 @@
-import { withSsoHeaders } from '../http/sso-pages.js';
 import type { GatehouseConfig } from '../config/index.js';
-import { AdminApi } from '../http/admin-api/router.js';
 import { addMdbRoutes } from '../http/admin-api/mdb-routes.js';
-import { sendText } from '../http/respond.js';
-import type { Handler } from '../http/server.js';
+import { AdminApi } from '../http/admin-api/router.js';
+import { databaseHostPages } from '../http/sso-pages.js';
 import { createRpcHandler } from '../rpc/server.js';
 import type { Service, ServiceContext } from '../service.js';
 import { SyncHub } from '../sync/hub.js';
@@ -58,7 +56,11 @@ export class MdbService implements Service {
         logger: log,
         metrics,
         maxBodyBytes: this.config.http.maxBodyBytes,
-        fallback: withSsoHeaders(this.ctx.services, this.fallback),
+        fallback: databaseHostPages(
+          this.ctx.services,
+          metrics,
+          'Gatehouse MDB: RPC at /call/<method> (query, switches, register, ansible); admin API at /api/v1/machines on the appliance',
+        ),
       }),
     );
     http.vhost(
@@ -78,23 +80,6 @@ export class MdbService implements Service {
     addMdbRoutes(api, store).mount(this.ctx.routes);
     log.info('mdb.ready', { machines: hub.records().length, seq: hub.seq });
   }
-
-  /** Paths of the mdb host that are not RPC (the original's Django admin lived there). */
-  private readonly fallback: Handler = async (_req, res, ctx) => {
-    if (ctx.url.pathname === '/metrics') {
-      sendText(res, 200, await this.ctx.metrics.text(), this.ctx.metrics.contentType);
-      return;
-    }
-    if (ctx.url.pathname === '/') {
-      sendText(
-        res,
-        200,
-        'Gatehouse MDB: RPC at /call/<method> (query, switches, register, ansible); admin API at /api/v1/machines on the appliance\n',
-      );
-      return;
-    }
-    sendText(res, 404, 'Not Found\n');
-  };
 
   reload(config: GatehouseConfig): void {
     this.config = config;

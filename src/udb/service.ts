@@ -1,8 +1,6 @@
-import { withSsoHeaders } from '../http/sso-pages.js';
 import type { GatehouseConfig } from '../config/index.js';
 import { AdminApi } from '../http/admin-api/router.js';
-import { sendText } from '../http/respond.js';
-import type { Handler } from '../http/server.js';
+import { databaseHostPages } from '../http/sso-pages.js';
 import type { Logger } from '../log.js';
 import { createRpcHandler } from '../rpc/server.js';
 import type { Service, ServiceContext } from '../service.js';
@@ -64,7 +62,11 @@ export class UdbService implements Service {
         logger: this.logger,
         metrics: ctx.metrics,
         maxBodyBytes: cfg().http.maxBodyBytes,
-        fallback: withSsoHeaders(ctx.services, this.udbFallback()),
+        fallback: databaseHostPages(
+          ctx.services,
+          ctx.metrics,
+          'Gatehouse UDB: RPC at /call/<method> (query, query_private); admin API at /api/v1/users on the appliance',
+        ),
       }),
     );
     ctx.http.vhost(
@@ -89,25 +91,6 @@ export class UdbService implements Service {
       () => new ReservedLogins(udbConfigOf(cfg())),
     ).mount(ctx.routes);
     this.logger.info('udb.started', { users: this.hub.records().length });
-  }
-
-  /** Non-RPC paths of the `udb` host, where the original served its Django admin and `/metrics`. */
-  private udbFallback(): Handler {
-    return async (_req, res, reqCtx) => {
-      if (reqCtx.url.pathname === '/metrics') {
-        sendText(res, 200, await this.ctx.metrics.text(), this.ctx.metrics.contentType);
-        return;
-      }
-      if (reqCtx.url.pathname === '/') {
-        sendText(
-          res,
-          200,
-          'Gatehouse UDB: RPC at /call/<method> (query, query_private); admin API at /api/v1/users on the appliance\n',
-        );
-        return;
-      }
-      sendText(res, 404, 'Not Found\n');
-    };
   }
 
   reload(config: GatehouseConfig): void {
