@@ -57,6 +57,11 @@ export class BacklogEstimator {
     return queuedBytes <= 0 ? 0 : Math.max(1, Math.round(queuedBytes / this.truesize));
   }
 
+  /** The measured rate while backlogged (0 until measured). */
+  get packetsPerMs(): number {
+    return this.rate;
+  }
+
   get packetBytes(): number {
     return this.truesize;
   }

@@ -75,7 +75,7 @@ export const dhcpConfigSchema = z
      * (estimated), the oldest are dropped unread, so a flood or a starved CPU degrades into
      * some lost requests instead of every answer arriving too late. 0 disables.
      */
-    maxQueueDelayMs: z.number().int().min(0).default(1000),
+    maxQueueDelayMs: z.number().int().min(0).default(500),
     /** Server identifier when answering through `listen`; null = the listen address, else the gateway. */
     serverId: ipv4.nullable().default(null),
     /** Lease time given to known machines, seconds (original: 14400). */

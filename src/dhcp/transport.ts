@@ -63,6 +63,8 @@ const RECV_BATCH = 64;
 /** Most datagrams dropped from the head in one wakeup (bounds the time spent shedding). */
 const SHED_MAX = 1024;
 const SO_MEMINFO = 55;
+/** The adaptive receive buffer never goes below the kernel default (~200 packets). */
+const MIN_ADAPTIVE_BUFFER = 256 * 1024;
 
 /** The native handle inside raw-socket's Socket (raw-socket 1.8.1, pinned). */
 interface NativeRawSocket {
@@ -101,6 +103,8 @@ export class InterfaceSocket implements Transport {
   private readonly buffer = Buffer.alloc(RECV_BUFFER);
   private readonly backlog = new BacklogEstimator();
   private meminfo: Buffer | undefined = Buffer.alloc(36);
+  private recvBuffer = 0;
+  private calmSince = -1;
   private cached: Ip[] = [];
   private cachedAt = 0;
 
@@ -127,16 +131,7 @@ export class InterfaceSocket implements Transport {
         `dhcp: cannot bind a raw socket to interface ${opts.name} (${errorMessage(e)}); check dhcp.interfaces`,
       );
     }
-    try {
-      this.socket.setOption(SocketLevel.SOL_SOCKET, SO_RCVBUFFORCE, opts.recvBufferBytes);
-    } catch {
-      // Without CAP_NET_ADMIN: the kernel caps SO_RCVBUF at net.core.rmem_max.
-      try {
-        this.socket.setOption(SocketLevel.SOL_SOCKET, SocketOption.SO_RCVBUF, opts.recvBufferBytes);
-      } catch (e) {
-        opts.onError(e, 'rcvbuf');
-      }
-    }
+    this.setRecvBuffer(opts.recvBufferBytes);
     // raw-socket 1.8 reads one datagram per poll wakeup and, while the socket stays readable,
     // never reports it writable: under a flood its queued `send()` starves completely (measured:
     // 0 replies at 40k requests/s). So we drive its native handle ourselves: drain up to
@@ -145,6 +140,47 @@ export class InterfaceSocket implements Transport {
     this.wrap.removeAllListeners('recvReady');
     this.wrap.on('recvReady', () => this.drain());
     this.socket.on('error', (e) => opts.onError(e, 'socket'));
+  }
+
+  private setRecvBuffer(bytes: number): void {
+    const { SocketLevel, SocketOption } = raw;
+    try {
+      this.socket.setOption(SocketLevel.SOL_SOCKET, SO_RCVBUFFORCE, bytes);
+    } catch {
+      // Without CAP_NET_ADMIN: the kernel caps SO_RCVBUF at net.core.rmem_max.
+      try {
+        this.socket.setOption(SocketLevel.SOL_SOCKET, SocketOption.SO_RCVBUF, bytes);
+      } catch (e) {
+        this.opts.onError(e, 'rcvbuf');
+      }
+    }
+    this.recvBuffer = bytes;
+  }
+
+  /**
+   * While backlogged, size the receive buffer to what we get through in half of `maxQueueDelayMs` (the shedding target), so
+   * that the kernel drops the excess for free instead of us reading it to drop it; back to the
+   * configured size once a wakeup drains the queue. A short burst (a boot storm on an idle
+   * server) never shrinks it: the rate is high and the buffer already holds the burst.
+   */
+  private adaptRecvBuffer(full: boolean, now: number): void {
+    const { recvBufferBytes, maxQueueDelayMs } = this.opts;
+    if (maxQueueDelayMs <= 0) return;
+    if (full) {
+      const want = Math.max(
+        MIN_ADAPTIVE_BUFFER,
+        Math.min(
+          recvBufferBytes,
+          Math.round((this.backlog.packetsPerMs * maxQueueDelayMs * this.backlog.packetBytes) / 2),
+        ),
+      );
+      if (this.backlog.packetsPerMs > 0 && Math.abs(want - this.recvBuffer) > this.recvBuffer / 4)
+        this.setRecvBuffer(want);
+      this.calmSince = -1;
+    } else if (this.recvBuffer < recvBufferBytes) {
+      if (this.calmSince < 0) this.calmSince = now;
+      else if (now - this.calmSince > 1000) this.setRecvBuffer(recvBufferBytes);
+    }
   }
 
   /** Bytes waiting in the receive queue (SO_MEMINFO), or -1 when the kernel does not say. */
@@ -242,7 +278,10 @@ export class InterfaceSocket implements Transport {
       if (len < 0) break;
       this.handleDatagram(len);
     }
-    if (queued >= 0) this.backlog.observe(now, queued, packets, packets === RECV_BATCH);
+    if (queued >= 0) {
+      this.backlog.observe(now, queued, packets, packets === RECV_BATCH);
+      this.adaptRecvBuffer(packets === RECV_BATCH, now);
+    }
   }
 
   addresses(): readonly Ip[] {
