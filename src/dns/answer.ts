@@ -154,7 +154,8 @@ export function answerFast(
   if (nameEnd - HEADER_BYTES > 255 || nameEnd + 4 > len) return undefined;
   const qtype = (q[nameEnd]! << 8) | q[nameEnd + 1]!;
   if (q[nameEnd + 2] !== 0 || q[nameEnd + 3] !== RRClass.IN) return undefined;
-  if (qtype >= RRType.TSIG || qtype === RRType.OPT || qtype === 0) return undefined;
+  // TSIG, IXFR, AXFR, MAILB, MAILA (250-254), OPT and 0 need the slow path; ANY (255) does not.
+  if ((qtype >= RRType.TSIG && qtype !== RRType.ANY) || qtype === RRType.OPT || qtype === 0) return undefined;
   let limit = tcp ? TCP_LIMIT : CLASSIC_UDP_BYTES;
   let edns = false;
   const tail = nameEnd + 4;

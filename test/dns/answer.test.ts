@@ -337,3 +337,47 @@ t.test('truncation is correct for every EDNS size 512..4096 (and without EDNS)',
   const capped = replyOf(ask(query('medium.prolo', 'A', { edns: 4096 }), { snap: s, pol: policy() }));
   t.ok(capped[2]! & 0x02 && sizes.medium > 1232, 'our advertised 1232 caps what we send');
 });
+
+t.test(
+  'property: the cached fast path, the uncached fast path and the slow path give identical bytes',
+  async (t) => {
+    const s = snapshotOf(machines);
+    const pol = policy();
+    const names = [
+      'mdb.prolo',
+      'a.prolo',
+      'pas-r01p01.prolo',
+      'cl.prolo',
+      'prolo',
+      '1.0.168.192.in-addr.arpa',
+      '17.250.168.192.in-addr.arpa',
+    ];
+    const types = ['A', 'AAAA', 'PTR', 'SOA', 'NS', 'MX', 'TXT', 'ANY'] as const;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...names),
+        fc.constantFrom(...types),
+        fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+        fc.option(fc.integer({ min: 512, max: 4096 }), { nil: undefined }),
+        fc.nat(65535),
+        (name, type, caps, edns, id) => {
+          const cased = [...name].map((c, i) => (caps[i % 40] ? c.toUpperCase() : c)).join('');
+          const q = query(cased, type, { id, edns });
+          const ip = clientIpv4('192.168.0.9');
+          const first = answerFast(q, ip, s, pol, false);
+          const second = answerFast(q, ip, s, pol, false);
+          const slow = answerSlow(q, ip, '192.168.0.9', s, pol, false);
+          return (
+            first !== undefined &&
+            second !== undefined &&
+            first.equals(second) &&
+            slow.kind === 'reply' &&
+            slow.bytes.equals(first)
+          );
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    t.ok(s.views.normal.fast.size > 0, 'the cache was used');
+  },
+);
