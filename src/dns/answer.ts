@@ -212,7 +212,25 @@ export function answerFast(
     key = latin1Slice.call(scratch, 0, nameEnd - HEADER_BYTES);
   } else key = latin1Slice.call(q, HEADER_BYTES, nameEnd);
   const node = view.names.get(key);
-  if (!node) return undefined;
+  if (!node) {
+    // NXDOMAIN here too: random-name floods should not pay for a full decode.
+    const zone = findZone(view, key);
+    if (!zone) return undefined;
+    const ra = policy.recursion && policy.trusted.has(ip) ? Flag.RA : 0;
+    const flags = (q[2]! << 8) | q[3]!;
+    return negative(
+      (q[0]! << 8) | q[1]!,
+      flags,
+      q.subarray(HEADER_BYTES, nameEnd),
+      '',
+      qtype,
+      zone,
+      Rcode.NXDOMAIN,
+      edns,
+      policy,
+      ra,
+    );
+  }
   let tmpl = positiveAnswer(node, qtype);
   if (!tmpl && qtype === RRType.ANY) tmpl = anyAnswer(node);
   if (tmpl) {
