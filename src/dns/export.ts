@@ -1,7 +1,7 @@
 import type { GatehouseConfig } from '../config/index.js';
 import { machinesTable } from '../mdb/model.js';
 import type { Store } from '../store/index.js';
-import { nextSerial, readSerialRows } from './serials.js';
+import { nextSerial, readSerialRows, serialGreater } from './serials.js';
 import { buildZones } from './zone-builder.js';
 import type { Zone } from './zone.js';
 
@@ -12,8 +12,8 @@ export interface ExportedZone extends Zone {
 
 /**
  * The zones as the server would serve them, read from the store without writing: the stored
- * serial when the content matches it, otherwise the serial the server will assign on its next
- * build (stored + 1, or 1 for a zone never served).
+ * serial when the content matches it, otherwise the serial the server will assign at its next
+ * start (stored + 1 after a clean stop, past the reservation after a crash, 1 for a new zone).
  */
 export function zonesFromStore(
   store: Store,
@@ -32,7 +32,10 @@ export function zonesFromStore(
     zones: zones.map((z) => {
       const row = rows.get(z.id);
       if (row && row.hash === z.hash) return { ...z, serial: row.serial, published: true };
-      return { ...z, serial: row ? nextSerial(row.serial) : 1, published: false };
+      // What the server's next start assigns (serials.ts planSerials with afterRestart).
+      const floor =
+        row?.reserved !== undefined && serialGreater(row.reserved, row.serial) ? row.reserved : row?.serial;
+      return { ...z, serial: floor === undefined ? 1 : nextSerial(floor), published: false };
     }),
   };
 }

@@ -90,14 +90,14 @@ export function planSerials(
   for (const c of contents) {
     const row = rows.get(c.id);
     let serial: number;
+    // A reservation still held at start-up means the last run did not stop cleanly: serials up
+    // to it may have been served (even for content equal to today's), so every zone moves past it.
+    const unclean =
+      opts.afterRestart && row?.reserved !== undefined && serialGreater(row.reserved, row.serial);
     if (!row) serial = 1;
-    else if (row.hash !== c.hash || (opts.bumpGenerated && c.generated)) {
-      const floor =
-        opts.afterRestart && row.reserved !== undefined && serialGreater(row.reserved, row.serial)
-          ? row.reserved
-          : row.serial;
-      serial = nextSerial(floor);
-    } else serial = row.serial;
+    else if (unclean) serial = nextSerial(row.reserved!);
+    else if (row.hash !== c.hash || (opts.bumpGenerated && c.generated)) serial = nextSerial(row.serial);
+    else serial = row.serial;
     zones.push({ ...c, serial });
     if (!row || serial !== row.serial) {
       const history = [

@@ -62,7 +62,22 @@ t.test('after a crash (reservation still held) changed content restarts above th
     bumpGenerated: false,
     afterRestart: true,
   });
-  t.equal(same.zones[0]!.serial, 10, 'unchanged content keeps its serial');
+  t.equal(
+    same.zones[0]!.serial,
+    111,
+    'unchanged content moves too: 11..110 may have been served, even for this content',
+  );
+  const clean = new Map([['normal/prolo', { serial: 10, hash: 'old', history: [], reserved: 10 }]]);
+  const kept = planSerials([content('normal/prolo', 'old')], clean, {
+    seq: 1,
+    bumpGenerated: false,
+    afterRestart: true,
+  });
+  t.equal(
+    kept.zones[0]!.serial,
+    10,
+    'after a clean stop (reservation released) unchanged content keeps its serial',
+  );
   const running = planSerials([content('normal/prolo', 'new')], rows, { seq: 1, bumpGenerated: false });
   t.equal(running.zones[0]!.serial, 11, 'while running, +1');
 });
