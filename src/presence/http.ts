@@ -127,39 +127,36 @@ export function presenceRoutes(ops: PresenceOperations, opts: PresenceRouteOptio
     };
   };
 
+  /**
+   * /login and /logout: the rules decide, the refusal text is the body, and the status and
+   * reason phrase are the original's (423 `Login refused`, 500 `Logout failed`, spec §9.3).
+   */
+  const arbitrated = (
+    event: string,
+    decide: (login: string, hostname: string) => { refusal: string | null },
+    refusedStatus: number,
+    refusedReason: string,
+  ) =>
+    signed(
+      'POST',
+      opts.pubSecret,
+      session((login, hostname, res, ctx) => {
+        const outcome = decide(login, hostname);
+        ctx.logger.info(event, {
+          login,
+          hostname,
+          accepted: outcome.refusal === null,
+          ...(outcome.refusal !== null ? { reason: outcome.refusal } : {}),
+          peer: ctx.remoteAddress,
+        });
+        if (outcome.refusal === null) ok(res);
+        else sendText(res, refusedStatus, outcome.refusal, TORNADO_TYPE, refusedReason);
+      }),
+    );
+
   return {
-    '/login': signed(
-      'POST',
-      opts.pubSecret,
-      session((login, hostname, res, ctx) => {
-        const outcome = ops.login(login, hostname);
-        ctx.logger.info('presence.login', {
-          login,
-          hostname,
-          accepted: outcome.refusal === null,
-          ...(outcome.refusal !== null ? { reason: outcome.refusal } : {}),
-          peer: ctx.remoteAddress,
-        });
-        if (outcome.refusal === null) ok(res);
-        else sendText(res, 423, outcome.refusal, TORNADO_TYPE, 'Login refused');
-      }),
-    ),
-    '/logout': signed(
-      'POST',
-      opts.pubSecret,
-      session((login, hostname, res, ctx) => {
-        const outcome = ops.logout(login, hostname);
-        ctx.logger.info('presence.logout', {
-          login,
-          hostname,
-          accepted: outcome.refusal === null,
-          ...(outcome.refusal !== null ? { reason: outcome.refusal } : {}),
-          peer: ctx.remoteAddress,
-        });
-        if (outcome.refusal === null) ok(res);
-        else sendText(res, 500, outcome.refusal, TORNADO_TYPE, 'Logout failed');
-      }),
-    ),
+    '/login': arbitrated('presence.login', (l, h) => ops.login(l, h), 423, 'Login refused'),
+    '/logout': arbitrated('presence.logout', (l, h) => ops.logout(l, h), 500, 'Logout failed'),
     '/heartbeat': signed(
       'POST',
       opts.pubSecret,
