@@ -80,7 +80,8 @@ export const MSG: Record<MessageType, number> = {
 /** Options by code, each the concatenation of every instance of that code, in first-seen order. */
 export type OptionMap = Map<number, Uint8Array>;
 
-export interface DhcpPacket {
+/** The fixed BOOTP header fields (RFC 951 / RFC 2131 §2) shared by decoded and encoded messages. */
+export interface BootpHeader {
   op: number;
   htype: number;
   hlen: number;
@@ -92,6 +93,9 @@ export interface DhcpPacket {
   yiaddr: Ip;
   siaddr: Ip;
   giaddr: Ip;
+}
+
+export interface DhcpPacket extends BootpHeader {
   /** The 16-byte chaddr field verbatim (only the first `hlen` bytes are the address). */
   chaddr: Uint8Array;
   /** Server host name field, up to its first NUL; empty when overloaded with options. */
@@ -229,18 +233,7 @@ export function decodePacket(input: Uint8Array): DecodeResult {
 /** An option to encode, in the order given. Values longer than 255 bytes are split (RFC 3396). */
 export type OptionList = Array<[code: number, data: Uint8Array]>;
 
-export interface EncodeInput {
-  op: number;
-  htype: number;
-  hlen: number;
-  hops: number;
-  xid: number;
-  secs: number;
-  flags: number;
-  ciaddr: Ip;
-  yiaddr: Ip;
-  siaddr: Ip;
-  giaddr: Ip;
+export interface EncodeInput extends BootpHeader {
   chaddr: Uint8Array;
   sname: string;
   file: string;

@@ -279,6 +279,27 @@ export class NetlinkSocket {
     });
   }
 
+  /** Sends one request whose replies `reg` awaits; a failed send unregisters it and rejects. */
+  private sendRegistered(
+    msg: OutgoingMessage,
+    extraFlags: number,
+    seq: number,
+    reg: { done: () => void },
+    reject: (e: Error) => void,
+  ): void {
+    const buf = encodeMessage({
+      type: msg.type,
+      flags: msg.flags | NLM_F_REQUEST | extraFlags,
+      seq,
+      pid: this.port,
+      payload: msg.payload,
+    });
+    this.send([buf], msg.describe).catch((e: unknown) => {
+      reg.done();
+      reject(e as Error);
+    });
+  }
+
   private register(seqs: number[], p: Pending, what: string, timeoutMs: number): { done: () => void } {
     const timer = setTimeout(() => {
       for (const s of seqs) this.pending.delete(s);
@@ -320,17 +341,7 @@ export class NetlinkSocket {
         msg.describe,
         timeoutMs,
       );
-      const buf = encodeMessage({
-        type: msg.type,
-        flags: msg.flags | NLM_F_REQUEST | NLM_F_ACK,
-        seq,
-        pid: this.port,
-        payload: msg.payload,
-      });
-      this.send([buf], msg.describe).catch((e: unknown) => {
-        reg.done();
-        reject(e as Error);
-      });
+      this.sendRegistered(msg, NLM_F_ACK, seq, reg, reject);
     });
   }
 
@@ -375,17 +386,7 @@ export class NetlinkSocket {
         msg.describe,
         timeoutMs,
       );
-      const buf = encodeMessage({
-        type: msg.type,
-        flags: msg.flags | NLM_F_REQUEST | NLM_F_DUMP,
-        seq,
-        pid: this.port,
-        payload: msg.payload,
-      });
-      this.send([buf], msg.describe).catch((e: unknown) => {
-        reg.done();
-        reject(e as Error);
-      });
+      this.sendRegistered(msg, NLM_F_DUMP, seq, reg, reject);
     });
   }
 
