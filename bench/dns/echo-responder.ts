@@ -2,14 +2,18 @@
  * The runtime's ceiling: a bare Node.js UDP responder that answers each datagram with its own
  * bytes and the QR bit set (dnsperf counts that as an answer). No parsing, no lookup.
  * With WORKERS > 1 it forks that many cluster workers sharing the socket, as Gatehouse does.
+ * With `fast` it receives and sends through the same handle-level path Gatehouse uses
+ * (src/net/udp-fast-path.ts) instead of the public `dgram` API: the ceiling of that path.
  *
- * usage: echo-responder.ts PORT [WORKERS]
+ * usage: echo-responder.ts PORT [WORKERS] [fast]
  */
 import cluster from 'node:cluster';
 import dgram from 'node:dgram';
+import { udpFastPath } from '../../src/net/udp-fast-path.js';
 
 const port = Number(process.argv[2]);
 const workers = Number(process.argv[3] ?? 1);
+const useFastPath = process.argv[4] === 'fast';
 
 if (cluster.isPrimary && workers > 1) {
   let ready = 0;
@@ -35,6 +39,14 @@ if (cluster.isPrimary && workers > 1) {
   });
   socket.bind({ port, address: '127.0.0.1', exclusive: workers <= 1 }, () => {
     socket.setRecvBufferSize(4 * 1024 * 1024);
+    const fast = useFastPath ? udpFastPath(socket) : undefined;
+    if (useFastPath && !fast) throw new Error('this Node.js has no handle-level UDP path');
+    fast?.onDatagram((msg, ip, rport) => {
+      const out = Buffer.allocUnsafe(msg.length);
+      msg.copy(out);
+      out[2] = out[2]! | 0x80;
+      fast.send(out, rport, ip);
+    });
     if (cluster.isWorker) process.send?.('ready');
     else process.stdout.write(`${JSON.stringify({ port, pids: [process.pid] })}\n`);
   });

@@ -151,15 +151,16 @@ async function startGatehouse(): Promise<Running> {
   return { name: 'Gatehouse', port, proc, note: `workers=${WORKERS === 'auto' ? CORES : WORKERS}` };
 }
 
-async function startEcho(workers: number): Promise<Running> {
+async function startEcho(workers: number, fast = false): Promise<Running> {
   const port = nextPort++;
-  const proc = launch(process.execPath, [...script('echo-responder'), String(port), String(workers)]);
+  const args = [String(port), String(workers), ...(fast ? ['fast'] : [])];
+  const proc = launch(process.execPath, [...script('echo-responder'), ...args]);
   await new Promise<void>((resolve) => proc.stdout!.once('data', () => resolve()));
   return {
-    name: workers > 1 ? `bare Node echo x${workers}` : 'bare Node echo',
+    name: `bare Node echo${workers > 1 ? ` x${workers}` : ''}${fast ? ' fast path' : ''}`,
     port,
     proc,
-    note: `${workers} process${workers > 1 ? 'es' : ''}`,
+    note: `${workers} process${workers > 1 ? 'es' : ''}${fast ? ', handle-level send/receive' : ', node:dgram'}`,
   };
 }
 
@@ -324,6 +325,7 @@ async function main(): Promise<void> {
     ['BIND', startBind],
     ['echo1', () => startEcho(1)],
     ['echoN', () => startEcho(CORES)],
+    ['echoFast', () => startEcho(CORES, true)],
   ];
   const servers: Running[] = [];
   try {
