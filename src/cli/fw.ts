@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { request } from 'undici';
 import type { GatehouseConfig } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -17,6 +16,7 @@ import { flagString, parseArgs } from './args.js';
 import { UsageError } from './args.js';
 import type { CliIo, CommandGroup } from './io.js';
 import { resolveConfig } from './serve.js';
+import { adminCall } from './admin-api.js';
 import { readServerLock } from './server-lock.js';
 
 /**
@@ -34,22 +34,17 @@ async function remote(
 ): Promise<Record<string, unknown> | undefined> {
   const lock = readServerLock(config.dataDir);
   if (!lock) return undefined;
-  const res = await request(`http://${lock.http}/api/v1/firewall/${action}`, {
+  const { status, json, text } = await adminCall(
+    lock.http,
+    config.secrets.adminToken,
     method,
-    headers: { authorization: `Bearer ${config.secrets.adminToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = { error: text.trim() };
-  }
-  if (res.statusCode !== 200) {
+    `/api/v1/firewall/${action}`,
+    body,
+  );
+  if (status !== 200) {
     throw new GatehouseError(
       'GH_NETLINK',
-      `the running server refused fw ${action} (HTTP ${res.statusCode}): ${String(json.error ?? text).trim()}`,
+      `the running server refused fw ${action} (HTTP ${status}): ${String(json.error ?? text).trim()}`,
     );
   }
   return json;

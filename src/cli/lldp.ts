@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { adminCall } from './admin-api.js';
 import { GatehouseError } from '../errors.js';
 import type { Neighbour } from '../lldp/neighbours.js';
 import { flagString, parseArgs, UsageError } from './args.js';
@@ -32,7 +32,7 @@ function server(config: ReturnType<typeof resolveConfig>): string {
       `no Gatehouse server runs on ${config.dataDir}: LLDP neighbours live in the running server's memory (start it, or pass its --config/--data)`,
     );
   }
-  return `http://${lock.http}`;
+  return lock.http;
 }
 
 async function call(
@@ -41,25 +41,14 @@ async function call(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await request(`${server(config)}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${config.secrets.adminToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = { error: text.trim() };
-  }
-  if (res.statusCode === 404 && path.endsWith('/neighbours') && json.code === undefined) {
+  const { status, json } = await adminCall(server(config), config.secrets.adminToken, method, path, body);
+  if (status === 404 && path.endsWith('/neighbours') && json.code === undefined) {
     throw new GatehouseError(
       'GH_NOT_FOUND',
       'the server does not listen to LLDP (set lldp.enabled: true and lldp.interfaces)',
     );
   }
-  return { status: res.statusCode, json };
+  return { status, json };
 }
 
 async function neighbours(argv: string[], io: CliIo): Promise<number> {

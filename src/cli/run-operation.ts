@@ -6,6 +6,7 @@ import { createLogger } from '../log.js';
 import type { GatehouseConfig } from '../config/index.js';
 import type { CliIo } from './io.js';
 import { type OperationArgs, findOperation } from './operations.js';
+import { adminHeaders } from './admin-api.js';
 import { readServerLock } from './server-lock.js';
 
 /**
@@ -44,7 +45,7 @@ async function runRemote(name: string, args: OperationArgs, http: string, token:
   try {
     const res = await request(`http://${http}/api/v1/ops/${name}`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers: adminHeaders(token),
       body: JSON.stringify(args),
       dispatcher,
     });
