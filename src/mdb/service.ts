@@ -1,6 +1,7 @@
 import type { GatehouseConfig } from '../config/index.js';
 import { addMdbRoutes } from '../http/admin-api/mdb-routes.js';
 import { AdminApi } from '../http/admin-api/router.js';
+import { udbAdminDirectory } from '../udb/admin-directory.js';
 import { databaseHostPages } from '../http/sso-pages.js';
 import { createRpcHandler } from '../rpc/server.js';
 import type { Service, ServiceContext } from '../service.js';
@@ -76,7 +77,13 @@ export class MdbService implements Service {
         metrics,
       }),
     );
-    const api = new AdminApi({ config: () => this.config, logger: log, metrics });
+    // Organizers authenticate here too, and get 403: MDB management is for roots (spec §2.5).
+    const api = new AdminApi({
+      config: () => this.config,
+      logger: log,
+      metrics,
+      directory: udbAdminDirectory(store, this.ctx.services),
+    });
     addMdbRoutes(api, store).mount(this.ctx.routes);
     log.info('mdb.ready', { machines: hub.records().length, seq: hub.seq });
   }

@@ -69,6 +69,8 @@ function intField(body: Record<string, unknown>, field: string): number | undefi
  * edit — and the UID pools. Every write goes through UserWriter, so validation, reserved
  * logins, uid allocation and the udbsync broadcast are those of every other writer.
  * Passwords are shown, as the original admin showed them (organizers read them back).
+ * Organizers list and read users and pools and edit non-root users; creating, deleting,
+ * touching a root and changing pools are for roots (the original Django permissions).
  */
 export function addUdbRoutes(
   api: AdminApi,
@@ -79,11 +81,15 @@ export function addUdbRoutes(
   const writer = (fn: (w: UserWriter) => User) =>
     store.write((tx) => userToDict(fn(new UserWriter(tx, tables, reserved()))));
   return api
-    .get('/api/v1/users', ({ query }) => {
-      const users = store.read((tx) => listUsers(tx, tables));
-      const items = runQuery(users, filtersOf(query));
-      return { items, count: items.length };
-    })
+    .get(
+      '/api/v1/users',
+      ({ query }) => {
+        const users = store.read((tx) => listUsers(tx, tables));
+        const items = runQuery(users, filtersOf(query));
+        return { items, count: items.length };
+      },
+      'orga',
+    )
     .post('/api/v1/users', async ({ body }) => {
       const input = onlyFields(await body(), CREATE_FIELDS);
       if (input.uid !== undefined) throw readOnly('uid', "it is allocated from the group's UID pool");
@@ -101,40 +107,66 @@ export function addUdbRoutes(
       };
       return created(await writer((w) => w.create(user)));
     })
-    .get('/api/v1/users/:login', ({ params }) => {
-      const user = store.read((tx) => tx.get(tables.users, params.login!));
-      if (!user) throw new NotFoundError(`no user with login ${params.login}`);
-      return userToDict(user);
-    })
-    .patch('/api/v1/users/:login', async ({ params, body }) => {
-      const input = onlyFields(await body(), EDIT_FIELDS);
-      const login = params.login!;
-      const current = store.read((tx) => tx.get(tables.users, login));
-      if (!current) throw new NotFoundError(`no user with login ${login}`);
-      // A client may send the whole record back: unchanged read-only fields are fine.
-      if (input.login !== undefined && input.login !== current.login) {
-        throw readOnly('login', 'create a new user and delete this one to rename');
-      }
-      if (input.uid !== undefined && input.uid !== current.uid)
-        throw readOnly('uid', 'uids are never reassigned');
-      if (input.id !== undefined && input.id !== current.id) throw readOnly('id', 'it is the primary key');
-      const patch: UserPatch = {};
-      for (const f of ['firstname', 'lastname', 'group', 'password', 'shell', 'ssh_key'] as const) {
-        if (input[f] !== undefined) (patch as Record<string, unknown>)[f] = input[f];
-      }
-      return writer((w) => w.update(login, patch));
-    })
+    .get(
+      '/api/v1/users/:login',
+      ({ params }) => {
+        const user = store.read((tx) => tx.get(tables.users, params.login!));
+        if (!user) throw new NotFoundError(`no user with login ${params.login}`);
+        return userToDict(user);
+      },
+      'orga',
+    )
+    .patch(
+      '/api/v1/users/:login',
+      async ({ params, body, principal }) => {
+        const input = onlyFields(await body(), EDIT_FIELDS);
+        const login = params.login!;
+        const current = store.read((tx) => tx.get(tables.users, login));
+        if (!current) throw new NotFoundError(`no user with login ${login}`);
+        // Organizers edit any user except roots, and cannot make one (spec §7.4).
+        if (principal.role !== 'root' && (current.group === 'root' || input.group === 'root')) {
+          throw new ApiError(
+            403,
+            'GH_FORBIDDEN',
+            `only roots can edit roots or make one; ask a root to change ${login}`,
+          );
+        }
+        // A client may send the whole record back: unchanged read-only fields are fine.
+        if (input.login !== undefined && input.login !== current.login) {
+          throw readOnly('login', 'create a new user and delete this one to rename');
+        }
+        if (input.uid !== undefined && input.uid !== current.uid)
+          throw readOnly('uid', 'uids are never reassigned');
+        if (input.id !== undefined && input.id !== current.id) throw readOnly('id', 'it is the primary key');
+        const patch: UserPatch = {};
+        for (const f of ['firstname', 'lastname', 'group', 'password', 'shell', 'ssh_key'] as const) {
+          if (input[f] !== undefined) (patch as Record<string, unknown>)[f] = input[f];
+        }
+        return writer((w) => w.update(login, patch));
+      },
+      'orga',
+    )
     .delete('/api/v1/users/:login', ({ params }) => writer((w) => w.delete(params.login!)))
 
-    .get('/api/v1/uid-pools', () => {
-      const items = store.read((tx) => tx.values(tables.pools)).sort((a, b) => (a.group < b.group ? -1 : 1));
-      return { items, count: items.length };
-    })
-    .get('/api/v1/uid-pools/:group', ({ params }) => {
-      const pool = store.read((tx) => tx.get(tables.pools, params.group!));
-      if (!pool) throw new NotFoundError(`no UID pool for group ${params.group}`);
-      return pool;
-    })
+    .get(
+      '/api/v1/uid-pools',
+      () => {
+        const items = store
+          .read((tx) => tx.values(tables.pools))
+          .sort((a, b) => (a.group < b.group ? -1 : 1));
+        return { items, count: items.length };
+      },
+      'orga',
+    )
+    .get(
+      '/api/v1/uid-pools/:group',
+      ({ params }) => {
+        const pool = store.read((tx) => tx.get(tables.pools, params.group!));
+        if (!pool) throw new NotFoundError(`no UID pool for group ${params.group}`);
+        return pool;
+      },
+      'orga',
+    )
     .patch('/api/v1/uid-pools/:group', async ({ params, body }) => {
       const input = onlyFields(await body(), POOL_FIELDS);
       if (input.group !== undefined && input.group !== params.group)

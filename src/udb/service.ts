@@ -6,6 +6,7 @@ import { createRpcHandler } from '../rpc/server.js';
 import type { Service, ServiceContext } from '../service.js';
 import { SyncHub } from '../sync/hub.js';
 import { createSyncVhost } from '../sync/vhost.js';
+import { udbAdminDirectory } from './admin-directory.js';
 import { addUdbRoutes } from './admin-routes.js';
 import { udbConfigOf } from './config.js';
 import { seedDemoUsers } from './demo.js';
@@ -85,7 +86,12 @@ export class UdbService implements Service {
       }),
     );
     addUdbRoutes(
-      new AdminApi({ config: cfg, logger: this.logger, metrics: ctx.metrics }),
+      new AdminApi({
+        config: cfg,
+        logger: this.logger,
+        metrics: ctx.metrics,
+        directory: udbAdminDirectory(ctx.store, ctx.services),
+      }),
       ctx.store,
       this.tables,
       () => new ReservedLogins(udbConfigOf(cfg())),

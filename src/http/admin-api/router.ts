@@ -3,7 +3,12 @@ import type { GatehouseConfig } from '../../config/index.js';
 import { GatehouseError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
-import { requireAdmin } from '../admin-auth.js';
+import {
+  type AdminDirectory,
+  type AdminPrincipal,
+  type AdminRole,
+  authenticateAdmin,
+} from '../admin-auth.js';
 import type { PrefixRouter } from '../prefix-router.js';
 import { readBody, sendJson } from '../respond.js';
 import type { Handler, RequestContext } from '../server.js';
@@ -27,6 +32,8 @@ export interface ApiRequest {
   body(): Promise<Record<string, unknown>>;
   req: IncomingMessage;
   ctx: RequestContext;
+  /** Who is calling (token, UDB login or SSO); routes declared for `orga` check finer rules with it. */
+  principal: AdminPrincipal;
 }
 
 /** What a route handler may return to choose the status; any other value is sent with 200. */
@@ -59,6 +66,7 @@ interface Route {
   regex: RegExp;
   names: string[];
   handler: ApiHandler;
+  access: AdminRole;
 }
 
 const STATUS_BY_CODE: Record<string, number> = {
@@ -91,6 +99,8 @@ export interface AdminApiOptions {
   metrics: Metrics;
   /** Largest JSON body accepted (default: config http.maxBodyBytes). */
   maxBodyBytes?: () => number;
+  /** UDB logins and SSO for organizers and roots; without it only the admin token works. */
+  directory?: AdminDirectory;
 }
 
 export class AdminApi {
@@ -105,8 +115,11 @@ export class AdminApi {
     );
   }
 
-  /** Declares a route; `:name` segments become `params.name` (percent-decoded). */
-  route(method: HttpMethod, pattern: string, handler: ApiHandler): this {
+  /**
+   * Declares a route; `:name` segments become `params.name` (percent-decoded). `access` is the
+   * least role allowed: roots by default, `orga` for what organizers may do too.
+   */
+  route(method: HttpMethod, pattern: string, handler: ApiHandler, access: AdminRole = 'root'): this {
     const names: string[] = [];
     const source = pattern
       .split('/')
@@ -118,23 +131,23 @@ export class AdminApi {
         return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       })
       .join('/');
-    this.routes.push({ method, pattern, regex: new RegExp(`^${source}/?$`), names, handler });
+    this.routes.push({ method, pattern, regex: new RegExp(`^${source}/?$`), names, handler, access });
     return this;
   }
-  get(p: string, h: ApiHandler): this {
-    return this.route('GET', p, h);
+  get(p: string, h: ApiHandler, access?: AdminRole): this {
+    return this.route('GET', p, h, access);
   }
-  post(p: string, h: ApiHandler): this {
-    return this.route('POST', p, h);
+  post(p: string, h: ApiHandler, access?: AdminRole): this {
+    return this.route('POST', p, h, access);
   }
-  patch(p: string, h: ApiHandler): this {
-    return this.route('PATCH', p, h);
+  patch(p: string, h: ApiHandler, access?: AdminRole): this {
+    return this.route('PATCH', p, h, access);
   }
-  put(p: string, h: ApiHandler): this {
-    return this.route('PUT', p, h);
+  put(p: string, h: ApiHandler, access?: AdminRole): this {
+    return this.route('PUT', p, h, access);
   }
-  delete(p: string, h: ApiHandler): this {
-    return this.route('DELETE', p, h);
+  delete(p: string, h: ApiHandler, access?: AdminRole): this {
+    return this.route('DELETE', p, h, access);
   }
 
   /** The declared routes (docs tests check them against docs/openapi.yaml). */
@@ -153,6 +166,7 @@ export class AdminApi {
 
   readonly handle: Handler = async (req, res, ctx) => {
     const started = Date.now();
+    let principal: AdminPrincipal | undefined;
     const path = ctx.url.pathname;
     const resource = path.split('/')[3] ?? '';
     res.on('finish', () => {
@@ -163,9 +177,20 @@ export class AdminApi {
         status: res.statusCode,
         ms: Date.now() - started,
         peer: ctx.remoteAddress,
+        who: principal ? (principal.login ?? 'token') : undefined,
+        via: principal?.via,
       });
     });
-    if (!requireAdmin(req, res, this.opts.config())) return;
+    // Authenticate before matching, so an unauthenticated caller learns nothing about paths.
+    principal = authenticateAdmin(
+      req,
+      res,
+      this.opts.config(),
+      ctx.remoteAddress,
+      this.opts.directory,
+      'orga',
+    );
+    if (!principal) return;
     const matching = this.routes
       .map((r) => ({ r, m: r.regex.exec(path) }))
       .filter((x): x is { r: Route; m: RegExpExecArray } => x.m !== null);
@@ -186,6 +211,13 @@ export class AdminApi {
       });
       return;
     }
+    if (hit.r.access === 'root' && principal.role !== 'root') {
+      sendJson(res, 403, {
+        error: `${principal.login} is an organizer: ${hit.r.method} ${hit.r.pattern} needs a root`,
+        code: 'GH_FORBIDDEN',
+      });
+      return;
+    }
     const params: Record<string, string> = {};
     try {
       hit.r.names.forEach((n, i) => {
@@ -203,6 +235,7 @@ export class AdminApi {
       body: () => readJsonObject(req, limit),
       req,
       ctx,
+      principal,
     };
     try {
       const out = await hit.r.handler(apiReq);
