@@ -14,14 +14,23 @@
  * for tftpd-hpa, which forks one process per transfer, the peak of the summed PSS of the
  * listener and its children, sampled every 100 ms.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tftpGet } from '../../src/tftp/client.js';
+import {
+  CpuGroup,
+  freeUdpPort,
+  gatehouseCommand,
+  have,
+  kb,
+  MemorySampler,
+  readProc,
+  spawnClient,
+} from './procs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -42,157 +51,12 @@ const SCENARIOS: Array<{ clients: number; file: keyof typeof FILES }> = [
   { clients: 200, file: 'big.bin' },
 ];
 
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind({ address: '127.0.0.1', port: 0 }, r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function readProc(pid: number, file: string): string | undefined {
-  try {
-    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-const kb = (text: string | undefined, field: string): number =>
-  Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text ?? '')?.[1] ?? 0);
-
-/** utime+stime (+ reaped children's) in seconds, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = readProc(pid, 'stat');
-  if (!stat) return 0;
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  return ticks / 100; // USER_HZ
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    const stat = readProc(Number(d), 'stat');
-    if (!stat) continue;
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === pid) out.push(Number(d));
-  }
-  return out;
-}
-
-/**
- * CPU time of a process tree, forked children included even after they exit (tftpd-hpa forks
- * one per transfer): a cgroup v2 group, whose cpu.stat exists without enabling any controller.
- * Falls back to /proc/PID/stat of the top process when cgroup v2 is not writable.
- */
-class CpuGroup {
-  private readonly dir: string | undefined;
-  constructor(
-    name: string,
-    private readonly pid?: number,
-  ) {
-    const base = '/sys/fs/cgroup/unified';
-    const alt = '/sys/fs/cgroup';
-    const root = fs.existsSync(`${base}/cgroup.procs`)
-      ? base
-      : fs.existsSync(`${alt}/cgroup.procs`)
-        ? alt
-        : undefined;
-    if (!root) return;
-    const dir = `${root}/ghtftp-bench-${name}-${process.pid}`;
-    try {
-      fs.mkdirSync(dir);
-      if (pid) fs.writeFileSync(`${dir}/cgroup.procs`, String(pid));
-      this.dir = dir;
-    } catch {
-      this.dir = undefined;
-    }
-  }
-  get procsFile(): string | undefined {
-    return this.dir ? `${this.dir}/cgroup.procs` : undefined;
-  }
-  /** CPU seconds used so far. */
-  seconds(): number {
-    if (this.dir) {
-      const stat = fs.readFileSync(`${this.dir}/cpu.stat`, 'utf8');
-      return Number(/^usage_usec (\d+)/m.exec(stat)?.[1] ?? 0) / 1e6;
-    }
-    return this.pid ? cpuSeconds(this.pid) : 0;
-  }
-  get exact(): boolean {
-    return this.dir !== undefined;
-  }
-  async remove(): Promise<void> {
-    if (!this.dir) return;
-    for (let i = 0; i < 50; i++) {
-      try {
-        fs.rmdirSync(this.dir);
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100)); // processes still exiting
-      }
-    }
-  }
-}
-
-/** Samples a server's memory every 100 ms: max summed PSS over the process and its children. */
-class MemorySampler {
-  peakPssKb = 0;
-  peakProcesses = 0;
-  private timer: NodeJS.Timeout;
-  constructor(private readonly pid: number) {
-    this.timer = setInterval(() => this.sample(), 100);
-  }
-  sample(): void {
-    const pids = [this.pid, ...childrenOf(this.pid)];
-    let pss = 0;
-    for (const p of pids) pss += kb(readProc(p, 'smaps_rollup'), 'Pss');
-    this.peakPssKb = Math.max(this.peakPssKb, pss);
-    this.peakProcesses = Math.max(this.peakProcesses, pids.length);
-  }
-  stop(): void {
-    clearInterval(this.timer);
-  }
-}
-
 interface Server {
   name: string;
   port: number;
   proc: ChildProcess;
   sampler: MemorySampler;
   cpu: CpuGroup;
-}
-
-/**
- * Production runs compiled JavaScript, not the tsx loader (which alone adds ~35 MiB of RSS):
- * bundle the bench server with esbuild (installed with tsx) next to node_modules so its
- * packages resolve. Falls back to tsx when esbuild is not there.
- */
-function gatehouseCommand(): string[] {
-  const repo = path.resolve(here, '../..');
-  const esbuild = path.join(repo, 'node_modules/.bin/esbuild');
-  const out = path.join(repo, 'node_modules/.cache/ghtftp-bench/gatehouse-server.mjs');
-  const built = fs.existsSync(esbuild)
-    ? spawnSync(
-        esbuild,
-        [
-          path.join(here, 'gatehouse-server.ts'),
-          '--bundle',
-          '--platform=node',
-          '--format=esm',
-          '--packages=external',
-          `--outfile=${out}`,
-        ],
-        { stdio: 'ignore' },
-      )
-    : undefined;
-  return built?.status === 0 ? [out] : ['--import', 'tsx', path.join(here, 'gatehouse-server.ts')];
 }
 
 async function startGatehouse(root: string): Promise<Server> {
@@ -235,16 +99,6 @@ interface RunResult {
   failures: number;
   serverCpu: number;
   clientCpu?: number;
-}
-
-/** Runs a client command inside the client CPU group (the shell joins it, then execs). */
-function spawnClient(group: CpuGroup, cmd: string, argv: string[], stdout: 'pipe' | 'ignore'): ChildProcess {
-  const quoted = [cmd, ...argv].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  const join = group.procsFile ? `echo $$ > ${group.procsFile}; ` : '';
-  // atftp prints the options it asks for on stderr; our fetch-many prints errors there.
-  return spawn('sh', ['-c', `${join}exec ${quoted}`], {
-    stdio: ['ignore', stdout, cmd === 'atftp' ? 'ignore' : 'inherit'],
-  });
 }
 
 async function runTs(

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { listenAddress } from '../config/listen.js';
 
@@ -44,6 +45,18 @@ export const tftpConfigSchema = z
       .default(256 * 1024 * 1024),
     /** Resolution of the shared retransmission timer. */
     timerTickMs: z.number().int().min(1).max(1000).default(20),
+    /**
+     * Threads that run transfers. `auto` = one per CPU (os.availableParallelism()); 1 = every
+     * transfer on the main event loop. Above 1, the main thread keeps the listening sockets and
+     * admission, and worker threads (started as transfers arrive) run the transfers of cached
+     * files: sending is kernel-bound, so one thread saturates one core. See docs/tftp.md.
+     */
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
   })
   .prefault({});
 export type TftpConfig = z.infer<typeof tftpConfigSchema>;
+
+/** The number of transfer threads `tftp.workers` asks for on this machine. */
+export function workerCount(workers: TftpConfig['workers']): number {
+  return workers === 'auto' ? os.availableParallelism() : workers;
+}

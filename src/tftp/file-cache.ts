@@ -11,6 +11,10 @@
  * realpath(3) and must stay under the resolved root, so a symlink pointing outside is refused.
  * The final open uses O_NOFOLLOW. As tftp-hpa does, only world-readable regular files are
  * served: a file the operator made private stays private even if Gatehouse runs as root.
+ *
+ * Cached bytes live in SharedArrayBuffers: transfer worker threads (transfer-worker.ts) get a
+ * view of the same memory, so a file is read and held once however many workers serve it.
+ * Eviction only drops the cache's reference; transfers still running keep theirs.
  */
 import fsSync, { constants as C } from 'node:fs';
 import path from 'node:path';
@@ -158,7 +162,7 @@ export class FileCache {
       const cache = hit ? 'hit' : 'miss';
       if (mode === 'netascii') {
         if (!entry.netascii) {
-          entry.netascii = toNetascii(entry.data);
+          entry.netascii = shareable(toNetascii(entry.data));
           if (this.entries.get(real) === entry && entry.netascii !== entry.data) {
             entry.bytes += entry.netascii.length;
             this.bytes += entry.netascii.length;
@@ -227,7 +231,7 @@ function closeFd(fd: number): void {
 
 /** Reads exactly `size` bytes; undefined if the file changed length while being read. */
 async function readWhole(fd: number, size: number): Promise<Buffer | undefined> {
-  const data = Buffer.allocUnsafe(size);
+  const data = Buffer.from(new SharedArrayBuffer(size));
   let off = 0;
   while (off < size) {
     const { bytesRead } = await readAt(fd, data, off, size - off, off);
@@ -237,7 +241,15 @@ async function readWhole(fd: number, size: number): Promise<Buffer | undefined> 
   return data;
 }
 
-function memorySource(data: Buffer): FileSource {
+/** `buf` itself when its memory can be shared with worker threads, else a shared copy. */
+export function shareable(buf: Buffer): Buffer {
+  if (buf.buffer instanceof SharedArrayBuffer) return buf;
+  const copy = Buffer.from(new SharedArrayBuffer(buf.length));
+  buf.copy(copy);
+  return copy;
+}
+
+export function memorySource(data: Buffer): FileSource {
   return { kind: 'memory', size: data.length, data, close: noop };
 }
 

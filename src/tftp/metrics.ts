@@ -13,6 +13,9 @@ export class TftpMetrics {
   readonly cacheBytes: Gauge;
   readonly cacheLookups: Counter<'result'>;
   readonly duration: Histogram<'result'>;
+  readonly sendErrors: Counter<'code'>;
+  readonly workers: Gauge;
+  readonly workerRestarts: Counter;
 
   constructor(m: Metrics) {
     this.requests = m.counter('gatehouse_tftp_requests_total', 'TFTP requests received, by opcode', ['op']);
@@ -59,6 +62,16 @@ export class TftpMetrics {
       'Duration of finished TFTP transfers, by result',
       ['result'],
       [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    );
+    this.sendErrors = m.counter(
+      'gatehouse_tftp_send_errors_total',
+      'TFTP datagrams the kernel refused to send, by errno name (a closed client port ends the transfer instead)',
+      ['code'],
+    );
+    this.workers = m.gauge('gatehouse_tftp_workers', 'TFTP transfer worker threads running (tftp.workers)');
+    this.workerRestarts = m.counter(
+      'gatehouse_tftp_worker_restarts_total',
+      'TFTP transfer worker threads started again after one died',
     );
   }
 }

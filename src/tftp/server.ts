@@ -1,7 +1,14 @@
 /**
  * The TFTP server: one listening socket per configured address, one connected ephemeral socket
  * per transfer bound to the same local address (so replies leave from the address the client
- * talked to: the gateway answers on 192.168.1.254 and 192.168.250.254 alike), one shared timer.
+ * talked to: the gateway answers on 192.168.1.254 and 192.168.250.254 alike).
+ *
+ * Threads (`tftp.workers`): the main thread owns the listening sockets, decodes and checks every
+ * request, admits it, opens the file through the shared cache and negotiates options; the
+ * transfer itself (socket, DATA/ACK loop, retransmission timer) runs in a worker thread
+ * (worker-pool.ts, transfer-worker.ts) or, with `workers: 1` and for files too big for the
+ * cache, on the main thread (runner.ts). Whatever runs it, the transfer's log line and metrics
+ * are written here, once, when it reports its end.
  *
  * Hostile clients (see docs/tftp.md): admission goes through a SlotTable (slots.ts) where a
  * transfer whose client has never acknowledged anything is "unconfirmed" and is the first to go
@@ -10,28 +17,57 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import type { Worker } from 'node:worker_threads';
 import { parseListen } from '../config/listen.js';
 import { errorMessage, GatehouseError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { LogFields, Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
 import { decodePacket, encodeError, type RequestPacket } from './codec.js';
-import type { TftpConfig } from './config.js';
+import { type TftpConfig, workerCount } from './config.js';
 import { FileCache, type FileSource } from './file-cache.js';
 import { LogLimiter } from './log-limiter.js';
 import { TftpMetrics } from './metrics.js';
 import { checkRequest, planTransfer, type Refusal } from './policy.js';
-import { Session, type SessionHooks, type TransferResult } from './session.js';
+import { type RunnerEvents, TransferRunner, type TransferSpec } from './runner.js';
+import type { TransferResult } from './session.js';
 import { type Slot, SlotTable } from './slots.js';
-import { TimerWheel } from './timer-wheel.js';
+import { type PoolEvents, WorkerPool } from './worker-pool.js';
+import type { StatsDelta } from './worker-protocol.js';
 
 interface Listener {
   socket: dgram.Socket;
+  fast: UdpFastPath | undefined;
   /** The configured host: transfer sockets bind to it. */
   host: string;
   family: 'udp4' | 'udp6';
 }
 
+interface Peer {
+  address: string;
+  port: number;
+}
+
+/** An admitted transfer handed to a runner (here or in a worker). */
+interface Transfer {
+  spec: TransferSpec;
+  slot: Slot<Transfer>;
+  startedAt: number;
+  inWorker: boolean;
+}
+
+export interface TftpServerOptions {
+  now?: () => number;
+  /** The worker entry module; defaults to transfer-worker beside this module (.ts or .js alike). */
+  workerUrl?: URL;
+}
+
 const LISTEN_RCVBUF = 4 * 1024 * 1024;
+
+function defaultWorkerUrl(): URL {
+  const ext = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? '.js';
+  return new URL(`./transfer-worker${ext}`, import.meta.url);
+}
 
 export class TftpServer {
   private cfg: TftpConfig;
@@ -39,42 +75,39 @@ export class TftpServer {
   private readonly metrics: TftpMetrics;
   private readonly limited: LogLimiter;
   private readonly listeners: Listener[] = [];
-  private readonly wheel: TimerWheel<Session>;
-  private ticker: NodeJS.Timeout | undefined;
-  private readonly slots: SlotTable<Session>;
-  private readonly slotOf = new Map<Session, Slot<Session>>();
+  private readonly slots: SlotTable<Transfer>;
+  private readonly transfers = new Map<number, Transfer>();
+  private readonly local: TransferRunner;
+  private pool: WorkerPool | undefined;
+  private nextId = 1;
   private stopped = false;
-  private readonly hooks: SessionHooks;
+  private readonly now: () => number;
+  private readonly workerUrl: URL;
 
   constructor(
     config: TftpConfig,
     private readonly logger: Logger,
     metrics: Metrics,
-    private readonly now: () => number = () => performance.now(),
+    options: TftpServerOptions = {},
   ) {
     this.cfg = config;
+    this.now = options.now ?? (() => performance.now());
+    this.workerUrl = options.workerUrl ?? defaultWorkerUrl();
     this.cache = new FileCache(config.cacheBytes);
     this.metrics = new TftpMetrics(metrics);
     this.limited = new LogLimiter(logger);
     this.slots = new SlotTable(config);
-    this.wheel = new TimerWheel<Session>(config.timerTickMs, this.now());
-    this.hooks = {
-      now: this.now,
-      schedule: (s) => {
-        this.wheel.schedule(s);
-        this.ensureTicking();
-      },
-      confirmed: (s) => {
-        const slot = this.slotOf.get(s);
-        if (slot) this.slots.confirm(slot);
-      },
+    const events: RunnerEvents = {
+      confirmed: (id) => this.onConfirmed(id),
+      finished: (id, result, seconds, fields) => this.onFinished(id, result, seconds, fields),
+      setupFailed: (id, error) => this.onSetupFailed(id, error),
       sent: (bytes) => this.metrics.sentBytes.inc(bytes),
-      retransmitted: (blocks) => {
-        if (blocks > 0) this.metrics.retransmittedBlocks.inc(blocks);
-      },
+      retransmitted: (blocks) => this.metrics.retransmittedBlocks.inc(blocks),
+      sendFailed: (code) => this.metrics.sendErrors.inc({ code }),
       malformed: (reason) => this.malformed(reason, undefined),
-      finished: (s, result, detail) => this.onFinished(s, result, detail),
     };
+    this.local = new TransferRunner(events, config.timerTickMs, this.now);
+    this.applyWorkers(config);
   }
 
   async start(): Promise<void> {
@@ -82,7 +115,6 @@ export class TftpServer {
       const { host, port } = parseListen(entry);
       const family = isIPv6(host) ? 'udp6' : 'udp4';
       const socket = dgram.createSocket({ type: family });
-      const listener: Listener = { socket, host, family };
       try {
         await new Promise<void>((resolve, reject) => {
           socket.once('error', reject);
@@ -107,13 +139,16 @@ export class TftpServer {
       } catch {
         // capped by net.core.rmem_max: keep the default
       }
-      socket.on('message', (msg, rinfo) => {
+      const listener: Listener = { socket, fast: udpFastPath(socket), host, family };
+      const onDatagram = (msg: Buffer, address: string, port: number) => {
         try {
-          this.onRequestDatagram(listener, msg, rinfo);
+          this.onRequestDatagram(listener, msg, { address, port });
         } catch (e) {
           this.logger.error('tftp.internal_error', { error: errorMessage(e) });
         }
-      });
+      };
+      if (listener.fast) listener.fast.onDatagram(onDatagram);
+      else socket.on('message', (msg, rinfo) => onDatagram(msg, rinfo.address, rinfo.port));
       socket.on('error', (e) =>
         this.limited.log('warn', 'tftp.listener_error', { error: e.message, listen: entry }),
       );
@@ -134,6 +169,27 @@ export class TftpServer {
     return this.slots.size;
   }
 
+  /** Transfers running (or being set up) in worker threads. */
+  get transfersInWorkers(): number {
+    let n = 0;
+    for (const t of this.transfers.values()) if (t.inWorker) n++;
+    return n;
+  }
+
+  /** Live worker threads (tests, diagnostics); empty with `workers: 1`. */
+  workerThreads(): Worker[] {
+    return this.pool?.threads() ?? [];
+  }
+
+  /**
+   * Starts the worker threads now rather than with the first transfers, and waits until they
+   * have loaded (tests; nothing else needs to wait for them).
+   */
+  async prestartWorkers(): Promise<void> {
+    this.pool?.prestart();
+    await this.pool?.ready();
+  }
+
   cacheStats() {
     return this.cache.stats();
   }
@@ -150,6 +206,7 @@ export class TftpServer {
     this.cache.setMaxBytes(config.cacheBytes);
     this.slots.setLimits(config);
     this.metrics.cacheBytes.set(this.cache.stats().bytes);
+    this.applyWorkers(this.cfg);
   }
 
   get root(): string {
@@ -158,46 +215,68 @@ export class TftpServer {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const slot of this.slots.slots()) {
-      if (slot.owner) slot.owner.finish('shutdown');
-      else this.slots.release(slot);
-    }
-    if (this.ticker) clearInterval(this.ticker);
-    this.ticker = undefined;
+    // Requests still opening their file see `stopped` and give up; running transfers end with
+    // `shutdown` and are logged as usual, here or as their worker reports them.
+    for (const slot of this.slots.slots()) if (!slot.owner) this.slots.release(slot);
+    await Promise.all([this.local.stopAll(), this.pool?.stop()]);
+    this.pool = undefined;
     await Promise.all(
       this.listeners.splice(0).map((l) => new Promise<void>((resolve) => l.socket.close(() => resolve()))),
     );
     this.cache.clear();
   }
 
-  private onRequestDatagram(listener: Listener, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  /** Creates, grows or shrinks the worker pool to what `tftp.workers` asks for. */
+  private applyWorkers(config: TftpConfig): void {
+    if (this.stopped) return;
+    const n = workerCount(config.workers);
+    if (n <= 1) {
+      this.pool?.resize(0);
+      return;
+    }
+    if (this.pool) {
+      this.pool.resize(n);
+      return;
+    }
+    const events: PoolEvents = {
+      confirmed: (id) => this.onConfirmed(id),
+      finished: (id, result, seconds, fields) => this.onFinished(id, result, seconds, fields),
+      setupFailed: (id, error) => this.onSetupFailed(id, error),
+      stats: (delta) => this.onStats(delta),
+      lost: (ids, error) => {
+        for (const id of ids) this.onLost(id, error);
+      },
+      log: (level, event, fields) => this.logger[level](event, fields),
+      restarted: () => this.metrics.workerRestarts.inc(),
+      resized: (live) => this.metrics.workers.set(live),
+    };
+    this.pool = new WorkerPool({ max: n, tickMs: config.timerTickMs, url: this.workerUrl, events });
+  }
+
+  private onRequestDatagram(listener: Listener, msg: Buffer, peer: Peer): void {
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
-      this.malformed(decoded.error.reason, rinfo);
+      this.malformed(decoded.error.reason, peer);
       return;
     }
     const p = decoded.packet;
     if (p.op !== 'RRQ' && p.op !== 'WRQ') {
       // DATA/ACK/ERROR/OACK belong on a transfer's port, not on the listening one.
-      this.malformed(`stray-${p.op.toLowerCase()}`, rinfo);
+      this.malformed(`stray-${p.op.toLowerCase()}`, peer);
       return;
     }
     this.metrics.requests.inc({ op: p.op.toLowerCase() });
-    void this.handleRequest(listener, p, rinfo).catch((e) =>
+    void this.handleRequest(listener, p, peer).catch((e) =>
       this.logger.error('tftp.internal_error', {
         error: errorMessage(e),
-        client: `${rinfo.address}:${rinfo.port}`,
+        client: `${peer.address}:${peer.port}`,
       }),
     );
   }
 
-  private async handleRequest(
-    listener: Listener,
-    req: RequestPacket,
-    rinfo: dgram.RemoteInfo,
-  ): Promise<void> {
+  private async handleRequest(listener: Listener, req: RequestPacket, peer: Peer): Promise<void> {
     if (this.stopped) return;
-    const client = `${rinfo.address}:${rinfo.port}`;
+    const client = `${peer.address}:${peer.port}`;
     const key = `${listener.host}|${client}`;
     if (this.slots.has(key)) {
       // The client retransmitted its RRQ before our first reply arrived: our own timer resends.
@@ -206,10 +285,10 @@ export class TftpServer {
     }
     const checked = checkRequest(req);
     if (checked.kind === 'refuse') {
-      this.refuse(listener, rinfo, req, checked);
+      this.refuse(listener, peer, req, checked);
       return;
     }
-    const admission = this.slots.admit(rinfo.address, key);
+    const admission = this.slots.admit(peer.address, key);
     if (admission.kind === 'refused') {
       // Dropped without a reply: a PXE ROM retransmits its RRQ, an error would abort its boot.
       this.metrics.refused.inc({ reason: admission.reason });
@@ -224,11 +303,10 @@ export class TftpServer {
     const slot = admission.slot;
     this.metrics.active.set(this.slots.size);
     let source: FileSource | undefined;
-    let socket: dgram.Socket | undefined;
     try {
       const opened = await this.cache.open(this.cfg.root, checked.relative, checked.mode);
       if (opened.kind === 'found') source = opened.source;
-      if (slot.released) return; // evicted while the file was being opened
+      if (slot.released || this.stopped) return; // evicted (or shut down) while the file was being opened
       if (opened.kind === 'unavailable') {
         // Dropped without a reply, like a full server: the client retransmits its request.
         this.metrics.refused.inc({ reason: 'fd-exhausted' });
@@ -243,43 +321,38 @@ export class TftpServer {
       const lookup = opened.kind === 'found' ? { kind: 'found' as const, size: opened.source.size } : opened;
       const plan = planTransfer(req.options, lookup, this.cfg);
       if (plan.kind === 'refuse' || !source) {
-        if (plan.kind === 'refuse') this.refuse(listener, rinfo, req, plan);
+        if (plan.kind === 'refuse') this.refuse(listener, peer, req, plan);
         return;
       }
-      try {
-        socket = await this.openTransferSocket(listener, rinfo);
-      } catch (e) {
-        this.metrics.refused.inc({ reason: 'socket-failed' });
-        this.limited.log('warn', 'tftp.socket_failed', { client, error: errorMessage(e) });
-        return;
-      }
-      if (slot.released || this.stopped) return;
-      const session = new Session(
-        {
-          client: { address: rinfo.address, port: rinfo.port },
-          local: listener.host,
-          file: checked.relative,
-          mode: checked.mode,
-          blksize: plan.blksize,
-          windowsize: plan.windowsize,
-          timeoutMs: plan.timeoutMs,
-          maxTimeoutMs: this.cfg.maxTimeoutMs,
-          retries: this.cfg.retries,
-          maxTransferMs: this.cfg.maxTransferMs,
-          oack: plan.oack,
-        },
-        socket,
-        source,
-        this.hooks,
-      );
-      slot.owner = session;
-      this.slotOf.set(session, slot);
-      socket = undefined;
+      const spec: TransferSpec = {
+        id: this.nextId++,
+        client: { address: peer.address, port: peer.port },
+        local: listener.host,
+        family: listener.family,
+        file: checked.relative,
+        mode: checked.mode,
+        blksize: plan.blksize,
+        windowsize: plan.windowsize,
+        timeoutMs: plan.timeoutMs,
+        maxTimeoutMs: this.cfg.maxTimeoutMs,
+        retries: this.cfg.retries,
+        maxTransferMs: this.cfg.maxTransferMs,
+        oack: plan.oack,
+      };
+      const transfer: Transfer = { spec, slot, startedAt: this.now(), inWorker: false };
+      slot.owner = transfer;
+      this.transfers.set(spec.id, transfer);
+      // Cached files go to a worker (their bytes are shared memory); a file too big for the
+      // cache is read by range from a descriptor this thread opened, so it stays here.
+      const data = source.kind === 'memory' ? source.data : undefined;
+      transfer.inWorker =
+        data?.buffer instanceof SharedArrayBuffer &&
+        (this.pool?.place(spec, { buffer: data.buffer, offset: data.byteOffset, length: data.length }) ??
+          false);
+      if (!transfer.inWorker) this.local.run(spec, source);
       source = undefined;
-      session.start();
     } finally {
-      // Anything not handed to a session is ours to free.
-      if (socket) closeQuietly(socket);
+      // Anything not handed to a runner is ours to free.
       source?.close();
       if (!slot.owner) {
         this.slots.release(slot);
@@ -288,10 +361,13 @@ export class TftpServer {
     }
   }
 
-  /** Stops an evicted transfer (or one still being set up: it notices `released` and stops itself). */
-  private evict(victim: Slot<Session>): void {
-    if (victim.owner) {
-      victim.owner.finish('evicted');
+  /** Stops an evicted transfer (or one still opening its file: it notices `released` and stops). */
+  private evict(victim: Slot<Transfer>): void {
+    const t = victim.owner;
+    if (t) {
+      // Its slot is already free; the transfer's end is logged when its runner reports it.
+      if (t.inWorker) this.pool?.cancel(t.spec.id, 'evicted');
+      else this.local.cancel(t.spec.id, 'evicted');
       return;
     }
     this.metrics.transfers.inc({ result: 'evicted' });
@@ -302,58 +378,70 @@ export class TftpServer {
     });
   }
 
-  private openTransferSocket(listener: Listener, rinfo: dgram.RemoteInfo): Promise<dgram.Socket> {
-    const socket = dgram.createSocket({ type: listener.family });
-    return new Promise<dgram.Socket>((resolve, reject) => {
-      const fail = (e: Error) => {
-        closeQuietly(socket);
-        reject(e);
-      };
-      socket.once('error', fail);
-      socket.bind({ address: listener.host, port: 0 }, () => {
-        socket.connect(rinfo.port, rinfo.address, () => {
-          socket.off('error', fail);
-          resolve(socket);
-        });
-      });
-    });
+  private onConfirmed(id: number): void {
+    const t = this.transfers.get(id);
+    if (t) this.slots.confirm(t.slot);
   }
 
-  private onFinished(s: Session, result: TransferResult, detail?: Record<string, unknown>): void {
-    const slot = this.slotOf.get(s);
-    this.slotOf.delete(s);
-    const wasConfirmed = slot?.confirmed ?? false;
-    if (slot) this.slots.release(slot);
-    this.wheel.remove(s);
-    const { address, port } = s.info.client;
+  private onFinished(id: number, result: TransferResult, seconds: number, fields: LogFields): void {
+    const t = this.transfers.get(id);
+    if (!t) return;
+    this.transfers.delete(id);
+    const wasConfirmed = t.slot.confirmed;
+    this.slots.release(t.slot);
     this.metrics.active.set(this.slots.size);
     this.metrics.transfers.inc({ result });
-    const seconds = (this.now() - s.startedAt) / 1000;
     this.metrics.duration.observe({ result }, seconds);
-    const fields = {
-      client: `${address}:${port}`,
-      local: s.info.local,
-      file: s.info.file,
-      mode: s.info.mode,
-      bytes: s.state.bytesAcked,
-      size: s.state.p.size,
-      blksize: s.info.blksize,
-      windowsize: s.info.windowsize,
-      durationMs: Math.round(seconds * 1000),
-      retransmittedBlocks: s.state.retransmittedBlocks,
-      result,
-      ...detail,
-    };
     // A client that never acknowledged anything may be a flood of spoofed requests: rate-limit those.
     if (wasConfirmed || result === 'shutdown') this.logger.info('tftp.transfer', fields);
     else this.limited.log('info', 'tftp.transfer', fields);
   }
 
-  private refuse(listener: Listener, rinfo: dgram.RemoteInfo, req: RequestPacket, r: Refusal): void {
+  private onSetupFailed(id: number, error: string): void {
+    const t = this.transfers.get(id);
+    if (!t) return;
+    this.transfers.delete(id);
+    this.slots.release(t.slot);
+    this.metrics.active.set(this.slots.size);
+    this.metrics.refused.inc({ reason: 'socket-failed' });
+    const { address, port } = t.spec.client;
+    this.limited.log('warn', 'tftp.socket_failed', { client: `${address}:${port}`, error });
+  }
+
+  /** The worker running this transfer died: the transfer ended with it. */
+  private onLost(id: number, error: string): void {
+    const t = this.transfers.get(id);
+    if (!t) return;
+    const seconds = (this.now() - t.startedAt) / 1000;
+    const { spec } = t;
+    this.onFinished(id, 'worker-lost', seconds, {
+      client: `${spec.client.address}:${spec.client.port}`,
+      local: spec.local,
+      file: spec.file,
+      mode: spec.mode,
+      blksize: spec.blksize,
+      windowsize: spec.windowsize,
+      durationMs: Math.round(seconds * 1000),
+      result: 'worker-lost',
+      error,
+    });
+  }
+
+  private onStats(d: StatsDelta): void {
+    if (d.sentBytes > 0) this.metrics.sentBytes.inc(d.sentBytes);
+    if (d.retransmittedBlocks > 0) this.metrics.retransmittedBlocks.inc(d.retransmittedBlocks);
+    for (const [reason, n] of Object.entries(d.malformed)) {
+      this.metrics.malformed.inc({ reason }, n);
+      this.limited.log('debug', 'tftp.malformed', { reason, count: n });
+    }
+    for (const [code, n] of Object.entries(d.sendFailed)) this.metrics.sendErrors.inc({ code }, n);
+  }
+
+  private refuse(listener: Listener, peer: Peer, req: RequestPacket, r: Refusal): void {
     if (this.stopped) return; // the listening socket may already be closed
     this.metrics.refused.inc({ reason: r.reason });
     this.limited.log('info', 'tftp.transfer', {
-      client: `${rinfo.address}:${rinfo.port}`,
+      client: `${peer.address}:${peer.port}`,
       local: listener.host,
       op: req.op,
       file: req.filename.slice(0, 200),
@@ -364,42 +452,16 @@ export class TftpServer {
     });
     // Sent from the listening socket: a refusal ends the exchange, so no transfer port is needed,
     // and a flood of bad requests costs no sockets. tftp-hpa, atftp and curl accept it.
-    listener.socket.send(encodeError(r.code, r.message), rinfo.port, rinfo.address);
+    const packet = encodeError(r.code, r.message);
+    if (listener.fast) listener.fast.send(packet, peer.port, peer.address);
+    else listener.socket.send(packet, peer.port, peer.address);
   }
 
-  private malformed(reason: string, rinfo: dgram.RemoteInfo | undefined): void {
+  private malformed(reason: string, peer: Peer | undefined): void {
     this.metrics.malformed.inc({ reason });
     this.limited.log('debug', 'tftp.malformed', {
       reason,
-      ...(rinfo ? { client: `${rinfo.address}:${rinfo.port}` } : {}),
+      ...(peer ? { client: `${peer.address}:${peer.port}` } : {}),
     });
-  }
-
-  private ensureTicking(): void {
-    if (this.ticker || this.stopped) return;
-    this.ticker = setInterval(() => this.tick(), this.cfg.timerTickMs);
-  }
-
-  private tick(): void {
-    const now = this.now();
-    this.wheel.advance(now, (s) => {
-      try {
-        s.onTimer(now);
-      } catch (e) {
-        s.finish('socket-error', { error: errorMessage(e) });
-      }
-    });
-    if (this.wheel.size === 0 && this.ticker) {
-      clearInterval(this.ticker);
-      this.ticker = undefined;
-    }
-  }
-}
-
-function closeQuietly(socket: dgram.Socket): void {
-  try {
-    socket.close();
-  } catch {
-    // never bound, or already closed
   }
 }

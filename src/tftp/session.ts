@@ -7,7 +7,8 @@
  * or port (RFC 1350's "unknown transfer ID" case) and reports an ICMP port-unreachable as
  * ECONNREFUSED, which tells us early that a client has gone.
  */
-import type dgram from 'node:dgram';
+import { getSystemErrorName } from 'node:util';
+import type { TransferChannel } from './channel.js';
 import { decodePacket, encodeDataHeader, encodeOack, peekAck, type TftpOption } from './codec.js';
 import type { FileSource } from './file-cache.js';
 import type { TransferMode } from './policy.js';
@@ -23,7 +24,9 @@ export type TransferResult =
   | 'too-long'
   | 'read-failed'
   | 'socket-error'
-  | 'shutdown';
+  | 'shutdown'
+  /** The worker thread running the transfer died (see worker-pool.ts). */
+  | 'worker-lost';
 
 export interface SessionInfo {
   client: { address: string; port: number };
@@ -47,6 +50,8 @@ export interface SessionHooks {
   confirmed(s: Session): void;
   sent(bytes: number): void;
   retransmitted(blocks: number): void;
+  /** A send failed with this errno name (other than ECONNREFUSED, which ends the transfer). */
+  sendFailed(code: string): void;
   malformed(reason: string): void;
   finished(s: Session, result: TransferResult, detail?: Record<string, unknown>): void;
 }
@@ -59,10 +64,12 @@ export class Session implements WheelItem {
   /** Disk-backed files: a range read is in flight; the latest wanted send waits here. */
   private reading = false;
   private wanted: SendAction | undefined;
+  /** DATA header reused from block to block while the kernel takes each datagram at once. */
+  private header = encodeDataHeader(0);
 
   constructor(
     readonly info: SessionInfo,
-    private readonly socket: dgram.Socket,
+    private readonly channel: TransferChannel,
     private readonly source: FileSource,
     private readonly hooks: SessionHooks,
   ) {
@@ -76,15 +83,15 @@ export class Session implements WheelItem {
       retries: info.retries,
       oack: info.oack !== null,
     });
-    socket.on('message', (msg) => {
+    channel.onDatagram((msg) => {
       try {
         this.onPacket(msg);
       } catch (e) {
         this.finish('socket-error', { error: e instanceof Error ? e.message : String(e) });
       }
     });
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      this.finish(e.code === 'ECONNREFUSED' ? 'client-gone' : 'socket-error', { error: e.message });
+    channel.onError((e) => {
+      this.finish(errorCode(e) === 'ECONNREFUSED' ? 'client-gone' : 'socket-error', { error: e.message });
     });
   }
 
@@ -114,11 +121,7 @@ export class Session implements WheelItem {
     this.done = true;
     this.state.finished = true;
     this.state.deadline = Number.POSITIVE_INFINITY;
-    try {
-      this.socket.close();
-    } catch {
-      // already closed
-    }
+    this.channel.close();
     this.source.close();
     this.hooks.finished(this, result, detail);
   }
@@ -171,7 +174,7 @@ export class Session implements WheelItem {
 
   private send(action: SendAction): void {
     if (action.kind === 'oack') {
-      this.socket.send(encodeOack(this.info.oack ?? []));
+      this.sent(this.channel.send(encodeOack(this.info.oack ?? [])));
       return;
     }
     if (this.source.kind === 'memory') {
@@ -184,14 +187,35 @@ export class Session implements WheelItem {
 
   private sendBlocks(from: number, to: number, data: Buffer, dataOffset: number): void {
     let bytes = 0;
-    for (let b = from; b <= to; b++) {
-      const { start, end } = this.state.blockRange(b);
+    const { blksize, size } = this.state.p;
+    for (let b = from; b <= to && !this.done; b++) {
+      // Block b covers [(b-1)*blksize, min(b*blksize, size)) of the file (TransferState.blockRange).
+      const start = (b - 1) * blksize;
+      const end = Math.min(start + blksize, size);
       const s = Math.min(start - dataOffset, data.length);
       const e = Math.min(end - dataOffset, data.length);
-      this.socket.send([encodeDataHeader(TransferState.wire(b)), data.subarray(s, e)]);
+      const header = this.header;
+      const wire = TransferState.wire(b);
+      header[2] = wire >>> 8;
+      header[3] = wire & 0xff;
+      this.sent(this.channel.send(header, data.subarray(s, e)));
       bytes += e - s;
     }
     this.hooks.sent(bytes);
+  }
+
+  /** Follows up a send: a queued datagram keeps its header, so the next block gets a new one. */
+  private sent(status: number): void {
+    if (status > 0) return;
+    if (status === 0) {
+      this.header = encodeDataHeader(0);
+      return;
+    }
+    const code = getSystemErrorName(status);
+    // A closed client port: stop now. Anything else (a firewall's EPERM, a route that is gone)
+    // may pass; the retransmission timer decides, as it did when dgram ignored send errors.
+    if (code === 'ECONNREFUSED') this.finish('client-gone', { error: 'send failed: ECONNREFUSED' });
+    else this.hooks.sendFailed(code);
   }
 
   private async readAndSend(): Promise<void> {
@@ -213,4 +237,10 @@ export class Session implements WheelItem {
       this.reading = false;
     }
   }
+}
+
+function errorCode(e: NodeJS.ErrnoException): string | undefined {
+  if (e.code) return e.code;
+  // The fast receive path reports recvmsg failures with a libuv errno only.
+  return typeof e.errno === 'number' && e.errno < 0 ? getSystemErrorName(e.errno) : undefined;
 }

@@ -376,6 +376,10 @@ t.test(
       }
     }
     t.equal(block, Math.floor(20_000 / 512) + 1);
+    // An evicted transfer running in a worker thread is counted when the worker reports its end.
+    const evictedCount = async () =>
+      metric(await h.metrics(), 'gatehouse_tftp_transfers_total', { result: 'evicted' });
+    await waitFor(async () => (await evictedCount()) >= 280, 5000, 'evictions reported').catch(() => {});
     const m = await h.metrics();
     const evicted = metric(m, 'gatehouse_tftp_transfers_total', { result: 'evicted' });
     const busy = metric(m, 'gatehouse_tftp_requests_refused_total', { reason: 'busy' });
