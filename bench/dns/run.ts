@@ -254,12 +254,15 @@ zone "prolo" { type primary; file "${d}/prolo.zone"; };
 
 interface Result {
   qps: number;
+  /** Server CPU (user + system, whole process tree) per answered query, in µs. */
+  cpuUs: number;
   lostPct: number;
   latencyMs: number;
   sent: number;
 }
 
-async function dnsperf(port: number): Promise<Result> {
+async function dnsperf(port: number, pid: number): Promise<Result> {
+  const cpuBefore = cpuSeconds(pid);
   const { stdout } = await execFileP(
     'dnsperf',
     [
@@ -280,8 +283,10 @@ async function dnsperf(port: number): Promise<Result> {
     ],
     { maxBuffer: 16 << 20, timeout: (DURATION + 30) * 1000 },
   );
+  const cpu = cpuSeconds(pid) - cpuBefore;
   const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? Number.NaN);
   return {
+    cpuUs: (cpu * 1e6) / num(/Queries completed:\s+(\d+)/),
     sent: num(/Queries sent:\s+(\d+)/),
     qps: num(/Queries per second:\s+([\d.]+)/),
     lostPct: num(/Queries lost:\s+\d+ \(([\d.]+)%\)/),
@@ -289,8 +294,8 @@ async function dnsperf(port: number): Promise<Result> {
   };
 }
 
-/** Peak RSS of a process and all its descendants (sum of each one's VmHWM), in MiB. */
-function peakRssMiB(pid: number): number {
+/** A process and all its descendants. */
+function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -302,17 +307,46 @@ function peakRssMiB(pid: number): number {
       /* gone */
     }
   }
-  let kb = 0;
+  const out: number[] = [];
   const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+/** Peak RSS of a process and all its descendants (sum of each one's VmHWM), in MiB. */
+function peakRssMiB(pid: number): number {
+  let kb = 0;
+  for (const p of processTree(pid)) {
     try {
       kb += Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
     } catch {
       /* gone */
     }
-    for (const c of children.get(p) ?? []) walk(c);
-  };
-  walk(pid);
+  }
   return kb / 1024;
+}
+
+const TICKS_PER_SECOND = 100;
+
+/**
+ * User + system CPU seconds used so far by a process tree (all threads). CPU per answer does not
+ * depend on how busy the shared box is, unlike qps: it is the load-independent comparison.
+ */
+function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -341,10 +375,10 @@ async function main(): Promise<void> {
       // Rotate the order each round so no server always runs first (or last) on a noisy box.
       const order = servers.map((_, i) => servers[(i + r) % servers.length]!);
       for (const s of order) {
-        const res = await dnsperf(s.port);
+        const res = await dnsperf(s.port, s.proc.pid!);
         results.get(s.name)!.push(res);
         console.log(
-          `round ${r + 1} ${s.name.padEnd(20)} ${res.qps.toFixed(0).padStart(8)} qps  lost ${res.lostPct.toFixed(2)}%  avg ${res.latencyMs.toFixed(3)} ms`,
+          `round ${r + 1} ${s.name.padEnd(20)} ${res.qps.toFixed(0).padStart(8)} qps  lost ${res.lostPct.toFixed(2)}%  avg ${res.latencyMs.toFixed(3)} ms  cpu ${res.cpuUs.toFixed(1)} us/q`,
         );
       }
     }
@@ -356,15 +390,18 @@ async function main(): Promise<void> {
         qps: median(rs.map((x) => x.qps)),
         lost: Math.max(...rs.map((x) => x.lostPct)),
         lat: median(rs.map((x) => x.latencyMs)),
+        cpuUs: median(rs.map((x) => x.cpuUs)),
         rss: peakRssMiB(s.proc.pid!),
         all: rs.map((x) => Math.round(x.qps)),
       };
     });
-    console.log('\n| server | config | qps (median) | qps per round | max loss | avg latency | peak RSS |');
-    console.log('|---|---|---:|---|---:|---:|---:|');
+    console.log(
+      '\n| server | config | qps (median) | qps per round | max loss | avg latency | server CPU µs/query (median) | peak RSS |',
+    );
+    console.log('|---|---|---:|---|---:|---:|---:|---:|');
     for (const r of rows) {
       console.log(
-        `| ${r.name} | ${r.note} | ${r.qps.toFixed(0)} | ${r.all.join(' / ')} | ${r.lost.toFixed(2)} % | ${r.lat.toFixed(3)} ms | ${r.rss.toFixed(0)} MiB |`,
+        `| ${r.name} | ${r.note} | ${r.qps.toFixed(0)} | ${r.all.join(' / ')} | ${r.lost.toFixed(2)} % | ${r.lat.toFixed(3)} ms | ${r.cpuUs.toFixed(1)} | ${r.rss.toFixed(0)} MiB |`,
       );
     }
     const gh = rows.find((r) => r.name === 'Gatehouse');
@@ -374,7 +411,7 @@ async function main(): Promise<void> {
         // Per-round ratios too: rounds are where the box's noise is most alike.
         const perRound = results.get('Gatehouse')!.map((g, i) => g.qps / results.get(other.name)![i]!.qps);
         console.log(
-          `Gatehouse / ${other.name}: ${(gh.qps / other.qps).toFixed(2)} (median of medians); per round ${perRound.map((x) => x.toFixed(2)).join(', ')}`,
+          `Gatehouse / ${other.name}: ${(gh.qps / other.qps).toFixed(2)} (median of medians); per round ${perRound.map((x) => x.toFixed(2)).join(', ')}; CPU per query ${(gh.cpuUs / other.cpuUs).toFixed(2)}x theirs`,
         );
       }
     }

@@ -79,15 +79,18 @@ export function udpFastPath(socket: dgram.Socket): UdpFastPath | undefined {
   if (!SendWrap || !handle) return undefined;
   const list: Uint8Array[] = [new Uint8Array(0)];
   let errors = 0;
+  // The request object is only taken over by native code when libuv queues the datagram;
+  // after a synchronous send it is untouched, so one object serves until a send is queued.
+  let req = new SendWrap();
   return {
     send(buf, port, ip) {
-      const req = new SendWrap();
       list[0] = buf;
       const ret = handle.send(req, list, 1, port, ip, false);
       if (ret > 0) return true;
       if (ret === 0) {
-        // Queued by libuv: keep the buffer referenced until the request completes.
+        // Queued by libuv: the request now belongs to that send and keeps the buffer alive.
         req.list = [buf];
+        req = new SendWrap();
         return false;
       }
       errors++;
