@@ -4,6 +4,8 @@
  *
  *   node --import tsx bench/dhcp/run.ts [--period 5] [--rates 3000] [--max 40000] [--clients 60000] [--rounds 1]
  *                                       [--only gatehouse,gatehouse-udp,kea,dnsmasq] [--pin 0,1|none]
+ *                                       [--warmup 2] [--node-args "--cpu-prof …"] [--perf /tmp/prefix]
+ *   (--max 0: fixed rates only)
  *
  * Topology (test/helpers/netns.ts): perfdhcp in `ghdhb-c0` at 10.10.255.1 acts as a relay agent
  * (giaddr = its address, as perfdhcp always does); every server runs in `ghdhb-gw` on `lan0`
@@ -11,7 +13,7 @@
  * starts the server afresh with an empty lease database. Gatehouse uses its production path
  * (raw socket bound to lan0) and logs at `warn` (Kea also logs at WARN; dnsmasq with --quiet-dhcp).
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +34,17 @@ const MAX = Number(arg('max', '40000'));
 const CLIENTS = Number(arg('clients', '60000'));
 const ROUNDS = Number(arg('rounds', '1'));
 const ONLY = arg('only', 'gatehouse,gatehouse-udp,kea,dnsmasq').split(',');
+/** Extra Node.js flags for Gatehouse (profiling: `--node-args "--cpu-prof --cpu-prof-dir=/tmp/p"`). */
+const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
+/**
+ * Seconds of unmeasured traffic (WARMUP_RATE/s, other MACs) before each measurement, for every
+ * server alike: measures the steady state instead of Node.js's JIT warm-up (~15 % of a fresh
+ * process's CPU in the first 5 s at 2000/s, measured with perf). 0 to measure from cold.
+ */
+const WARMUP = Number(arg('warmup', '2'));
+const WARMUP_RATE = 2000;
+/** `perf record -g` of the server during each measurement into `<prefix>-<server>-<round>-<target>.data`. */
+const PERF = arg('perf', '');
 
 /**
  * Servers run on CPU 0 and perfdhcp on CPU 1 (`--pin none` to let the scheduler choose): on a
@@ -138,6 +151,7 @@ function servers(lan: LanTopology): Server[] {
       fs.writeFileSync(config, gatehouseYaml(dir, 'interfaces: [lan0]'));
       return lan.gw.spawn(
         ...pin(SERVER_CPU, process.execPath, [
+          ...NODE_ARGS,
           '--import',
           'tsx',
           path.join(repo, 'src/cli/main.ts'),
@@ -159,6 +173,7 @@ function servers(lan: LanTopology): Server[] {
       fs.writeFileSync(config, gatehouseYaml(dir, `listen: '0.0.0.0:67'`));
       return lan.gw.spawn(
         ...pin(SERVER_CPU, process.execPath, [
+          ...NODE_ARGS,
           '--import',
           'tsx',
           path.join(repo, 'src/cli/main.ts'),
@@ -257,6 +272,20 @@ async function waitReady(lan: LanTopology, proc: ChildProcess, name: string): Pr
   throw new Error(`${name} did not answer within 90 s: ${stderr}`);
 }
 
+function startPerf(pid: number | undefined, file: string): ChildProcess {
+  return spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-g', '-p', String(pid), '-o', file], {
+    stdio: 'ignore',
+  });
+}
+
+async function stopPerf(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    p.once('exit', () => resolve());
+    p.kill('SIGINT');
+  });
+}
+
 async function stop(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null) return;
   await new Promise<void>((resolve) => {
@@ -279,7 +308,28 @@ async function measure(
   const proc = server.start(dir);
   try {
     await waitReady(lan, proc, server.name);
+    if (WARMUP > 0) {
+      // Its own MAC range, so that the measured clients are new to the server (no renewals).
+      await lan.clients[0]!.exec(
+        ...pin(CLIENT_CPU, 'perfdhcp', [
+          '-4',
+          '-r',
+          String(WARMUP_RATE),
+          '-p',
+          String(WARMUP),
+          '-R',
+          String(WARMUP_RATE * WARMUP),
+          '-b',
+          'mac=02:99:00:00:00:00',
+          '-l',
+          RELAY_IP,
+          SERVER_IP,
+        ]),
+        { allowFail: true, timeoutMs: (WARMUP + 30) * 1000 },
+      );
+    }
     const rate = target === 'max' ? MAX : target;
+    const recorder = PERF ? startPerf(proc.pid, `${PERF}-${server.name}-${round}-${target}.data`) : undefined;
     const before = cpuTicks(proc.pid);
     const { stdout } = await lan.clients[0]!.exec(
       ...pin(CLIENT_CPU, 'perfdhcp', [
@@ -297,6 +347,7 @@ async function measure(
       { allowFail: true, timeoutMs: (PERIOD + 30) * 1000 },
     );
     const cpu = (cpuTicks(proc.pid) - before) * 10_000; // ticks -> microseconds
+    if (recorder) await stopPerf(recorder);
     const result = parsePerf(stdout);
     const exchanges = result.received[1];
     return {
@@ -324,7 +375,7 @@ async function main(): Promise<void> {
   try {
     await lan.clients[0]!.exec('ip', ['addr', 'add', `${RELAY_IP}/16`, 'dev', 'eth0']);
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const target of ['max' as const, ...RATES]) {
+      for (const target of [...(MAX > 0 ? ['max' as const] : []), ...RATES]) {
         for (const s of servers(lan)) {
           const row = await measure(lan, s, target, round);
           rows.push(row);

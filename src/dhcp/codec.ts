@@ -255,10 +255,13 @@ export interface EncodeOptions {
 export interface Encoded {
   bytes: Buffer;
   /** Codes that did not fit anywhere, even with overload; the caller logs them. */
-  dropped: number[];
+  dropped: readonly number[];
   /** The overload value used (0 when everything fit in the options field). */
   overload: number;
 }
+
+/** Shared by every reply that fit (the common case): one array less per reply. Never mutated. */
+const NOTHING_DROPPED: number[] = [];
 
 /** Splits each option into wire chunks (code, len, data) of at most 255 data bytes. */
 function chunks(options: OptionList): Uint8Array[] {
@@ -298,7 +301,7 @@ export function encodePacket(p: EncodeInput, opts: EncodeOptions = {}): Encoded 
   for (const [, data] of p.options)
     optionBytes += data.length + 2 * Math.max(1, Math.ceil(data.length / 255));
   const mainRoom = maxSize - HEADER_SIZE - 4;
-  const dropped: number[] = [];
+  let dropped: number[] = NOTHING_DROPPED;
   let overload = 0;
   // The common case (everything fits the options field) writes straight from `p.options`.
   let main: Uint8Array[] | undefined;
@@ -318,6 +321,7 @@ export function encodePacket(p: EncodeInput, opts: EncodeOptions = {}): Encoded 
       let b = a;
       while (b < areas.length && areas[b]!.room < part.length) b++;
       if (b >= areas.length) {
+        if (dropped === NOTHING_DROPPED) dropped = [];
         if (!dropped.includes(part[0]!)) dropped.push(part[0]!);
         continue;
       }
@@ -405,13 +409,11 @@ export function peekMessageType(buf: Uint8Array, off: number): number {
   return 0;
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /** The `aa:bb:…` form of chaddr for Ethernet (htype 1, hlen 6); undefined otherwise. */
 export function macOf(p: Pick<DhcpPacket, 'htype' | 'hlen' | 'chaddr'>): string | undefined {
   if (p.htype !== 1 || p.hlen !== 6) return undefined;
-  let s = '';
-  for (let i = 0; i < 6; i++) {
-    const b = p.chaddr[i]!;
-    s += (i ? ':' : '') + (b < 16 ? '0' : '') + b.toString(16);
-  }
-  return s;
+  const c = p.chaddr;
+  return `${HEX[c[0]!]}:${HEX[c[1]!]}:${HEX[c[2]!]}:${HEX[c[3]!]}:${HEX[c[4]!]}:${HEX[c[5]!]}`;
 }

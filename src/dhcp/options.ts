@@ -91,8 +91,8 @@ export interface DhcpRequest {
   mac: string | undefined;
   requestedIp: Ip | undefined;
   serverId: Ip | undefined;
-  /** Option 55, in client order. */
-  paramRequest: readonly number[];
+  /** Option 55, in client order (a view into the request: valid while it is handled). */
+  paramRequest: Uint8Array;
   /** Option 57: the largest DHCP message the client accepts. */
   maxMessageSize: number | undefined;
   vendorClass: string | undefined;
@@ -114,8 +114,14 @@ export interface DhcpRequest {
   clientIdRaw: Uint8Array | undefined;
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const NO_PARAMS = new Uint8Array(0);
+const NONE: readonly never[] = Object.freeze([]);
+
 function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!]!;
+  return s;
 }
 
 function latin1(b: Uint8Array): string {
@@ -170,12 +176,14 @@ export function readRequest(packet: DhcpPacket): { ok: true; request: DhcpReques
     if (mms.length !== 2) return bad(OPT.MAX_MESSAGE_SIZE, `expected 2 bytes, got ${mms.length}`);
     maxMessageSize = (mms[0]! << 8) | mms[1]!;
   }
-  const clientArch: number[] = [];
+  let clientArch: readonly number[] = NONE;
   const arch = o.get(OPT.CLIENT_ARCH);
   if (arch !== undefined) {
     if (arch.length === 0 || arch.length % 2 !== 0)
       return bad(OPT.CLIENT_ARCH, `length ${arch.length} is not a positive multiple of 2`);
-    for (let i = 0; i < arch.length; i += 2) clientArch.push((arch[i]! << 8) | arch[i + 1]!);
+    const list: number[] = [];
+    for (let i = 0; i < arch.length; i += 2) list.push((arch[i]! << 8) | arch[i + 1]!);
+    clientArch = list;
   }
   const cid = o.get(OPT.CLIENT_ID);
   if (cid !== undefined && cid.length < 2)
@@ -195,12 +203,12 @@ export function readRequest(packet: DhcpPacket): { ok: true; request: DhcpReques
       mac: macOf(packet),
       requestedIp,
       serverId,
-      paramRequest: prl ? Array.from(prl) : [],
+      paramRequest: prl ?? NO_PARAMS,
       maxMessageSize,
       vendorClass: vc && vc.length > 0 ? latin1(vc) : undefined,
       clientId: cid ? hex(cid) : undefined,
       hostname: host && host.length > 0 ? latin1(host).replace(/\0+$/, '') : undefined,
-      userClasses: uc && uc.length > 0 ? parseUserClass(uc) : [],
+      userClasses: uc && uc.length > 0 ? parseUserClass(uc) : NONE,
       clientArch,
       ipxe,
       relayAgentInfo: o.get(OPT.RELAY_AGENT_INFO),

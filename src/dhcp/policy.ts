@@ -159,36 +159,40 @@ function isIpxe(req: DhcpRequest): boolean {
   return req.ipxe !== undefined || req.userClasses.includes('iPXE');
 }
 
-function chooseBoot(
-  plan: DhcpPlan,
-  boot: BootChoice,
-  req: DhcpRequest,
-): { file: string; reason: string; http: boolean } {
-  if (plan.ipxeDetect && boot.ipxeChainUrl !== '' && isIpxe(req)) {
-    return { file: boot.ipxeChainUrl, reason: 'ipxe-chain', http: false };
-  }
-  for (const arch of req.clientArch) {
-    const file = boot.byArch.get(arch);
-    if (file !== undefined) return { file, reason: `arch:${arch}`, http: arch === ARCH.EFI_X64_HTTP };
-  }
-  return { file: boot.bootFile, reason: 'default', http: false };
+/** Boot rule keys: a client architecture number (option 93), or one of these. */
+const BOOT_DEFAULT = -1;
+const BOOT_IPXE_CHAIN = -2;
+
+/** Which boot rule applies, as a number (cheap cache key; nothing allocated per packet). */
+function bootKey(plan: DhcpPlan, boot: BootChoice, req: DhcpRequest): number {
+  if (plan.ipxeDetect && boot.ipxeChainUrl !== '' && isIpxe(req)) return BOOT_IPXE_CHAIN;
+  for (const arch of req.clientArch) if (boot.byArch.has(arch)) return arch;
+  return BOOT_DEFAULT;
+}
+
+function chooseBoot(boot: BootChoice, key: number): { file: string; reason: string; http: boolean } {
+  if (key === BOOT_IPXE_CHAIN) return { file: boot.ipxeChainUrl, reason: 'ipxe-chain', http: false };
+  if (key === BOOT_DEFAULT) return { file: boot.bootFile, reason: 'default', http: false };
+  return { file: boot.byArch.get(key)!, reason: `arch:${key}`, http: key === ARCH.EFI_X64_HTTP };
 }
 
 /**
- * Profiles are immutable and shared: one per (plan, machine, boot choice), so the reply path can
+ * Profiles are immutable and shared: one per (plan, machine, boot rule), so the reply path can
  * cache their encoded options and the packet path allocates less (GC was a third of the CPU).
  * Memoising keeps these functions pure in effect: same inputs, same (identical) result.
  */
 interface ProfileCache {
-  alien: Map<string, Profile>;
-  known: WeakMap<Machine, Map<string, Profile>>;
+  alien: Map<number, Profile>;
+  known: WeakMap<Machine, Map<number, Profile>>;
+  /** A machine's parsed address and served subnet (null: not served). */
+  served: WeakMap<Machine, { addr: Ip; subnet: KnownSubnet } | null>;
 }
 const profileCaches = new WeakMap<DhcpPlan, ProfileCache>();
 
 function cacheOf(plan: DhcpPlan): ProfileCache {
   let c = profileCaches.get(plan);
   if (!c) {
-    c = { alien: new Map(), known: new WeakMap() };
+    c = { alien: new Map(), known: new WeakMap(), served: new WeakMap() };
     profileCaches.set(plan, c);
   }
   return c;
@@ -200,16 +204,16 @@ export function knownProfile(
   machine: Machine,
   req: DhcpRequest,
 ): Profile {
-  const boot = chooseBoot(plan, subnet, req);
+  const key = bootKey(plan, subnet, req);
   const cache = cacheOf(plan).known;
   let byBoot = cache.get(machine);
   if (!byBoot) {
     byBoot = new Map();
     cache.set(machine, byBoot);
   }
-  const key = `${boot.reason}\u0000${boot.file}`;
   let profile = byBoot.get(key);
   if (!profile) {
+    const boot = chooseBoot(subnet, key);
     profile = {
       who: 'known',
       network: plan.lan,
@@ -232,11 +236,11 @@ export function knownProfile(
 
 export function alienProfile(plan: DhcpPlan, req: DhcpRequest): Profile {
   const a = plan.alien;
-  const boot = chooseBoot(plan, a, req);
+  const key = bootKey(plan, a, req);
   const cache = cacheOf(plan).alien;
-  const key = `${boot.reason}\u0000${boot.file}`;
   let profile = cache.get(key);
   if (!profile) {
+    const boot = chooseBoot(a, key);
     const ipxe: Array<[number, string | number]> = [];
     if (plan.noPxeDhcp) ipxe.push([176, 1]);
     if (a.scriptlet !== '') ipxe.push([81, a.scriptlet]);
@@ -262,10 +266,15 @@ export function alienProfile(plan: DhcpPlan, req: DhcpRequest): Profile {
 
 /** The served known subnet of a machine, or undefined (cluster, IPv6, outside every subnet: ignored). */
 function servedSubnet(plan: DhcpPlan, m: Machine): { addr: Ip; subnet: KnownSubnet } | undefined {
-  const addr = parseIp(m.ip);
-  if (addr === undefined) return undefined;
-  const subnet = knownSubnetOf(plan, addr);
-  return subnet ? { addr, subnet } : undefined;
+  const cache = cacheOf(plan).served;
+  let served = cache.get(m);
+  if (served === undefined) {
+    const addr = parseIp(m.ip);
+    const subnet = addr === undefined ? undefined : knownSubnetOf(plan, addr);
+    served = addr !== undefined && subnet ? { addr, subnet } : null;
+    cache.set(m, served);
+  }
+  return served ?? undefined;
 }
 
 function requestState(req: DhcpRequest, broadcast: boolean): RequestState | undefined {
@@ -356,20 +365,13 @@ function request(
     if (req.requestedIp === undefined) return drop('request-without-address');
   }
   const requested = state === 'selecting' || state === 'init-reboot' ? req.requestedIp! : req.packet.ciaddr;
-  const nak = (reason: NakReason, network: Cidr): Nak => ({
-    action: 'nak',
-    reason,
-    state,
-    requested,
-    network,
-  });
   const machine = hosts.byMac(mac);
   if (machine) {
     const served = servedSubnet(plan, machine);
     if (!served) return drop('host-not-served', { detail: { host: machine.hostname, ip: machine.ip } });
     // Scenario 36: a machine registered while it held an alien lease is refused that lease, and
     // its next DISCOVER gets the fixed address.
-    if (requested !== served.addr) return nak('not-your-address', plan.lan);
+    if (requested !== served.addr) return nakOf('not-your-address', state, requested, plan.lan);
     return {
       action: 'ack',
       case: 'known',
@@ -381,15 +383,17 @@ function request(
   }
   const network = plan.alien.network;
   if (!plan.alien.enabled)
-    return inCidr(plan.lan, requested) ? nak('not-your-address', plan.lan) : drop('unknown-client');
+    return inCidr(plan.lan, requested)
+      ? nakOf('not-your-address', state, requested, plan.lan)
+      : drop('unknown-client');
   if (!inAlienRange(plan, requested)) {
-    return nak(
-      inCidr(network, requested) || inCidr(plan.lan, requested) ? 'not-in-pool' : 'wrong-network',
-      network,
-    );
+    const reason =
+      inCidr(network, requested) || inCidr(plan.lan, requested) ? 'not-in-pool' : 'wrong-network';
+    return nakOf(reason, state, requested, network);
   }
   const check = leases.canBind(requested, mac, now);
-  if (!check.ok) return nak(check.why === 'not-in-pool' ? 'not-in-pool' : check.why, network);
+  if (!check.ok)
+    return nakOf(check.why === 'not-in-pool' ? 'not-in-pool' : check.why, state, requested, network);
   return {
     action: 'ack',
     case: 'alien',
@@ -405,6 +409,10 @@ function request(
       expires: now + plan.alien.leaseTime * 1000,
     },
   };
+}
+
+function nakOf(reason: NakReason, state: RequestState, requested: Ip, network: Cidr): Nak {
+  return { action: 'nak', reason, state, requested, network };
 }
 
 function decline(

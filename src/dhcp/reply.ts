@@ -45,21 +45,25 @@ const NAK_TEXT: Record<Nak['reason'], string> = {
   'no-offer': 'no offer for this client',
 };
 
-const TYPE_BYTES: Uint8Array[] = Array.from({ length: 9 }, (_, i) => u8Opt(i));
-const serverIds = new Map<Ip, Uint8Array>();
-function serverIdBytes(id: Ip): Uint8Array {
-  let b = serverIds.get(id);
-  if (!b) {
-    b = ipOpt(id);
+/** Option entries shared by every reply (read-only; encodePacket never mutates them). */
+const TYPE_OPTIONS: Array<[number, Uint8Array]> = Array.from({ length: 9 }, (_, i) => [
+  OPT.MESSAGE_TYPE,
+  u8Opt(i),
+]);
+const serverIds = new Map<Ip, [number, Uint8Array]>();
+function serverIdOption(id: Ip): [number, Uint8Array] {
+  let o = serverIds.get(id);
+  if (!o) {
+    o = [OPT.SERVER_ID, ipOpt(id)];
     // A handful of interface addresses; the bound only guards against misuse.
-    if (serverIds.size < 1024) serverIds.set(id, b);
+    if (serverIds.size < 1024) serverIds.set(id, o);
   }
-  return b;
+  return o;
 }
 
 /** A profile's options encoded once (profiles are shared and immutable, see policy.ts). */
 interface EncodedProfile {
-  lease: Uint8Array;
+  lease: [number, Uint8Array];
   /** 1, 3, 6, 12, 15, 60 in reply order. */
   base: OptionList;
   tftpServer: Uint8Array;
@@ -80,7 +84,7 @@ function encodedProfile(profile: Profile): EncodedProfile {
   base.push([OPT.DOMAIN_NAME, textOpt(profile.domain)]);
   if (profile.httpClient) base.push([OPT.VENDOR_CLASS, textOpt('HTTPClient')]);
   e = {
-    lease: u32Opt(profile.leaseTime),
+    lease: [OPT.LEASE_TIME, u32Opt(profile.leaseTime)],
     base,
     tftpServer: textOpt(dotted(profile.nextServer)),
     bootFile: textOpt(profile.bootFile),
@@ -95,7 +99,7 @@ function encodedProfile(profile: Profile): EncodedProfile {
 
 function profileOptions(profile: Profile, req: DhcpRequest, withLease: boolean, into: OptionList): void {
   const e = encodedProfile(profile);
-  if (withLease) into.push([OPT.LEASE_TIME, e.lease]);
+  if (withLease) into.push(e.lease);
   for (const o of e.base) into.push(o);
   const asked = req.paramRequest;
   // PXE ROMs read siaddr/file; some UEFI firmware asks for 66/67 and reads only those.
@@ -125,10 +129,7 @@ export function buildReply(decision: ReplyDecision, req: DhcpRequest, serverId: 
   const p = req.packet;
   const isNak = decision.action === 'nak';
   const type = decision.action === 'offer' ? MSG.OFFER : isNak ? MSG.NAK : MSG.ACK;
-  const options: OptionList = [
-    [OPT.MESSAGE_TYPE, TYPE_BYTES[type]!],
-    [OPT.SERVER_ID, serverIdBytes(serverId)],
-  ];
+  const options: OptionList = [TYPE_OPTIONS[type]!, serverIdOption(serverId)];
   let yiaddr = 0;
   let siaddr = 0;
   let file = '';

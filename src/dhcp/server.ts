@@ -11,7 +11,8 @@ import type { Logger } from '../log.js';
 import type { Counter, Metrics } from '../metrics.js';
 import type { Service, ServiceContext } from '../service.js';
 import type { Store } from '../store/index.js';
-import { decodePacket, encodePacket } from './codec.js';
+import { MSG, decodePacket, encodePacket } from './codec.js';
+import { type Cell, CounterCells } from './counters.js';
 import { HostMap } from './hosts.js';
 import { type Cidr, type Ip, formatIp, inCidr, parseIp } from './ipv4.js';
 import {
@@ -26,7 +27,7 @@ import { LeaseEngine, type LeaseOp } from './leases.js';
 import { readRequest, relayAgentSummary } from './options.js';
 import { type DhcpPlan, buildPlan } from './plan.js';
 import { type Decision, type ReplyDecision, decide } from './policy.js';
-import { buildReply } from './reply.js';
+import { type Destination, buildReply } from './reply.js';
 import { type Inbound, InterfaceSocket, RelaySocket, type Transport, openPortGuard } from './transport.js';
 
 /** Room for the IPv4 + UDP headers a raw transport writes in front of each reply. */
@@ -69,14 +70,18 @@ const DROP_LEVEL: Partial<Record<string, 'info' | 'warn'>> = {
 };
 
 interface DhcpMetrics {
-  received: Counter<'type'>;
-  replies: Counter<'type' | 'case'>;
-  dropped: Counter<'reason'>;
+  /** Packet-path counters are cells (counters.ts); the rare ones stay prom-client calls. */
+  received: CounterCells;
+  replies: CounterCells;
+  dropped: CounterCells;
   malformed: Counter<'reason'>;
   exhausted: Counter<string>;
   sendErrors: Counter<string>;
   leaseWrites: Counter<'result'>;
 }
+
+const REPLY_TYPE = { offer: 'OFFER', ack: 'ACK', nak: 'NAK' } as const;
+const LOG_LEVEL = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 
 export interface DhcpServerOptions {
   config: GatehouseConfig;
@@ -102,15 +107,20 @@ export class DhcpServer implements Service {
   private transports: Transport[] = [];
   private guard: import('node:dgram').Socket | undefined;
   private serverIds = new Set<Ip>();
-  private readonly children = new Map<Counter<string>, Map<string, { inc(n?: number): void }>>();
-  /** Whether info lines are wanted: skips building per-reply log fields at warn level (benches). */
-  private infoLogs: boolean;
+  /** The configured log level: per-packet log fields are built only for lines that are emitted. */
+  private logLevel: number;
   private serverIdsAt = 0;
+  /** `dhcp.serverId` parsed once (relay socket). */
+  private configuredServerId: Ip | undefined;
+  /** Received counters by message type (index = option 53 value; 0 = BOOTP). */
+  private receivedByType: Cell[] = [];
+  private stopping = false;
 
   constructor(opts: DhcpServerOptions) {
     this.config = opts.config;
     this.plan = buildPlan(opts.config);
-    this.infoLogs = opts.config.log.level === 'debug' || opts.config.log.level === 'info';
+    this.logLevel = LOG_LEVEL[opts.config.log.level];
+    this.configuredServerId = opts.config.dhcp.serverId ? parseIp(opts.config.dhcp.serverId) : undefined;
     this.store = opts.store;
     this.logger = opts.logger.child({ part: 'dhcp' });
     this.limiter = new LogLimiter(this.logger);
@@ -119,16 +129,21 @@ export class DhcpServer implements Service {
     this.writer = new StoreLeaseWriter(opts.store, this.logger);
     const metrics = opts.metrics;
     this.m = {
-      received: metrics.counter('gatehouse_dhcp_received_total', 'DHCP messages received, by message type', [
-        'type',
-      ]),
-      replies: metrics.counter('gatehouse_dhcp_replies_total', 'DHCP replies sent, by type and case', [
-        'type',
-        'case',
-      ]),
-      dropped: metrics.counter('gatehouse_dhcp_dropped_total', 'DHCP requests not answered, by reason', [
-        'reason',
-      ]),
+      received: new CounterCells(
+        metrics.counter('gatehouse_dhcp_received_total', 'DHCP messages received, by message type', ['type']),
+        ['type'],
+      ),
+      replies: new CounterCells(
+        metrics.counter('gatehouse_dhcp_replies_total', 'DHCP replies sent, by type and case', [
+          'type',
+          'case',
+        ]),
+        ['type', 'case'],
+      ),
+      dropped: new CounterCells(
+        metrics.counter('gatehouse_dhcp_dropped_total', 'DHCP requests not answered, by reason', ['reason']),
+        ['reason'],
+      ),
       malformed: metrics.counter('gatehouse_dhcp_malformed_total', 'Malformed DHCP datagrams, by reason', [
         'reason',
       ]),
@@ -165,6 +180,7 @@ export class DhcpServer implements Service {
       probationGauge.set(self.engine?.inProbation(self.now()) ? 1 : 0);
     };
     this.writer.onFlush = (rows, error) => this.m.leaseWrites.inc({ result: error ? 'error' : 'ok' }, rows);
+    this.receivedByType = ['BOOTP', ...Object.keys(MSG)].map((type) => this.m.received.cell(type));
   }
 
   async start(): Promise<void> {
@@ -175,7 +191,8 @@ export class DhcpServer implements Service {
       records: readLeases(tx),
       state: readEngineState(tx),
     }));
-    const unclean = state?.running === true;
+    // A server that acknowledged only committed leases (durableAcks) lost none a client holds.
+    const unclean = state?.running === true && state.durableAcks !== true;
     const probationMs = unclean ? Math.max(state.maxLeaseTime, this.plan.alien.leaseTime) * 1000 : 0;
     this.engine = new LeaseEngine({ start: this.plan.alien.start, end: this.plan.alien.end }, this.writer);
     this.engine.load(records, unclean ? now + probationMs : 0);
@@ -202,13 +219,13 @@ export class DhcpServer implements Service {
   }
 
   private engineState(running: boolean, now: number): EngineState {
-    return { running, startedAt: now, maxLeaseTime: this.plan.alien.leaseTime };
+    return { running, startedAt: now, maxLeaseTime: this.plan.alien.leaseTime, durableAcks: true };
   }
 
   private async openTransports(): Promise<void> {
     const d = this.config.dhcp;
     const onPacket = (p: Inbound) => this.handle(p);
-    const onError = (e: unknown, where: string) => this.transportError(e, where);
+    const onError = (e: unknown, where: string, to?: Destination) => this.transportError(e, where, to);
     if (d.interfaces.length > 0) {
       for (const name of d.interfaces) {
         const t = new InterfaceSocket({
@@ -244,7 +261,7 @@ export class DhcpServer implements Service {
   }
 
   private shed(iface: string, count: number, delayMs: number): void {
-    this.m.dropped.inc({ reason: 'overload-shed' }, count);
+    this.m.dropped.add('overload-shed', '', count);
     this.limiter.log(
       'warn',
       'dhcp.overload',
@@ -258,15 +275,31 @@ export class DhcpServer implements Service {
     );
   }
 
-  private transportError(e: unknown, where: string): void {
+  private transportError(e: unknown, where: string, to?: Destination): void {
     if (where === 'ip-udp') {
       this.m.malformed.inc({ reason: `ip-${errorMessage(e)}` });
+      return;
+    }
+    if (where === 'send') {
+      this.m.sendErrors.inc();
+      const fields = { to: to ? `${formatIp(to.ip)}:${to.port}` : undefined, error: errorMessage(e) };
+      this.limiter.log('warn', 'dhcp.send_failed', fields, this.now());
       return;
     }
     this.limiter.log('warn', 'dhcp.transport_error', { where, error: errorMessage(e) }, this.now());
   }
 
   async stop(): Promise<void> {
+    // Requests stop being answered first; then the leases already granted are committed and
+    // their ACKs sent; then the sockets close.
+    this.stopping = true;
+    if (this.engine) {
+      try {
+        await this.writer.drain();
+      } catch (e) {
+        this.logger.error('dhcp.stop_failed', { error: errorMessage(e) });
+      }
+    }
     const transports = this.transports;
     this.transports = [];
     await Promise.all(transports.map((t) => t.close().catch(() => {})));
@@ -308,7 +341,8 @@ export class DhcpServer implements Service {
     }
     this.plan = next;
     this.config = config;
-    this.infoLogs = config.log.level === 'debug' || config.log.level === 'info';
+    this.logLevel = LOG_LEVEL[config.log.level];
+    this.configuredServerId = config.dhcp.serverId ? parseIp(config.dhcp.serverId) : undefined;
     this.serverIdsAt = 0;
   }
 
@@ -321,8 +355,7 @@ export class DhcpServer implements Service {
     if (now - this.serverIdsAt > 5000) {
       const ids = new Set<Ip>([this.plan.gateway, this.plan.alien.gateway]);
       for (const t of this.transports) for (const a of t.addresses()) ids.add(a);
-      const configured = this.config.dhcp.serverId ? parseIp(this.config.dhcp.serverId) : undefined;
-      if (configured !== undefined) ids.add(configured);
+      if (this.configuredServerId !== undefined) ids.add(this.configuredServerId);
       this.serverIds = ids;
       this.serverIdsAt = now;
     }
@@ -338,28 +371,12 @@ export class DhcpServer implements Service {
       for (const a of own) if (inCidr(network, a)) return a;
       return own[0];
     }
-    const configured = this.config.dhcp.serverId ? parseIp(this.config.dhcp.serverId) : undefined;
-    return configured ?? own[0] ?? gateway;
-  }
-
-  /** Increments a labelled counter through a cached child (label hashing is per packet otherwise). */
-  private count(counter: Counter<string>, ...values: string[]): void {
-    let byLabels = this.children.get(counter);
-    if (!byLabels) {
-      byLabels = new Map();
-      this.children.set(counter, byLabels);
-    }
-    const key = values.length === 1 ? values[0]! : values.join('\u0000');
-    let child = byLabels.get(key);
-    if (!child) {
-      child = counter.labels(...values);
-      byLabels.set(key, child);
-    }
-    child.inc();
+    return this.configuredServerId ?? own[0] ?? gateway;
   }
 
   /** The hot path: runs to completion synchronously for each datagram. */
   handle(inbound: Inbound): void {
+    if (this.stopping) return;
     const now = this.now();
     const decoded = decodePacket(inbound.payload);
     if (!decoded.ok) {
@@ -372,7 +389,7 @@ export class DhcpServer implements Service {
       return;
     }
     const req = read.request;
-    this.count(this.m.received, req.type ?? 'BOOTP');
+    this.receivedByType[req.packet.options.get(53)?.[0] ?? 0]!.n++;
     const decision = decide(this.plan, this.hosts, this.engine, {
       req,
       now,
@@ -386,8 +403,9 @@ export class DhcpServer implements Service {
     else this.reply(decision, req, inbound, now);
   }
 
-  private transportFor(inbound: Inbound): Transport | undefined {
-    return this.transports.find((t) => t.iface === inbound.iface);
+  private transportFor(iface: string | undefined): Transport | undefined {
+    for (const t of this.transports) if (t.iface === iface) return t;
+    return undefined;
   }
 
   private reply(
@@ -396,13 +414,13 @@ export class DhcpServer implements Service {
     inbound: Inbound,
     now: number,
   ): void {
-    const transport = this.transportFor(inbound);
+    const transport = this.transportFor(inbound.iface);
     if (!transport) return;
     const network = decision.action === 'nak' ? decision.network : decision.profile.network;
     const gateway = network === this.plan.alien.network ? this.plan.alien.gateway : this.plan.gateway;
     const serverId = this.serverIdFor(transport, network, gateway, inbound.dst);
     if (serverId === undefined) {
-      this.m.dropped.inc({ reason: 'no-interface-address' });
+      this.m.dropped.add('no-interface-address');
       this.limiter.log('warn', 'dhcp.no_interface_address', { interface: inbound.iface }, now);
       return;
     }
@@ -411,27 +429,27 @@ export class DhcpServer implements Service {
     // A relay listens where it sent from (67 in production; anything in tests and benches).
     if (plan.to.reason === 'relay' && inbound.src === plan.to.ip) plan.to.port = inbound.srcPort;
     const encoded = encodePacket(plan.message, { maxSize: plan.maxSize, headroom: IP_UDP_HEADROOM });
-    const type = decision.action === 'offer' ? 'OFFER' : decision.action === 'nak' ? 'NAK' : 'ACK';
+    const type = REPLY_TYPE[decision.action];
     const kase = decision.action === 'nak' ? decision.reason : decision.case;
-    transport.send(
-      plan.to,
-      serverId,
-      encoded.bytes,
-      (error) => {
+    if (decision.action === 'ack' && decision.case === 'alien') {
+      // The lease row is committed before the client hears of it (see lease-store.ts): a crash
+      // then never leaves a client holding an address the restarted server thinks is free.
+      const to = plan.to;
+      const bytes = encoded.bytes;
+      const iface = inbound.iface;
+      this.writer.afterCommit((error) => {
         if (error) {
-          this.m.sendErrors.inc();
-          this.limiter.log(
-            'warn',
-            'dhcp.send_failed',
-            { to: formatIp(plan.to.ip), error: error.message },
-            this.now(),
-          );
+          this.m.dropped.add('lease-write-failed');
+          return;
         }
-      },
-      IP_UDP_HEADROOM,
-    );
-    this.count(this.m.replies, type, kase);
-    if (!this.infoLogs) return;
+        this.transportFor(iface)?.send(to, serverId, bytes, IP_UDP_HEADROOM);
+        this.m.replies.cell(type, kase).n++;
+      });
+    } else {
+      transport.send(plan.to, serverId, encoded.bytes, IP_UDP_HEADROOM);
+      this.m.replies.cell(type, kase).n++;
+    }
+    if (this.logLevel > LOG_LEVEL.info) return;
     const fields: Record<string, unknown> = {
       mac: req.mac,
       xid: req.packet.xid.toString(16),
@@ -464,9 +482,10 @@ export class DhcpServer implements Service {
     inbound: Inbound,
     now: number,
   ): void {
-    this.count(this.m.dropped, decision.reason);
+    this.m.dropped.cell(decision.reason).n++;
     if (decision.reason === 'pool-exhausted') this.m.exhausted.inc();
     const level = DROP_LEVEL[decision.reason] ?? 'debug';
+    if (LOG_LEVEL[level] < this.logLevel) return;
     const fields: Record<string, unknown> = {
       reason: decision.reason,
       mac,

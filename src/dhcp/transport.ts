@@ -18,6 +18,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import raw, { type RawSocket } from 'raw-socket';
 import { GatehouseError, errorMessage } from '../errors.js';
+import { type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
 import { BacklogEstimator } from './backlog.js';
 import { MSG, peekMessageType } from './codec.js';
 import { buildIpUdp, parseIpUdp, udpDstPort, writeIpUdpHeaders } from './ip-udp.js';
@@ -39,21 +40,33 @@ export interface Transport {
   /** This transport's own IPv4 addresses (server identifiers). */
   addresses(): readonly Ip[];
   /**
-   * `payload` may be preceded by `headroom` spare bytes of the same buffer (see
-   * `encodePacket`'s `headroom`); a raw transport writes its headers there.
+   * Sends one datagram. `payload` may be preceded by `headroom` spare bytes of the same buffer
+   * (see `encodePacket`'s `headroom`); a raw transport writes its headers there. A failure is
+   * reported to the transport's error handler as `(error, 'send', to)`; nothing is thrown.
    */
-  send(
-    to: Destination,
-    src: Ip,
-    payload: Buffer,
-    done: (error: Error | null) => void,
-    headroom?: number,
-  ): void;
+  send(to: Destination, src: Ip, payload: Buffer, headroom?: number): void;
   close(): Promise<void>;
 }
 
 export type PacketHandler = (packet: Inbound) => void;
-export type TransportErrorHandler = (error: unknown, where: string) => void;
+export type TransportErrorHandler = (error: unknown, where: string, to?: Destination) => void;
+
+/**
+ * Dotted forms of the few destinations replies go to (relays, broadcast, renewing clients):
+ * the native send wants a string, and formatting one per datagram showed in profiles.
+ */
+const dottedCache = new Map<Ip, string>();
+function dotted(ip: Ip): string {
+  let s = dottedCache.get(ip);
+  if (s === undefined) {
+    s = formatIp(ip);
+    if (dottedCache.size >= 4096) dottedCache.clear();
+    dottedCache.set(ip, s);
+  }
+  return s;
+}
+
+function noop(): void {}
 
 const SO_RCVBUFFORCE = 33;
 /** DHCP messages fit in one Ethernet frame; larger UDP datagrams are not DHCP and get truncated. */
@@ -107,6 +120,11 @@ export class InterfaceSocket implements Transport {
   private calmSince = -1;
   private cached: Ip[] = [];
   private cachedAt = 0;
+  private received = -1;
+  /** One callback for every native recv (a closure per call showed in profiles). */
+  private readonly onRecv = (_b: Buffer, bytes: number) => {
+    this.received = bytes;
+  };
 
   constructor(private readonly opts: InterfaceSocketOptions) {
     this.iface = opts.name;
@@ -197,17 +215,15 @@ export class InterfaceSocket implements Transport {
 
   /** One datagram into `this.buffer`: its length, or -1 when the queue is empty. */
   private recvOne(): number {
-    let len = -1;
+    this.received = -1;
     try {
-      this.wrap.recv(this.buffer, (_b, bytes) => {
-        len = bytes;
-      });
+      this.wrap.recv(this.buffer, this.onRecv);
     } catch (e) {
       // EAGAIN: drained. Anything else is reported; the socket stays open.
       if (!/temporarily unavailable|would block/i.test(errorMessage(e))) this.opts.onError(e, 'recv');
       return -1;
     }
-    return len;
+    return this.received;
   }
 
   private handleDatagram(len: number): void {
@@ -293,7 +309,7 @@ export class InterfaceSocket implements Transport {
     return this.cached;
   }
 
-  send(to: Destination, src: Ip, payload: Buffer, done: (error: Error | null) => void, headroom = 0): void {
+  send(to: Destination, src: Ip, payload: Buffer, headroom = 0): void {
     const datagram =
       headroom >= 28
         ? writeIpUdpHeaders(
@@ -305,10 +321,10 @@ export class InterfaceSocket implements Transport {
           )
         : buildIpUdp(src, to.ip, this.opts.serverPort, to.port, payload);
     try {
-      this.wrap.send(datagram, 0, datagram.length, formatIp(to.ip), () => done(null));
+      this.wrap.send(datagram, 0, datagram.length, dotted(to.ip), noop);
     } catch (e) {
       // EAGAIN/ENOBUFS when the send buffer is full: the reply is dropped and the client retries.
-      done(e instanceof Error ? e : new Error(String(e)));
+      this.opts.onError(e, 'send', to);
     }
   }
 
@@ -336,8 +352,11 @@ export class RelaySocket implements Transport {
   readonly iface = undefined;
   private readonly socket: dgram.Socket;
   private own: Ip[] = [];
+  private fast: UdpFastPath | undefined;
+  private readonly onError: TransportErrorHandler;
 
   private constructor(opts: RelaySocketOptions) {
+    this.onError = opts.onError;
     this.socket = dgram.createSocket({
       type: 'udp4',
       reuseAddr: false,
@@ -364,12 +383,12 @@ export class RelaySocket implements Transport {
     const h = parseIp(opts.host);
     s.own = h !== undefined && h !== 0 ? [h] : [];
     s.socket.on('error', (e) => opts.onError(e, 'socket'));
-    s.socket.on('message', (msg, rinfo) => {
+    const onDatagram = (msg: Buffer, address: string, port: number) => {
       try {
         opts.onPacket({
           payload: msg,
-          src: parseIp(rinfo.address) ?? 0,
-          srcPort: rinfo.port,
+          src: parseIp(address) ?? 0,
+          srcPort: port,
           dst: h ?? 0,
           iface: undefined,
           broadcast: false,
@@ -377,7 +396,11 @@ export class RelaySocket implements Transport {
       } catch (e) {
         opts.onError(e, 'handler');
       }
-    });
+    };
+    // The bound handle directly (src/net/udp-fast-path.ts): no per-send lookup, no EventEmitter.
+    s.fast = udpFastPath(s.socket);
+    if (s.fast) s.fast.onDatagram(onDatagram);
+    else s.socket.on('message', (msg, rinfo) => onDatagram(msg, rinfo.address, rinfo.port));
     return s;
   }
 
@@ -389,8 +412,16 @@ export class RelaySocket implements Transport {
     return this.own;
   }
 
-  send(to: Destination, _src: Ip, payload: Buffer, done: (error: Error | null) => void): void {
-    this.socket.send(payload, to.port, formatIp(to.ip), (error) => done(error ?? null));
+  send(to: Destination, _src: Ip, payload: Buffer): void {
+    if (this.fast) {
+      const before = this.fast.errors;
+      this.fast.send(payload, to.port, dotted(to.ip));
+      if (this.fast.errors !== before) this.onError(new Error('the kernel refused the datagram'), 'send', to);
+      return;
+    }
+    this.socket.send(payload, to.port, dotted(to.ip), (error) => {
+      if (error) this.onError(error, 'send', to);
+    });
   }
 
   close(): Promise<void> {
