@@ -15,6 +15,7 @@ export class TftpMetrics {
   readonly duration: Histogram<'result'>;
   readonly sendErrors: Counter<'code'>;
   readonly workers: Gauge;
+  readonly started: Counter<'runner'>;
   readonly workerRestarts: Counter;
 
   constructor(m: Metrics) {
@@ -67,6 +68,11 @@ export class TftpMetrics {
       'gatehouse_tftp_send_errors_total',
       'TFTP datagrams the kernel refused to send, by errno name (a closed client port ends the transfer instead)',
       ['code'],
+    );
+    this.started = m.counter(
+      'gatehouse_tftp_transfers_started_total',
+      'TFTP transfers handed to a runner: worker (a transfer thread) or main (tftp.workers 1, files bigger than the cache)',
+      ['runner'],
     );
     this.workers = m.gauge('gatehouse_tftp_workers', 'TFTP transfer worker threads running (tftp.workers)');
     this.workerRestarts = m.counter(

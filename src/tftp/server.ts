@@ -181,6 +181,11 @@ export class TftpServer {
     return this.pool?.threads() ?? [];
   }
 
+  /** Transfers each worker thread itself holds (diagnostics, tests). */
+  probeWorkers(): Promise<number[]> {
+    return this.pool?.probe() ?? Promise.resolve([]);
+  }
+
   /**
    * Starts the worker threads now rather than with the first transfers, and waits until they
    * have loaded (tests; nothing else needs to wait for them).
@@ -350,6 +355,7 @@ export class TftpServer {
         (this.pool?.place(spec, { buffer: data.buffer, offset: data.byteOffset, length: data.length }) ??
           false);
       if (!transfer.inWorker) this.local.run(spec, source);
+      this.metrics.started.inc({ runner: transfer.inWorker ? 'worker' : 'main' });
       source = undefined;
     } finally {
       // Anything not handed to a runner is ours to free.

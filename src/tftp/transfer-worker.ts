@@ -97,6 +97,9 @@ port.on('message', (m: ToWorker) => {
       case 'cancel':
         runner.cancel(m.id, m.result);
         return;
+      case 'probe':
+        post({ t: 'probe', seq: m.seq, transfers: runner.size });
+        return;
       case 'stop':
         if (stopping) return;
         stopping = true;

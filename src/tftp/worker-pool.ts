@@ -66,6 +66,8 @@ export class WorkerPool {
   private stopped = false;
   private earlyDeaths = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
+  private probeSeq = 0;
+  private readonly probes = new Map<number, (transfers: number) => void>();
 
   constructor(private readonly opts: PoolOptions) {
     this.max = opts.max;
@@ -93,6 +95,27 @@ export class WorkerPool {
   /** Starts workers up to `n` now instead of on demand (tests; warming a gateway). */
   prestart(n = this.max): void {
     while (!this.stopped && this.live < Math.min(n, this.max)) if (!this.spawn()) return;
+  }
+
+  /**
+   * Asks each running worker how many transfers it holds (diagnostics and tests: state freed in
+   * the worker itself, not only in the main thread's books). A worker that exits first answers -1.
+   */
+  async probe(): Promise<number[]> {
+    const running = [...this.members].filter((m) => m.state === 'running');
+    return Promise.all(
+      running.map(
+        (m) =>
+          new Promise<number>((resolve) => {
+            const seq = ++this.probeSeq;
+            this.probes.set(seq, resolve);
+            void m.exited.then(() => {
+              if (this.probes.delete(seq)) resolve(-1);
+            });
+            this.send(m, { t: 'probe', seq });
+          }),
+      ),
+    );
   }
 
   /** Hands a transfer to a worker; false when none can take it (the caller runs it). */
@@ -232,6 +255,12 @@ export class WorkerPool {
       case 'log':
         ev.log(msg.level, msg.event, { threadId: m.threadId, ...msg.fields });
         return;
+      case 'probe': {
+        const resolve = this.probes.get(msg.seq);
+        this.probes.delete(msg.seq);
+        resolve?.(msg.transfers);
+        return;
+      }
       case 'stopped':
         return;
     }

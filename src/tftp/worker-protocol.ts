@@ -21,7 +21,9 @@ export type ToWorker =
   | { t: 'run'; spec: TransferSpec; data: SharedBytes }
   | { t: 'cancel'; id: number; result: TransferResult }
   /** Finish every transfer with `shutdown`, report them, then exit. */
-  | { t: 'stop' };
+  | { t: 'stop' }
+  /** Diagnostics: answer with the number of transfers this worker holds. */
+  | { t: 'probe'; seq: number };
 
 /** Counter increments since the previous `stats` message. */
 export interface StatsDelta {
@@ -38,4 +40,5 @@ export type FromWorker =
   | { t: 'finished'; id: number; result: TransferResult; seconds: number; fields: LogFields }
   | { t: 'setup-failed'; id: number; error: string }
   | { t: 'log'; level: 'warn' | 'error'; event: string; fields: LogFields }
+  | { t: 'probe'; seq: number; transfers: number }
   | { t: 'stopped' };
