@@ -10,7 +10,10 @@
  * transfers with it: they are reported as lost (the caller logs and counts them once, and frees
  * their slots; the clients' sockets were closed with the thread) and a replacement is started at
  * once, or after a growing pause (100 ms doubling to 30 s) if workers keep dying soon after they
- * start; meanwhile the caller runs transfers itself. Stopping asks every worker to end its
+ * start; meanwhile the caller runs transfers itself. After two such early deaths in a row the
+ * pool is cautious: a new worker gets one transfer at a time (a canary) until it has finished
+ * one, and everything else runs on the main thread, so a bug that kills every worker costs one
+ * transfer per restart instead of all of them. Stopping asks every worker to end its
  * transfers with `shutdown` (each reported as usual) and waits for the threads to exit,
  * terminating any that do not within the deadline.
  */
@@ -52,6 +55,8 @@ interface Member {
   state: 'running' | 'retiring' | 'stopping';
   startedAt: number;
   ready: boolean;
+  /** Has reported the end of a transfer (it survives real work). */
+  proven: boolean;
   exited: Promise<void>;
 }
 
@@ -121,11 +126,14 @@ export class WorkerPool {
   /** Hands a transfer to a worker; false when none can take it (the caller runs it). */
   place(spec: TransferSpec, data: SharedBytes): boolean {
     if (this.stopped) return false;
+    const cautious = this.earlyDeaths >= 2;
     let best: Member | undefined;
     for (const m of this.members) {
-      if (m.state === 'running' && (!best || m.active.size < best.active.size)) best = m;
+      if (m.state !== 'running') continue;
+      if (cautious && !m.proven && m.active.size > 0) continue; // its canary is still out
+      if (!best || m.active.size < best.active.size) best = m;
     }
-    if ((!best || best.active.size > 0) && this.live < this.max && !this.respawnTimer) {
+    if ((!best || best.active.size > 0) && this.live < this.max && !this.respawnTimer && !cautious) {
       best = this.spawn() ?? best;
     }
     if (!best) return false;
@@ -202,6 +210,7 @@ export class WorkerPool {
       state: 'running',
       startedAt: performance.now(),
       ready: false,
+      proven: false,
       exited: new Promise((resolve) => worker.once('exit', () => resolve())),
     };
     this.members.add(member);
@@ -248,6 +257,10 @@ export class WorkerPool {
       case 'setup-failed':
         if (!m.active.delete(msg.id)) return;
         this.owner.delete(msg.id);
+        if (!m.proven) {
+          m.proven = true;
+          this.earlyDeaths = 0;
+        }
         if (msg.t === 'finished') ev.finished(msg.id, msg.result, msg.seconds, msg.fields);
         else ev.setupFailed(msg.id, msg.error);
         if (m.state === 'retiring' && m.active.size === 0) this.stopMember(m);

@@ -1,16 +1,21 @@
 /**
  * Transfers in worker threads (`tftp.workers` > 1): real clients get identical bytes, each
  * transfer is logged and counted exactly once by the main thread, a vanished client frees its
- * state inside the worker, a killed worker is replaced without taking the appliance down, and
- * shutdown and reload end workers cleanly.
+ * state inside the worker, a killed worker is replaced without taking the appliance down, workers
+ * that crash on every transfer leave the main thread serving, and shutdown and reload end workers
+ * cleanly.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
+import { createMemoryLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
 import { tftpGet } from '../../src/tftp/client.js';
 import { decodePacket, encodeAck, encodeRequest } from '../../src/tftp/codec.js';
+import { tftpConfigSchema } from '../../src/tftp/config.js';
+import { TftpServer } from '../../src/tftp/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeRoot, metric, RawPeer, startTftp, type TftpHarness, waitFor } from './helpers.js';
 
@@ -282,3 +287,49 @@ t.test('workers: 1 never starts a thread', async (t) => {
   t.equal(metric(m, 'gatehouse_tftp_transfers_started_total', { runner: 'main' }), 3);
   t.equal(metric(m, 'gatehouse_tftp_transfers_started_total', { runner: 'worker' }), 0);
 });
+
+t.test(
+  'workers that crash on every transfer: the appliance keeps serving from the main thread',
+  async (t) => {
+    const { root, bytes } = makeRoot(t, { 'boot.img': 60_000 });
+    const logger = createMemoryLogger('debug');
+    const metrics = new Metrics();
+    const server = new TftpServer(
+      tftpConfigSchema.parse({ root, listen: ['127.0.0.1:0'], workers: 2 }),
+      logger,
+      metrics,
+      { workerUrl: new URL('./fixtures/crashing-worker.ts', import.meta.url) },
+    );
+    await server.start();
+    t.teardown(() => server.stop());
+    const port = server.addresses()[0]!.port;
+    // The client retransmits its request until a transfer survives (the crashing worker sends nothing).
+    const got = await tftpGet({ host: '127.0.0.1', port, file: 'boot.img', timeoutMs: 300, retries: 30 });
+    t.ok(got.data.equals(bytes['boot.img']!), 'served despite the crashing workers');
+    const second = await tftpGet({ host: '127.0.0.1', port, file: 'boot.img', timeoutMs: 300, retries: 30 });
+    t.ok(second.data.equals(bytes['boot.img']!));
+    const m = await metrics.text();
+    const lost = metric(m, 'gatehouse_tftp_transfers_total', { result: 'worker-lost' });
+    t.ok(lost >= 2, `transfers lost with their workers (${lost})`);
+    t.ok(
+      metric(m, 'gatehouse_tftp_transfers_started_total', { runner: 'main' }) >= 1,
+      'fell back to the main thread',
+    );
+    t.ok(metric(m, 'gatehouse_tftp_worker_restarts_total') >= 1, 'workers were restarted');
+    const lines = logger.records.filter((l) => l.event === 'tftp.transfer' && l.result === 'worker-lost');
+    t.equal(lines.length, lost, 'one line per lost transfer');
+    t.ok(
+      logger.records.some(
+        (l) => l.event === 'tftp.worker_error' && String(l.error).includes('simulated bug'),
+      ),
+      'the uncaught exception is logged',
+    );
+    t.equal(
+      logger.records.filter((l) => l.event === 'tftp.worker_exited').length,
+      lost,
+      'each death logged (each took one transfer)',
+    );
+    // The client is done once it sent its last ACK; the server may still be reading it.
+    await waitFor(() => server.activeTransfers === 0, 3000, 'every transfer ended');
+  },
+);
