@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/dhcp/run.ts [--period 5] [--rates 3000] [--max 40000] [--clients 60000] [--rounds 1]
  *                                       [--only gatehouse,gatehouse-udp,kea,dnsmasq] [--pin 0,1|none]
- *                                       [--warmup 2] [--node-args "--cpu-prof …"] [--perf /tmp/prefix]
+ *                                       [--warmup 2] [--exit-wait-ms 1000] [--node-args "--cpu-prof …"] [--perf /tmp/prefix]
  *   (--max 0: fixed rates only)
  *
  * Topology (test/helpers/netns.ts): perfdhcp in `ghdhb-c0` at 10.10.255.1 acts as a relay agent
@@ -43,6 +43,12 @@ const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
  */
 const WARMUP = Number(arg('warmup', '2'));
 const WARMUP_RATE = 2000;
+/**
+ * perfdhcp keeps receiving this long after its last request (`-W`): without it, the answers in
+ * flight when the period ends count as drops (about rate × latency of them). perfdhcp then
+ * divides by period + wait, so DORA/s here is its completed exchanges / period.
+ */
+const EXIT_WAIT_MS = Number(arg('exit-wait-ms', '250'));
 /** `perf record -g` of the server during each measurement into `<prefix>-<server>-<round>-<target>.data`. */
 const PERF = arg('perf', '');
 
@@ -72,6 +78,8 @@ interface PerfResult {
 }
 
 interface Row {
+  /** Datagrams the client's kernel dropped because perfdhcp's receive buffer was full. */
+  clientRcvbufDrops: number;
   server: string;
   round: number;
   target: number | 'max';
@@ -286,6 +294,12 @@ async function stopPerf(p: ChildProcess): Promise<void> {
   });
 }
 
+/** UDP datagrams dropped on a full receive buffer in the client namespace (perfdhcp's socket). */
+async function udpRcvbufErrors(lan: LanTopology): Promise<number> {
+  const r = await lan.clients[0]!.exec('nstat', ['-asz', 'UdpRcvbufErrors'], { allowFail: true });
+  return Number(/UdpRcvbufErrors\s+(\d+)/.exec(r.stdout)?.[1] ?? Number.NaN);
+}
+
 async function stop(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null) return;
   await new Promise<void>((resolve) => {
@@ -329,6 +343,7 @@ async function measure(
       );
     }
     const rate = target === 'max' ? MAX : target;
+    const clientDropsBefore = await udpRcvbufErrors(lan);
     const recorder = PERF ? startPerf(proc.pid, `${PERF}-${server.name}-${round}-${target}.data`) : undefined;
     const before = cpuTicks(proc.pid);
     const { stdout } = await lan.clients[0]!.exec(
@@ -340,6 +355,8 @@ async function measure(
         String(PERIOD),
         '-R',
         String(CLIENTS),
+        '-W',
+        String(EXIT_WAIT_MS * 1000),
         '-l',
         RELAY_IP,
         SERVER_IP,
@@ -349,8 +366,10 @@ async function measure(
     const cpu = (cpuTicks(proc.pid) - before) * 10_000; // ticks -> microseconds
     if (recorder) await stopPerf(recorder);
     const result = parsePerf(stdout);
+    result.rate = result.received[1] / PERIOD;
     const exchanges = result.received[1];
     return {
+      clientRcvbufDrops: (await udpRcvbufErrors(lan)) - clientDropsBefore,
       server: server.name,
       round,
       target,
@@ -381,7 +400,7 @@ async function main(): Promise<void> {
           rows.push(row);
           const r = row.result;
           console.log(
-            `round ${round} ${s.name.padEnd(9)} target ${String(target).padStart(6)}/s: ${fmt(r.rate).padStart(6)} DORA/s, drops ${r.drops[0]}+${r.drops[1]} of ${r.sent[0]}+${r.sent[1]}, avg ${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)} ms, max ${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)} ms, CPU ${fmt(row.cpuUsPerExchange)} us/exchange, peak RSS ${row.peakRssMb} MB`,
+            `round ${round} ${s.name.padEnd(9)} target ${String(target).padStart(6)}/s: ${fmt(r.rate).padStart(6)} DORA/s, drops ${r.drops[0]}+${r.drops[1]} of ${r.sent[0]}+${r.sent[1]}, avg ${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)} ms, max ${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)} ms, CPU ${fmt(row.cpuUsPerExchange)} us/exchange, peak RSS ${row.peakRssMb} MB, client rcvbuf drops ${row.clientRcvbufDrops}`,
           );
         }
       }
@@ -391,12 +410,12 @@ async function main(): Promise<void> {
   }
   console.log('\nsummary (exchanges/s = completed 4-way DORA per second as perfdhcp reports it)');
   console.log(
-    'server     target   DORA/s  drops(D-O+R-A)  avg D-O/R-A ms  max D-O/R-A ms  CPU us/DORA  peak RSS MB',
+    'server     target   DORA/s  drops(D-O+R-A)  avg D-O/R-A ms  max D-O/R-A ms  CPU us/DORA  peak RSS MB  client rcvbuf drops',
   );
   for (const row of rows) {
     const r = row.result;
     console.log(
-      `${row.server.padEnd(10)} ${String(row.target).padStart(6)} ${fmt(r.rate).padStart(8)}  ${`${r.drops[0]}+${r.drops[1]}`.padStart(14)}  ${`${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)}`.padStart(14)}  ${`${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)}`.padStart(14)}  ${fmt(row.cpuUsPerExchange).padStart(11)}  ${String(row.peakRssMb).padStart(11)}`,
+      `${row.server.padEnd(10)} ${String(row.target).padStart(6)} ${fmt(r.rate).padStart(8)}  ${`${r.drops[0]}+${r.drops[1]}`.padStart(14)}  ${`${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)}`.padStart(14)}  ${`${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)}`.padStart(14)}  ${fmt(row.cpuUsPerExchange).padStart(11)}  ${String(row.peakRssMb).padStart(11)}  ${String(row.clientRcvbufDrops).padStart(19)}`,
     );
   }
   for (let round = 1; round <= ROUNDS; round++) {

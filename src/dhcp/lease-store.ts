@@ -1,12 +1,11 @@
 /**
- * Leases in the store: the unlogged `dhcp_leases` table (key: address string; a lease is
- * operational state, not part of the MDB change feed) and `dhcp_state` (the clean-stop marker
- * that decides whether a restart needs probation, see leases.ts).
+ * Leases in the store: the unlogged `dhcp_leases` table (a lease is operational state, not part
+ * of the MDB change feed) and `dhcp_state` (the clean-stop marker, see leases.ts).
  *
- * Rows are written as tuples (`PackedLease`): the store structured-clones and msgpacks every
- * row, and for an object that cost ~4 µs per lease against ~2 µs for a tuple (measured; the row
- * write was the largest single item of the server's CPU per exchange). Object rows written by
- * earlier versions are read as they are.
+ * Rows hold the leases of one /24 each (lease-blocks.ts: one row per lease cost ~10 µs of CPU per
+ * lease in the store's write path). Rows of one lease each, keyed by address (object rows of
+ * earlier versions, tuples of an intermediate one), are still read, and converted to blocks when
+ * the server starts.
  *
  * Writes are group-committed (see StoreLeaseWriter) and the server sends the ACK of a new or
  * renewed lease only once its row is committed, so a client never holds a lease the store lacks.
@@ -14,6 +13,8 @@
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Migration, ReadTx, Store, Table } from '../store/index.js';
+import { type Ip, parseIp } from './ipv4.js';
+import { blockBase, blockKey, decodeBlock, encodeBlock, encodeEntry, parseBlockKey } from './lease-blocks.js';
 import type { LeaseRecord, LeaseSink, LeaseState } from './leases.js';
 
 export const DHCP_LEASES_TABLE = 'dhcp_leases';
@@ -44,13 +45,10 @@ export type PackedLease = [
   expires: number,
   updatedAt: number,
 ];
-export type LeaseRow = PackedLease | LeaseRecord;
+/** A block of leases (key `a.b.c.0/24`, lease-blocks.ts), or one lease keyed by its address. */
+export type LeaseRow = Uint8Array | PackedLease | LeaseRecord;
 
-export function packLease(r: LeaseRecord): PackedLease {
-  return [r.mac, r.clientId, r.hostname, r.state, r.starts, r.expires, r.updatedAt];
-}
-
-export function unpackLease(ip: string, row: LeaseRow): LeaseRecord {
+function unpackLease(ip: string, row: PackedLease | LeaseRecord): LeaseRecord {
   if (!Array.isArray(row)) return { ...row, ip };
   const [mac, clientId, hostname, state, starts, expires, updatedAt] = row;
   return { ip, mac, clientId, hostname, state, starts, expires, updatedAt };
@@ -76,8 +74,42 @@ export function declareDhcpTables(store: Store): void {
   store.table<EngineState>(DHCP_STATE_TABLE, { logged: false });
 }
 
+export interface LeaseTable {
+  /** One record per address (the newest when a block and a per-lease row both hold it). */
+  records: LeaseRecord[];
+  /** Keys of per-lease rows (earlier formats), to convert. */
+  perLeaseKeys: string[];
+  /** Blocks that could not be read to their end. */
+  damaged: Array<{ key: string; error: string }>;
+}
+
+export function readLeaseTable(tx: ReadTx): LeaseTable {
+  const byIp = new Map<string, LeaseRecord>();
+  const perLeaseKeys: string[] = [];
+  const damaged: LeaseTable['damaged'] = [];
+  const keep = (r: LeaseRecord) => {
+    const prev = byIp.get(r.ip);
+    if (!prev || prev.updatedAt <= r.updatedAt) byIp.set(r.ip, r);
+  };
+  for (const { key, value } of tx.entries(leasesTable)) {
+    const k = String(key);
+    const base = parseBlockKey(k);
+    if (base !== undefined && value instanceof Uint8Array) {
+      const block = decodeBlock(base, value);
+      if (block.error) damaged.push({ key: k, error: block.error });
+      for (const r of block.records) keep(r);
+    } else if (!(value instanceof Uint8Array)) {
+      perLeaseKeys.push(k);
+      keep(unpackLease(k, value));
+    } else {
+      damaged.push({ key: k, error: 'binary value under a key that is not a block' });
+    }
+  }
+  return { records: [...byIp.values()], perLeaseKeys, damaged };
+}
+
 export function readLeases(tx: ReadTx): LeaseRecord[] {
-  return tx.entries(leasesTable).map((e) => unpackLease(String(e.key), e.value));
+  return readLeaseTable(tx).records;
 }
 
 export function readEngineState(tx: ReadTx): EngineState | undefined {
@@ -92,36 +124,74 @@ export async function writeEngineState(store: Store, state: EngineState): Promis
 export type CommitCallback = (error: unknown) => void;
 
 /**
- * A LeaseSink that writes through to the store with group commit: the rows changed while a
- * commit is being prepared share one transaction, at most one commit starts per
- * `minIntervalMs` (each commit syncs to disk, ~0.2 ms of CPU here, which at thousands of leases
- * per second would cost more than the rows), and an idle writer commits at once (an ACK then
- * waits one disk sync, not a window). `afterCommit` callbacks run, in order, once every row
- * persisted before them is committed.
+ * A LeaseSink that writes through to the store, one row per /24 (lease-blocks.ts), with group
+ * commit: the blocks changed while a commit is being prepared are written in one transaction; a
+ * commit starts at most `minIntervalMs` after the previous one (each commit syncs to disk, ~0.2 ms
+ * of CPU here, which at thousands of leases per second would cost more than the rows), at once
+ * when the writer was idle (an ACK then waits one disk sync, not a window), and early when
+ * `maxCallbacks` are waiting: the ACKs of one commit leave together, and a larger burst
+ * overflowed a busy client's receive buffer (perfdhcp at 10k/s lost ~7500 of 50000 ACKs to 20 ms
+ * batches, none to Kea's one-by-one answers). `afterCommit` callbacks run, in order, once every
+ * row persisted before them is committed.
  */
 export class StoreLeaseWriter implements LeaseSink {
-  private pending = new Map<string, LeaseRecord>();
+  /** Encoded entry of every persisted lease, by block base, indexed by the last address byte. */
+  private readonly blocks = new Map<Ip, Array<Uint8Array | undefined>>();
+  private dirty = new Set<Ip>();
+  /** Lease changes since the last flush (what `onFlush` reports). */
+  private changes = 0;
   private waiting: CommitCallback[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private lastStart = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> = Promise.resolve();
   private closed = false;
-  /** Called with the number of rows of each committed batch, or the error of a failed one. */
+  /** Called with the number of lease changes of each committed batch, or the error of a failed one. */
   onFlush: ((rows: number, error?: unknown) => void) | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly minIntervalMs = 20,
+    private readonly maxCallbacks = 64,
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  persist(record: LeaseRecord): void {
-    if (this.closed) return;
-    // Later changes of the same address replace earlier ones of this batch: only the last counts.
-    this.pending.delete(record.ip);
-    this.pending.set(record.ip, record);
+  private entriesOf(base: Ip): Array<Uint8Array | undefined> {
+    let entries = this.blocks.get(base);
+    if (!entries) {
+      entries = new Array<Uint8Array | undefined>(256);
+      this.blocks.set(base, entries);
+    }
+    return entries;
+  }
+
+  /** The rows already in the store (at start), so that rewriting a block keeps its other leases. */
+  seed(records: Iterable<LeaseRecord>): void {
+    for (const r of records) {
+      const addr = parseIp(r.ip);
+      if (addr !== undefined) this.entriesOf(blockBase(addr))[addr & 0xff] = encodeEntry(addr, r);
+    }
+  }
+
+  /**
+   * Rewrites every seeded lease as blocks and deletes the per-lease rows `keys` of earlier
+   * versions, in one transaction.
+   */
+  async convert(keys: readonly string[]): Promise<void> {
+    const bases = [...this.blocks.keys()];
+    await this.store.write((tx) => {
+      for (const k of keys) tx.delete(leasesTable, k);
+      for (const base of bases) tx.put(leasesTable, blockKey(base), encodeBlock(this.entriesOf(base)));
+    });
+  }
+
+  persist(record: LeaseRecord, addr: Ip = parseIp(record.ip) ?? -1): void {
+    if (this.closed || addr < 0) return;
+    const base = blockBase(addr);
+    this.entriesOf(base)[addr & 0xff] = encodeEntry(addr, record);
+    this.dirty.add(base);
+    this.changes++;
     this.schedule();
   }
 
@@ -136,6 +206,10 @@ export class StoreLeaseWriter implements LeaseSink {
   }
 
   private schedule(): void {
+    if (this.waiting.length >= this.maxCallbacks) {
+      this.flushNow();
+      return;
+    }
     if (this.timer !== undefined || this.immediate !== undefined) return;
     const wait = this.lastStart + this.minIntervalMs - this.clock();
     // setImmediate: after the rest of this poll phase, so a burst read in one wakeup is one commit.
@@ -146,28 +220,38 @@ export class StoreLeaseWriter implements LeaseSink {
   private flush(): void {
     this.timer = undefined;
     this.immediate = undefined;
-    const batch = this.pending;
+    const dirty = this.dirty;
     const callbacks = this.waiting;
-    if (batch.size === 0 && callbacks.length === 0) return;
-    this.pending = new Map();
+    if (dirty.size === 0 && callbacks.length === 0) return;
+    const changes = this.changes;
+    this.dirty = new Set();
+    this.changes = 0;
     this.waiting = [];
     this.lastStart = this.clock();
+    // Encoded now, so later changes of the same block go to the next commit, in order.
+    const rows: Array<[string, Uint8Array]> = [];
+    for (const base of dirty) rows.push([blockKey(base), encodeBlock(this.entriesOf(base))]);
     const done =
-      batch.size === 0
+      rows.length === 0
         ? Promise.resolve()
         : this.store
             .write((tx) => {
-              for (const r of batch.values()) tx.put(leasesTable, r.ip, packLease(r));
+              for (const [key, value] of rows) tx.put(leasesTable, key, value);
             })
             .then(
               (): unknown => {
-                this.onFlush?.(batch.size);
+                this.onFlush?.(changes);
                 return undefined;
               },
               (e: unknown): unknown => {
-                // The leases stay valid in memory; a later change of the same address rewrites it.
-                this.logger.error('dhcp.lease_write_failed', { rows: batch.size, error: errorMessage(e) });
-                this.onFlush?.(batch.size, e);
+                // The leases stay valid in memory; the next change of the block rewrites it whole.
+                for (const base of dirty) this.dirty.add(base);
+                this.logger.error('dhcp.lease_write_failed', {
+                  leases: changes,
+                  blocks: rows.length,
+                  error: errorMessage(e),
+                });
+                this.onFlush?.(changes, e);
                 return e;
               },
             );
@@ -186,13 +270,15 @@ export class StoreLeaseWriter implements LeaseSink {
     );
   }
 
+  private flushNow(): void {
+    clearTimeout(this.timer);
+    clearImmediate(this.immediate);
+    this.flush();
+  }
+
   /** Resolves when everything persisted so far is committed and its callbacks have run. */
   async drain(): Promise<void> {
-    if (this.timer !== undefined || this.immediate !== undefined) {
-      clearTimeout(this.timer);
-      clearImmediate(this.immediate);
-      this.flush();
-    }
+    if (this.timer !== undefined || this.immediate !== undefined) this.flushNow();
     await this.inflight;
   }
 

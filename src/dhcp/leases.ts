@@ -34,7 +34,8 @@ export interface LeaseRecord {
 }
 
 export interface LeaseSink {
-  persist(record: LeaseRecord): void;
+  /** `addr` is `record.ip` as a number. */
+  persist(record: LeaseRecord, addr: Ip): void;
 }
 
 export type LeaseOp =
@@ -314,7 +315,7 @@ export class LeaseEngine {
 
   private write(idx: number, record: LeaseRecord): void {
     this.slots[idx]!.record = record;
-    this.sink.persist(record);
+    this.sink.persist(record, this.range.start + idx);
   }
 
   counts(now: number): LeaseCounts {

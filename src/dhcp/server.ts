@@ -20,7 +20,7 @@ import {
   StoreLeaseWriter,
   declareDhcpTables,
   readEngineState,
-  readLeases,
+  readLeaseTable,
   writeEngineState,
 } from './lease-store.js';
 import { LeaseEngine, type LeaseOp } from './leases.js';
@@ -157,7 +157,7 @@ export class DhcpServer implements Service {
       ),
       leaseWrites: metrics.counter(
         'gatehouse_dhcp_lease_writes_total',
-        'Lease rows written to the store, by result',
+        'Lease changes written to the store, by result',
         ['result'],
       ),
     };
@@ -187,10 +187,26 @@ export class DhcpServer implements Service {
     declareDhcpTables(this.store);
     this.hosts.start();
     const now = this.now();
-    const { records, state } = this.store.read((tx) => ({
-      records: readLeases(tx),
+    const { table, state } = this.store.read((tx) => ({
+      table: readLeaseTable(tx),
       state: readEngineState(tx),
     }));
+    const records = table.records;
+    for (const d of table.damaged) {
+      this.logger.error('dhcp.lease_block_damaged', {
+        key: d.key,
+        error: d.error,
+        effect: 'the leases after the damage are unknown; their addresses may be offered again',
+      });
+    }
+    this.writer.seed(records);
+    if (table.perLeaseKeys.length > 0) {
+      await this.writer.convert(table.perLeaseKeys);
+      this.logger.info('dhcp.leases_converted', {
+        rows: table.perLeaseKeys.length,
+        format: 'one row per /24',
+      });
+    }
     // A server that acknowledged only committed leases (durableAcks) lost none a client holds.
     const unclean = state?.running === true && state.durableAcks !== true;
     const probationMs = unclean ? Math.max(state.maxLeaseTime, this.plan.alien.leaseTime) * 1000 : 0;

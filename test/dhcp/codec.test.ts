@@ -305,6 +305,14 @@ t.test('IPv4/UDP framing for the raw sockets: checksums verify, parse inverts bu
   t.equal(sum(d, 0, 20), 0xffff, 'IP header checksum verifies');
   const pseudo = sum(d, 12, 20, 17 + (d.length - 20));
   t.equal(sum(d, 20, d.length, pseudo), 0xffff, 'UDP checksum verifies');
+  // The encoder sums eight bytes per turn: any length and content must still verify.
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 1400 }), fc.integer({ min: 0, max: 0xffffffff }), (body, src) => {
+      const f = buildIpUdp(src, ip('255.255.255.255'), 67, 68, body);
+      const ps = sum(f, 12, 20, 17 + (f.length - 20));
+      return sum(f, 0, 20) === 0xffff && sum(f, 20, f.length, ps) === 0xffff;
+    }),
+  );
   t.match(parseIpUdp(d.subarray(0, 10)), { ok: false, reason: 'not-ipv4' });
   const frag = Buffer.from(d);
   frag.writeUInt16BE(0x2000, 6);
