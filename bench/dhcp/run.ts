@@ -78,6 +78,10 @@ interface PerfResult {
 }
 
 interface Row {
+  /** perfdhcp's CPU (user + system) over its run, % of one core. */
+  clientCpuPct: number;
+  /** The server's CPU over the same time, % of one core (near 100: saturated). */
+  serverCpuPct: number;
   /** Datagrams the client's kernel dropped because perfdhcp's receive buffer was full. */
   clientRcvbufDrops: number;
   server: string;
@@ -346,8 +350,12 @@ async function measure(
     const clientDropsBefore = await udpRcvbufErrors(lan);
     const recorder = PERF ? startPerf(proc.pid, `${PERF}-${server.name}-${round}-${target}.data`) : undefined;
     const before = cpuTicks(proc.pid);
-    const { stdout } = await lan.clients[0]!.exec(
-      ...pin(CLIENT_CPU, 'perfdhcp', [
+    // /usr/bin/time reports perfdhcp's own CPU: near 100 % the load generator is the bottleneck.
+    const { stdout, stderr } = await lan.clients[0]!.exec(
+      ...pin(CLIENT_CPU, '/usr/bin/time', [
+        '-f',
+        'perfdhcp-cpu %U %S',
+        'perfdhcp',
         '-4',
         '-r',
         String(rate),
@@ -367,8 +375,14 @@ async function measure(
     if (recorder) await stopPerf(recorder);
     const result = parsePerf(stdout);
     result.rate = result.received[1] / PERIOD;
+    const clientCpu = /perfdhcp-cpu ([\d.]+) ([\d.]+)/.exec(stderr);
+    const clientCpuPct = clientCpu
+      ? (100 * (Number(clientCpu[1]) + Number(clientCpu[2]))) / (PERIOD + EXIT_WAIT_MS / 1000)
+      : Number.NaN;
     const exchanges = result.received[1];
     return {
+      clientCpuPct,
+      serverCpuPct: cpu / 10_000 / (PERIOD + EXIT_WAIT_MS / 1000),
       clientRcvbufDrops: (await udpRcvbufErrors(lan)) - clientDropsBefore,
       server: server.name,
       round,
@@ -400,7 +414,7 @@ async function main(): Promise<void> {
           rows.push(row);
           const r = row.result;
           console.log(
-            `round ${round} ${s.name.padEnd(9)} target ${String(target).padStart(6)}/s: ${fmt(r.rate).padStart(6)} DORA/s, drops ${r.drops[0]}+${r.drops[1]} of ${r.sent[0]}+${r.sent[1]}, avg ${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)} ms, max ${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)} ms, CPU ${fmt(row.cpuUsPerExchange)} us/exchange, peak RSS ${row.peakRssMb} MB, client rcvbuf drops ${row.clientRcvbufDrops}`,
+            `round ${round} ${s.name.padEnd(9)} target ${String(target).padStart(6)}/s: ${fmt(r.rate).padStart(6)} DORA/s, drops ${r.drops[0]}+${r.drops[1]} of ${r.sent[0]}+${r.sent[1]}, avg ${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)} ms, max ${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)} ms, CPU ${fmt(row.cpuUsPerExchange)} us/exchange, peak RSS ${row.peakRssMb} MB, client rcvbuf drops ${row.clientRcvbufDrops}, server CPU ${fmt(row.serverCpuPct)} %, perfdhcp CPU ${fmt(row.clientCpuPct)} %`,
           );
         }
       }
@@ -410,12 +424,12 @@ async function main(): Promise<void> {
   }
   console.log('\nsummary (exchanges/s = completed 4-way DORA per second as perfdhcp reports it)');
   console.log(
-    'server     target   DORA/s  drops(D-O+R-A)  avg D-O/R-A ms  max D-O/R-A ms  CPU us/DORA  peak RSS MB  client rcvbuf drops',
+    'server     target   DORA/s  drops(D-O+R-A)  avg D-O/R-A ms  max D-O/R-A ms  CPU us/DORA  peak RSS MB  client rcvbuf drops  server CPU %  perfdhcp CPU %',
   );
   for (const row of rows) {
     const r = row.result;
     console.log(
-      `${row.server.padEnd(10)} ${String(row.target).padStart(6)} ${fmt(r.rate).padStart(8)}  ${`${r.drops[0]}+${r.drops[1]}`.padStart(14)}  ${`${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)}`.padStart(14)}  ${`${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)}`.padStart(14)}  ${fmt(row.cpuUsPerExchange).padStart(11)}  ${String(row.peakRssMb).padStart(11)}  ${String(row.clientRcvbufDrops).padStart(19)}`,
+      `${row.server.padEnd(10)} ${String(row.target).padStart(6)} ${fmt(r.rate).padStart(8)}  ${`${r.drops[0]}+${r.drops[1]}`.padStart(14)}  ${`${fmt(r.avgMs[0], 2)}/${fmt(r.avgMs[1], 2)}`.padStart(14)}  ${`${fmt(r.maxMs[0], 1)}/${fmt(r.maxMs[1], 1)}`.padStart(14)}  ${fmt(row.cpuUsPerExchange).padStart(11)}  ${String(row.peakRssMb).padStart(11)}  ${String(row.clientRcvbufDrops).padStart(19)}  ${fmt(row.serverCpuPct).padStart(12)}  ${fmt(row.clientCpuPct).padStart(14)}`,
     );
   }
   for (let round = 1; round <= ROUNDS; round++) {

@@ -6,13 +6,14 @@
  * Reads (`proposeOffer`, `canBind`, `ownerOf`) never change state, so the policy that calls
  * them stays pure; the server applies the policy's `LeaseOp` afterwards with `apply`.
  *
- * Crash safety. Replies are sent before the lease write is durable (no await between packet and
- * reply). A crash can therefore lose the last bindings, and their clients keep using addresses
- * the restarted server believes free. To never hand such an address to a second client, a
- * restart after an unclean stop starts a *probation* as long as the longest dynamic lease:
- * during it no address is offered to a client that does not already own it in the store, while
- * REQUESTs (renewals, INIT-REBOOT) may reclaim an address nobody else holds. When it ends,
- * every lease granted before the crash has expired. See docs/dhcp.md.
+ * Crash safety. The server sends the ACK of an alien lease only once its row is committed
+ * (lease-store.ts), so a crash loses no binding a client was told about. Servers before that
+ * answered first and wrote afterwards: a crash could lose the last bindings while their clients
+ * kept the addresses. A restart after such a crash (the store's marker says the previous server
+ * ran without durable ACKs and did not stop cleanly) starts a *probation* as long as the longest
+ * dynamic lease: during it no address is offered to a client that does not already own it in
+ * the store, while REQUESTs (renewals, INIT-REBOOT) may reclaim an address nobody else holds.
+ * When it ends, every lease granted before the crash has expired. See docs/dhcp.md.
  */
 import { type Ip, formatIp, ip as parseIpStrict, parseIp } from './ipv4.js';
 

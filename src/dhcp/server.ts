@@ -1,6 +1,7 @@
 /**
- * The DHCP service: sockets in, policy, lease engine, reply out — synchronously, with no await
- * between a packet and its reply (lease rows are written through afterwards; the crash-safety
+ * The DHCP service: sockets in, policy, lease engine, reply out — decided and encoded
+ * synchronously, with no await between a packet and its reply, except that the ACK of an alien
+ * lease leaves once its row is committed (group commit, lease-store.ts; the crash-safety
  * argument is in leases.ts and docs/dhcp.md). One log line per transaction, metrics for
  * everything dropped.
  */

@@ -76,8 +76,6 @@ const RECV_BATCH = 64;
 /** Most datagrams dropped from the head in one wakeup (bounds the time spent shedding). */
 const SHED_MAX = 1024;
 const SO_MEMINFO = 55;
-/** A wakeup this long after the previous one reads one datagram without querying the queue. */
-const QUIET_GAP_MS = 0.2;
 /** The adaptive receive buffer never goes below the kernel default (~200 packets). */
 const MIN_ADAPTIVE_BUFFER = 256 * 1024;
 
@@ -123,7 +121,6 @@ export class InterfaceSocket implements Transport {
   private cached: Ip[] = [];
   private cachedAt = 0;
   private received = -1;
-  private lastDrainAt = Number.NEGATIVE_INFINITY;
   /** One callback for every native recv (a closure per call showed in profiles). */
   private readonly onRecv = (_b: Buffer, bytes: number) => {
     this.received = bytes;
@@ -260,17 +257,6 @@ export class InterfaceSocket implements Transport {
   private drain(): void {
     const { maxQueueDelayMs } = this.opts;
     const now = performance.now();
-    // After a quiet spell the datagram that woke us is most likely alone: read it without asking
-    // the queue length first (one syscall less per request at moderate rates). Poll is
-    // level-triggered, so if more were waiting we are called again at once, and a wakeup that
-    // follows the last one this closely takes the batch path below.
-    const quiet = now - this.lastDrainAt > QUIET_GAP_MS;
-    this.lastDrainAt = now;
-    if (quiet) {
-      const len = this.recvOne();
-      if (len >= 0) this.handleDatagram(len);
-      return;
-    }
     const queued = this.queuedBytes();
     if (queued > 0 && maxQueueDelayMs > 0 && this.backlog.delayMs(queued) > maxQueueDelayMs) {
       // Head drop of new DISCOVERs: the oldest are the ones whose clients gave up or retried.
@@ -295,7 +281,9 @@ export class InterfaceSocket implements Transport {
     // An empty queue makes recv throw EAGAIN, and an exception costs more than asking first;
     // asking costs a syscall too. So read the datagrams known to wait, and ask again only when
     // several were waiting (a burst); after a lone one, return: the poll is level-triggered and
-    // calls again if more arrived meanwhile.
+    // calls again if more arrived meanwhile. (Reading the first datagram without asking, after
+    // a quiet spell, was tried: requests come in small bursts, so it mostly traded the query
+    // for one more poll wakeup, which costs more.)
     let known = queued < 0 ? RECV_BATCH : this.backlog.packetsIn(queued);
     for (; packets < RECV_BATCH; packets++) {
       if (packets >= known) {
