@@ -28,6 +28,14 @@ export interface UdpFastPath {
    */
   send(buf: Uint8Array, port: number, ip: string): boolean;
   /**
+   * On a `connect()`ed socket (which refuses an explicit destination with EISCONN): send one
+   * datagram made of `parts` gathered by sendmsg(2), so a header and a payload view need no
+   * copy. Returns `bytes + 1` when the kernel took it before returning (the parts may be reused),
+   * `0` when libuv queued it (the parts must stay untouched), or a negative errno (e.g.
+   * ECONNREFUSED after the peer's ICMP port-unreachable). `parts` itself may be reused at once.
+   */
+  sendConnected(parts: readonly Uint8Array[]): number;
+  /**
    * Take over receiving: `fn` runs for every datagram instead of the socket's `'message'`
    * event (the socket's `'error'` still fires for receive errors).
    */
@@ -38,6 +46,8 @@ export interface UdpFastPath {
 
 interface UdpHandle {
   send(req: object, list: Uint8Array[], count: number, port: number, ip: string, hasCallback: boolean): number;
+  /** The connected form: same native method, no destination. */
+  send(req: object, list: readonly Uint8Array[], count: number, hasCallback: boolean): number;
   onmessage: (nread: number, handle: unknown, buf: Buffer, rinfo: { address: string; port: number }) => void;
 }
 
@@ -95,6 +105,14 @@ export function udpFastPath(socket: dgram.Socket): UdpFastPath | undefined {
       }
       errors++;
       return true;
+    },
+    sendConnected(parts) {
+      const ret = handle.send(req, parts, parts.length, false);
+      if (ret === 0) {
+        req.list = parts.slice();
+        req = new SendWrap();
+      } else if (ret < 0) errors++;
+      return ret;
     },
     onDatagram(fn) {
       handle.onmessage = (nread, _handle, buf, rinfo) => {

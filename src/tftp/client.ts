@@ -30,6 +30,13 @@ export interface TftpGetOptions {
   vanishAfterBlocks?: number;
   /** Send WRQ instead of RRQ (to test refusal). */
   write?: boolean;
+  /**
+   * How long the socket stays open after the final ACK to acknowledge the final block again if
+   * the server repeats it (our ACK was lost). RFC 1350 §6 encourages this "dallying": without
+   * it a lost final ACK leaves the server retransmitting until its retries run out.
+   * Default: 2 × timeoutMs. The result is delivered at once either way.
+   */
+  dallyMs?: number;
 }
 
 export interface TftpGetResult {
@@ -88,15 +95,25 @@ export function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
     let timer: NodeJS.Timeout | undefined;
     let finished = false;
 
-    const end = (err: Error | undefined, result?: TftpGetResult) => {
-      if (finished) return;
-      finished = true;
-      if (timer) clearTimeout(timer);
+    let dallyBlock = -1;
+    const close = () => {
       try {
         socket.close();
       } catch {
         // closed
       }
+    };
+    const end = (err: Error | undefined, result?: TftpGetResult, dally = false) => {
+      if (finished) return;
+      finished = true;
+      if (timer) clearTimeout(timer);
+      const dallyMs = opts.dallyMs ?? 2 * timeoutMs;
+      if (dally && dallyMs > 0) {
+        dallyBlock = (expected - 1) & 0xffff;
+        // Neither the socket nor the timer keeps a finished program alive.
+        socket.unref();
+        setTimeout(close, dallyMs).unref();
+      } else close();
       if (err) reject(err);
       else resolve(result!);
     };
@@ -134,7 +151,13 @@ export function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
 
     socket.on('error', (e) => end(e));
     socket.on('message', (msg, rinfo) => {
-      if (finished || opts.dropIncoming?.()) return;
+      if (opts.dropIncoming?.()) return;
+      if (finished) {
+        // Dallying: the server repeated the final block, so our final ACK was lost.
+        const d = dallyBlock >= 0 && server && rinfo.port === server.port ? decodePacket(msg) : undefined;
+        if (d?.ok && d.packet.op === 'DATA' && d.packet.block === dallyBlock) send(encodeAck(dallyBlock));
+        return;
+      }
       if (server && (rinfo.port !== server.port || rinfo.address !== server.address)) {
         // RFC 1350: a packet from another TID gets error 5 and does not disturb the transfer.
         socket.send(encodeError(5, 'Unknown transfer ID'), rinfo.port, rinfo.address);
@@ -185,7 +208,7 @@ export function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
                 retransmissions,
               };
               if (timer) clearTimeout(timer);
-              ack(expected - 1, () => end(undefined, result));
+              ack(expected - 1, () => end(undefined, result, true));
               return;
             }
             if (inWindow >= windowsize) {

@@ -53,3 +53,18 @@ t.test('GATEHOUSE_DGRAM_ONLY=1 keeps plain dgram', async (t) => {
   });
   t.equal(udpFastPath(s), undefined);
 });
+
+t.test('a connected socket sends gathered parts; an explicit destination is refused and counted', async (t) => {
+  const peer = await boundSocket(t);
+  const s = await boundSocket(t);
+  s.connect(peer.address().port, '127.0.0.1');
+  await once(s, 'connect');
+  const fast = udpFastPath(s);
+  if (!fast) return t.fail('no fast path');
+  const got = once(peer, 'message');
+  const ret = fast.sendConnected([Buffer.from('head:'), Buffer.from('body')]);
+  t.equal(ret, 10, 'bytes + 1: taken synchronously');
+  t.equal(String((await got)[0]), 'head:body', 'one datagram, both parts');
+  t.equal(fast.send(Buffer.from('x'), peer.address().port, '127.0.0.1'), true);
+  t.equal(fast.errors, 1, 'EISCONN counted');
+});
