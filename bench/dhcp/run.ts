@@ -43,6 +43,8 @@ const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
  */
 const WARMUP = Number(arg('warmup', '2'));
 const WARMUP_RATE = 2000;
+/** Extra keys for Gatehouse's `dhcp:` section, e.g. `--dhcp-extra 'ackAfterCommit: false'`. */
+const DHCP_EXTRA = arg('dhcp-extra', '');
 /**
  * perfdhcp keeps receiving this long after its last request (`-W`): without it, the answers in
  * flight when the period ends count as drops (about rate × latency of them). perfdhcp then
@@ -150,7 +152,7 @@ function gatehouseYaml(dir: string, socket: string): string {
     'presence: { enabled: false }',
     'sso: { enabled: false }',
     `network: { alien: 10.10.0.0/16, alienGateway: ${SERVER_IP} }`,
-    `dhcp: { ${socket}, alien: { rangeStart: ${POOL[0]}, rangeEnd: ${POOL[1]}, leaseTime: ${LEASE} } }`,
+    `dhcp: { ${socket},${DHCP_EXTRA ? ` ${DHCP_EXTRA},` : ''} alien: { rangeStart: ${POOL[0]}, rangeEnd: ${POOL[1]}, leaseTime: ${LEASE} } }`,
     '',
   ].join('\n');
 }

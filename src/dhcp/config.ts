@@ -136,6 +136,13 @@ export const dhcpConfigSchema = z
     offerHoldMs: z.number().int().min(100).default(10_000),
     /** How long an address declined by its client (address conflict, DHCPDECLINE) is kept out of the pool. */
     declineHoldS: z.number().int().min(1).default(600),
+    /**
+     * Send the ACK of an alien lease only once its row is committed to disk: a crash then loses
+     * no lease a client holds and the restart needs no probation. false answers at once (no
+     * disk sync in the ACK's latency) and covers a crash with a probation as long as the
+     * longest alien lease instead (docs/dhcp.md, "Leases and crash safety").
+     */
+    ackAfterCommit: z.boolean().default(true),
   })
   .prefault({});
 export type DhcpConfig = z.infer<typeof dhcpConfigSchema>;

@@ -116,11 +116,17 @@ export class DhcpServer implements Service {
   /** Received counters by message type (index = option 53 value; 0 = BOOTP). */
   private receivedByType: Cell[] = [];
   private stopping = false;
+  /**
+   * dhcp.ackAfterCommit as started: the store's marker says whether this run needs a probation
+   * after a crash, so the setting only changes with a restart.
+   */
+  private readonly ackAfterCommit: boolean;
 
   constructor(opts: DhcpServerOptions) {
     this.config = opts.config;
     this.plan = buildPlan(opts.config);
     this.logLevel = LOG_LEVEL[opts.config.log.level];
+    this.ackAfterCommit = opts.config.dhcp.ackAfterCommit;
     this.configuredServerId = opts.config.dhcp.serverId ? parseIp(opts.config.dhcp.serverId) : undefined;
     this.store = opts.store;
     this.logger = opts.logger.child({ part: 'dhcp' });
@@ -236,7 +242,12 @@ export class DhcpServer implements Service {
   }
 
   private engineState(running: boolean, now: number): EngineState {
-    return { running, startedAt: now, maxLeaseTime: this.plan.alien.leaseTime, durableAcks: true };
+    return {
+      running,
+      startedAt: now,
+      maxLeaseTime: this.plan.alien.leaseTime,
+      durableAcks: this.ackAfterCommit,
+    };
   }
 
   private async openTransports(): Promise<void> {
@@ -356,6 +367,11 @@ export class DhcpServer implements Service {
         reason: 'dhcp.interfaces/listen changed; restart Gatehouse to apply it',
       });
     }
+    if (config.dhcp.ackAfterCommit !== this.ackAfterCommit) {
+      this.logger.warn('dhcp.reload_partial', {
+        reason: 'dhcp.ackAfterCommit changed; restart Gatehouse to apply it',
+      });
+    }
     this.plan = next;
     this.config = config;
     this.logLevel = LOG_LEVEL[config.log.level];
@@ -448,7 +464,7 @@ export class DhcpServer implements Service {
     const encoded = encodePacket(plan.message, { maxSize: plan.maxSize, headroom: IP_UDP_HEADROOM });
     const type = REPLY_TYPE[decision.action];
     const kase = decision.action === 'nak' ? decision.reason : decision.case;
-    if (decision.action === 'ack' && decision.case === 'alien') {
+    if (decision.action === 'ack' && decision.case === 'alien' && this.ackAfterCommit) {
       // The lease row is committed before the client hears of it (see lease-store.ts): a crash
       // then never leaves a client holding an address the restarted server thinks is free.
       const to = plan.to;

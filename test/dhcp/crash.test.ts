@@ -24,7 +24,7 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-function yaml(dataDir: string, port: number): string {
+function yaml(dataDir: string, port: number, ackAfterCommit = true): string {
   return [
     `dataDir: ${dataDir}`,
     'demo: { seed: false }',
@@ -36,7 +36,7 @@ function yaml(dataDir: string, port: number): string {
     'presence: { enabled: false }',
     'sso: { enabled: false }',
     'network: { alien: 127.0.0.0/16, alienGateway: 127.0.255.254 }',
-    `dhcp: { listen: '127.0.0.1:${port}', alien: { rangeStart: 127.0.1.1, rangeEnd: 127.0.1.200, leaseTime: 3600 } }`,
+    `dhcp: { listen: '127.0.0.1:${port}', ackAfterCommit: ${ackAfterCommit}, alien: { rangeStart: 127.0.1.1, rangeEnd: 127.0.1.200, leaseTime: 3600 } }`,
     '',
   ].join('\n');
 }
@@ -127,6 +127,50 @@ t.test(
     const stranger = await ask({ type: 'DISCOVER', mac: mac(200), xid: 100 });
     t.equal(stranger?.type, 'OFFER', 'new machines are served at once');
     t.notOk([...acked.values()].includes(stranger!.yiaddr), 'and get an address nobody holds');
+    await g2.stop();
+  },
+);
+
+t.test(
+  'with ackAfterCommit: false a crash is covered by a probation instead',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = tempDir(t, 'ghdq-crash-');
+    const dataDir = path.join(dir, 'data');
+    const port = await freeUdpPort();
+    const peer = await RelayPeer.open();
+    t.teardown(() => peer.close());
+    const spawned: SpawnedGatehouse[] = [];
+    t.teardown(async () => {
+      for (const g of spawned)
+        if (g.proc.exitCode === null && g.proc.signalCode === null) await g.stop('SIGKILL');
+    });
+    const start = async () => {
+      const g = await spawnGatehouse({ configYaml: yaml(dataDir, port, false), dir });
+      spawned.push(g);
+      await g.waitForLog((r) => r.event === 'dhcp.started');
+      return g;
+    };
+    const g1 = await start();
+    const offer = await peer.exchange(
+      clientBytes({ type: 'DISCOVER', mac: mac(1), giaddr: RELAY }),
+      port,
+      3000,
+    );
+    t.equal(offer && viewReply(offer).type, 'OFFER');
+    await g1.stop('SIGKILL');
+    const store = await Store.open({ dir: dataDir, migrations: allMigrations });
+    t.match(
+      store.read((tx) => readEngineState(tx)),
+      { running: true, durableAcks: false },
+    );
+    await store.close();
+    const g2 = await start();
+    t.match(
+      g2.logs.find((l) => l.event === 'dhcp.probation'),
+      { level: 'warn' },
+      'answers that may have left before their rows: probation',
+    );
     await g2.stop();
   },
 );
