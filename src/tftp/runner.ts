@@ -12,28 +12,14 @@ import dgram from 'node:dgram';
 import { errorMessage } from '../errors.js';
 import type { LogFields } from '../log.js';
 import { closeQuietly, openChannel } from './channel.js';
-import type { TftpOption } from './codec.js';
 import type { FileSource } from './file-cache.js';
-import type { TransferMode } from './policy.js';
-import { Session, type SessionHooks, type TransferResult } from './session.js';
+import { Session, type SessionHooks, type SessionInfo, type TransferResult } from './session.js';
 import { TimerWheel } from './timer-wheel.js';
 
 /** Everything a runner needs to start a transfer, decided by the main thread. */
-export interface TransferSpec {
+export interface TransferSpec extends SessionInfo {
   id: number;
-  client: { address: string; port: number };
-  /** Local address the request arrived on: the transfer socket binds to it. */
-  local: string;
   family: 'udp4' | 'udp6';
-  file: string;
-  mode: TransferMode;
-  blksize: number;
-  windowsize: number;
-  timeoutMs: number;
-  maxTimeoutMs: number;
-  retries: number;
-  maxTransferMs: number;
-  oack: TftpOption[] | null;
 }
 
 export interface RunnerEvents {

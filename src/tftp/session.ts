@@ -30,6 +30,7 @@ export type TransferResult =
 
 export interface SessionInfo {
   client: { address: string; port: number };
+  /** Local address the request arrived on: the transfer socket binds to it. */
   local: string;
   file: string;
   mode: TransferMode;

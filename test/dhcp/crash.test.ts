@@ -43,31 +43,37 @@ function yaml(dataDir: string, port: number, ackAfterCommit = true): string {
 
 const mac = (i: number) => `02:00:00:00:66:${i.toString(16).padStart(2, '0')}`;
 
+/** A data dir, a relay peer, and `start()` for `gatehouse serve` processes killed at teardown. */
+async function crashHarness(t: Parameters<typeof tempDir>[0], ackAfterCommit: boolean) {
+  const dir = tempDir(t, 'ghdq-crash-');
+  const dataDir = path.join(dir, 'data');
+  const port = await freeUdpPort();
+  const peer = await RelayPeer.open();
+  t.teardown(() => peer.close());
+  const spawned: SpawnedGatehouse[] = [];
+  t.teardown(async () => {
+    // (stop() waits for an exit that already happened when a signal ended the process)
+    for (const g of spawned)
+      if (g.proc.exitCode === null && g.proc.signalCode === null) await g.stop('SIGKILL');
+  });
+  const start = async () => {
+    const g = await spawnGatehouse({ configYaml: yaml(dataDir, port, ackAfterCommit), dir });
+    spawned.push(g);
+    await g.waitForLog((r) => r.event === 'dhcp.started');
+    return g;
+  };
+  const ask = async (m: Parameters<typeof clientBytes>[0]) => {
+    const b = await peer.exchange(clientBytes({ ...m, giaddr: RELAY }), port, 3000);
+    return b ? viewReply(b) : undefined;
+  };
+  return { dataDir, port, peer, start, ask };
+}
+
 t.test(
   'SIGKILL right after the ACKs: every acknowledged lease is in the store',
   { timeout: 60_000 },
   async (t) => {
-    const dir = tempDir(t, 'ghdq-crash-');
-    const dataDir = path.join(dir, 'data');
-    const port = await freeUdpPort();
-    const peer = await RelayPeer.open();
-    t.teardown(() => peer.close());
-    const spawned: SpawnedGatehouse[] = [];
-    t.teardown(async () => {
-      // (stop() waits for an exit that already happened when a signal ended the process)
-      for (const g of spawned)
-        if (g.proc.exitCode === null && g.proc.signalCode === null) await g.stop('SIGKILL');
-    });
-    const start = async () => {
-      const g = await spawnGatehouse({ configYaml: yaml(dataDir, port), dir });
-      spawned.push(g);
-      await g.waitForLog((r) => r.event === 'dhcp.started');
-      return g;
-    };
-    const ask = async (m: Parameters<typeof clientBytes>[0]) => {
-      const b = await peer.exchange(clientBytes({ ...m, giaddr: RELAY }), port, 3000);
-      return b ? viewReply(b) : undefined;
-    };
+    const { dataDir, port, peer, start, ask } = await crashHarness(t, true);
 
     const g1 = await start();
     const acked = new Map<string, string>();
@@ -135,22 +141,7 @@ t.test(
   'with ackAfterCommit: false a crash is covered by a probation instead',
   { timeout: 60_000 },
   async (t) => {
-    const dir = tempDir(t, 'ghdq-crash-');
-    const dataDir = path.join(dir, 'data');
-    const port = await freeUdpPort();
-    const peer = await RelayPeer.open();
-    t.teardown(() => peer.close());
-    const spawned: SpawnedGatehouse[] = [];
-    t.teardown(async () => {
-      for (const g of spawned)
-        if (g.proc.exitCode === null && g.proc.signalCode === null) await g.stop('SIGKILL');
-    });
-    const start = async () => {
-      const g = await spawnGatehouse({ configYaml: yaml(dataDir, port, false), dir });
-      spawned.push(g);
-      await g.waitForLog((r) => r.event === 'dhcp.started');
-      return g;
-    };
+    const { dataDir, port, peer, start } = await crashHarness(t, false);
     const g1 = await start();
     const offer = await peer.exchange(
       clientBytes({ type: 'DISCOVER', mac: mac(1), giaddr: RELAY }),
