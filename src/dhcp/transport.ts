@@ -18,7 +18,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import raw, { type RawSocket } from 'raw-socket';
 import { GatehouseError, errorMessage } from '../errors.js';
-import { type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
+import { stopReceiving, type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
 import { BacklogEstimator } from './backlog.js';
 import { MSG, peekMessageType } from './codec.js';
 import { buildIpUdp, parseIpUdp, udpDstPort, writeIpUdpHeaders } from './ip-udp.js';
@@ -454,15 +454,6 @@ export async function openPortGuard(
   s.on('message', () => {});
   // Nothing here is ever read: stop libuv from reading at all, so each relayed or unicast
   // request does not also cost a JS callback (measured: ~20 % of throughput under perfdhcp).
-  // Node has no public API for it; the bound UDP handle's recvStop() is used when present,
-  // else the socket keeps discarding what it reads.
-  const state = Object.getOwnPropertySymbols(s)
-    .filter((sym) => sym.toString() === 'Symbol(state symbol)')
-    .map((sym) => (s as unknown as Record<symbol, { handle?: { recvStop?: () => number } }>)[sym])[0];
-  try {
-    state?.handle?.recvStop?.();
-  } catch {
-    // keep reading and discarding
-  }
+  stopReceiving(s);
   return s;
 }

@@ -45,6 +45,7 @@ export interface UdpFastPath {
 }
 
 interface UdpHandle {
+  recvStop(): number;
   send(req: object, list: Uint8Array[], count: number, port: number, ip: string, hasCallback: boolean): number;
   /** The connected form: same native method, no destination. */
   send(req: object, list: readonly Uint8Array[], count: number, hasCallback: boolean): number;
@@ -127,4 +128,19 @@ export function udpFastPath(socket: dgram.Socket): UdpFastPath | undefined {
       return errors;
     },
   };
+}
+
+/**
+ * Stops libuv reading a bound socket that only holds a port (nothing it receives is wanted), so
+ * each datagram there costs no JS callback. Node has no public API for it. Returns false when
+ * the handle is not reachable: the socket then keeps reading and the caller discards.
+ */
+export function stopReceiving(socket: dgram.Socket): boolean {
+  const handle = boundHandle(socket);
+  if (typeof handle?.recvStop !== 'function') return false;
+  try {
+    return handle.recvStop() === 0;
+  } catch {
+    return false;
+  }
 }

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import t from 'tap';
-import { udpFastPath } from '../../src/net/udp-fast-path.js';
+import { stopReceiving, udpFastPath } from '../../src/net/udp-fast-path.js';
 
 async function boundSocket(t: { teardown(fn: () => unknown): void }): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4');
@@ -67,4 +67,19 @@ t.test('a connected socket sends gathered parts; an explicit destination is refu
   t.equal(String((await got)[0]), 'head:body', 'one datagram, both parts');
   t.equal(fast.send(Buffer.from('x'), peer.address().port, '127.0.0.1'), true);
   t.equal(fast.errors, 1, 'EISCONN counted');
+});
+
+t.test('stopReceiving: a port-holding socket no longer delivers datagrams to JS', async (t) => {
+  const holder = await boundSocket(t);
+  const control = await boundSocket(t);
+  let held = 0;
+  holder.on('message', () => held++);
+  t.equal(stopReceiving(holder), true);
+  const sender = await boundSocket(t);
+  const seen = once(control, 'message');
+  sender.send('x', holder.address().port, '127.0.0.1');
+  sender.send('y', control.address().port, '127.0.0.1');
+  await seen;
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(held, 0, 'the holder read nothing');
 });
