@@ -27,6 +27,7 @@ import { pyJsonDumps } from '../../src/rpc/pyjson.js';
 import { Store } from '../../src/store/index.js';
 import { generateToken } from '../../src/sync/timeauth.js';
 import { usersTable } from '../../src/udb/model.js';
+import { freePort } from '../../test/helpers/ports.js';
 
 const MACHINES = Number(process.argv[2] ?? 1000);
 const DURATION = Number(process.argv[3] ?? 10);
@@ -72,14 +73,6 @@ async function seedStore(dir: string): Promise<void> {
     }
   });
   await store.close();
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 async function waitListening(port: number, child: ChildProcess): Promise<void> {

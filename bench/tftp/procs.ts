@@ -3,7 +3,6 @@
  * cpu.stat), memory sampling, the bundled Gatehouse server command, client spawning.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,14 +11,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 export function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
-export async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind({ address: '127.0.0.1', port: 0 }, r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export function readProc(pid: number, file: string): string | undefined {

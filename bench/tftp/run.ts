@@ -25,9 +25,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tftpGet } from '../../src/tftp/client.js';
+import { freePort } from '../../test/helpers/ports.js';
 import {
   CpuGroup,
-  freeUdpPort,
   gatehouseCommand,
   have,
   kb,
@@ -87,7 +87,7 @@ async function startGatehouse(root: string): Promise<Server> {
 }
 
 async function startTftpdHpa(root: string): Promise<Server> {
-  const port = await freeUdpPort();
+  const port = await freePort();
   const proc = spawn('in.tftpd', ['--foreground', '--address', `127.0.0.1:${port}`, '--secure', root], {
     stdio: 'ignore',
   });

@@ -3,26 +3,18 @@
  * root) is killed with SIGKILL right after its last ACK; every acknowledged lease must be in the
  * store, and the restart needs no probation (ACKs are sent only after their rows commit).
  */
-import dgram from 'node:dgram';
 import path from 'node:path';
 import t from 'tap';
 import { readEngineState, readLeases } from '../../src/dhcp/lease-store.js';
 import { allMigrations } from '../../src/migrations.js';
 import { Store } from '../../src/store/index.js';
+import { freePort } from '../helpers/ports.js';
 import { type SpawnedGatehouse, spawnGatehouse } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 import { clientBytes, viewReply } from './helpers.js';
 import { RelayPeer } from './relay-peer.js';
 
 const RELAY = '127.0.0.1';
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 function yaml(dataDir: string, port: number, ackAfterCommit = true): string {
   return [
@@ -47,7 +39,7 @@ const mac = (i: number) => `02:00:00:00:66:${i.toString(16).padStart(2, '0')}`;
 async function crashHarness(t: Parameters<typeof tempDir>[0], ackAfterCommit: boolean) {
   const dir = tempDir(t, 'ghdq-crash-');
   const dataDir = path.join(dir, 'data');
-  const port = await freeUdpPort();
+  const port = await freePort();
   const peer = await RelayPeer.open();
   t.teardown(() => peer.close());
   const spawned: SpawnedGatehouse[] = [];

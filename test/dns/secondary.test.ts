@@ -8,7 +8,8 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { tempDir } from '../helpers/tmp.js';
 import { GW, type DnsFixture, kdig, machine, startDns, status } from './helpers.js';
-import { freePort, startDaemon } from './peers.js';
+import { freePort } from '../helpers/ports.js';
+import { startDaemon } from './peers.js';
 
 const has = (bin: string) =>
   ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => fs.existsSync(path.join(d, bin)));

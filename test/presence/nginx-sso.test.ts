@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { freePort } from '../helpers/ports.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
 import { repoRoot } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -13,14 +14,6 @@ import { httpRequest, machine, PUB, presencePost, SUB, seed, user } from './help
 const NGINX = '/usr/sbin/nginx';
 const execFileP = promisify(execFile);
 type Teardown = { teardown(fn: () => void | Promise<void>): void };
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** The protected site's backend: echoes the X-SSO-* request headers nginx sent it. */
 async function echoBackend(t: Teardown): Promise<number> {
