@@ -158,11 +158,12 @@ function gatehouseYaml(dir: string, socket: string): string {
 }
 
 function servers(lan: LanTopology): Server[] {
-  const gatehouse: Server = {
-    name: 'gatehouse',
+  /** `gatehouse serve` with the given socket config: raw per-interface or the relay-only UDP socket. */
+  const gatehouseWith = (name: string, socket: string): Server => ({
+    name,
     start(dir) {
       const config = path.join(dir, 'gatehouse.yml');
-      fs.writeFileSync(config, gatehouseYaml(dir, 'interfaces: [lan0]'));
+      fs.writeFileSync(config, gatehouseYaml(dir, socket));
       return lan.gw.spawn(
         ...pin(SERVER_CPU, process.execPath, [
           ...NODE_ARGS,
@@ -173,34 +174,13 @@ function servers(lan: LanTopology): Server[] {
           '--config',
           config,
         ]),
-        {
-          cwd: repo,
-        },
+        { cwd: repo },
       );
     },
-  };
-  // The relay-only UDP socket (dhcp.listen; perfdhcp is a relay, so it is served there too).
-  const gatehouseUdp: Server = {
-    name: 'gatehouse-udp',
-    start(dir) {
-      const config = path.join(dir, 'gatehouse.yml');
-      fs.writeFileSync(config, gatehouseYaml(dir, `listen: '0.0.0.0:67'`));
-      return lan.gw.spawn(
-        ...pin(SERVER_CPU, process.execPath, [
-          ...NODE_ARGS,
-          '--import',
-          'tsx',
-          path.join(repo, 'src/cli/main.ts'),
-          'serve',
-          '--config',
-          config,
-        ]),
-        {
-          cwd: repo,
-        },
-      );
-    },
-  };
+  });
+  const gatehouse = gatehouseWith('gatehouse', 'interfaces: [lan0]');
+  // perfdhcp is a relay, so the relay-only socket (dhcp.listen) serves it too.
+  const gatehouseUdp = gatehouseWith('gatehouse-udp', `listen: '0.0.0.0:67'`);
   const kea: Server = {
     name: 'kea',
     start(dir) {

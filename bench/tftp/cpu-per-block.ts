@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { tftpGet } from '../../src/tftp/client.js';
-import { CpuGroup, gatehouseCommand, spawnClient } from './procs.js';
+import { atftpDownloads, CpuGroup, gatehouseCommand, OPTIONS } from './procs.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string) => {
@@ -31,7 +31,6 @@ const size = Math.round(Number(arg('--mb', '10')) * 1024 * 1024);
 const repeat = Number(arg('--repeat', '3'));
 const config = arg('--config', '{}');
 const dgramOnly = args.includes('--dgram-only');
-const OPTIONS = { blksize: 1468, windowsize: 16, tsize: 0 };
 
 interface Counters {
   sentBytes: number;
@@ -82,22 +81,7 @@ async function main(): Promise<void> {
       const sys0 = cpu.systemSeconds();
       const ccpu0 = clientCpu.seconds();
       const t0 = performance.now();
-      const opts = Object.entries(OPTIONS).flatMap(([k, v]) => ['--option', `${k} ${v}`]);
-      const exits = await Promise.all(
-        Array.from(
-          { length: clients },
-          () =>
-            new Promise<number | null>((resolve) => {
-              const p = spawnClient(
-                clientCpu,
-                'atftp',
-                [...opts, '-g', '-r', 'big.bin', '-l', '/dev/null', '127.0.0.1', String(port)],
-                'ignore',
-              );
-              p.on('exit', resolve);
-            }),
-        ),
-      );
+      const exits = await atftpDownloads(clientCpu, clients, 'big.bin', port);
       const wall = (performance.now() - t0) / 1000;
       const srv = cpu.seconds() - cpu0;
       const sys = cpu.systemSeconds() - sys0;

@@ -173,3 +173,30 @@ export function spawnClient(
     stdio: ['ignore', stdout, cmd === 'atftp' ? 'ignore' : 'inherit'],
   });
 }
+
+/** The atftp options both servers are asked for: a full Ethernet frame, tsize, RFC 7440 window. */
+export const OPTIONS = { blksize: 1468, windowsize: 16, tsize: 0 };
+
+/** `clients` concurrent atftp downloads of `file` (to /dev/null) in `group`; their exit codes. */
+export function atftpDownloads(
+  group: CpuGroup,
+  clients: number,
+  file: string,
+  port: number,
+): Promise<Array<number | null>> {
+  const opts = Object.entries(OPTIONS).flatMap(([k, v]) => ['--option', `${k} ${v}`]);
+  return Promise.all(
+    Array.from(
+      { length: clients },
+      () =>
+        new Promise<number | null>((resolve) => {
+          spawnClient(
+            group,
+            'atftp',
+            [...opts, '-g', '-r', file, '-l', '/dev/null', '127.0.0.1', String(port)],
+            'ignore',
+          ).on('exit', resolve);
+        }),
+    ),
+  );
+}

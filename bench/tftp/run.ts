@@ -27,11 +27,13 @@ import { fileURLToPath } from 'node:url';
 import { tftpGet } from '../../src/tftp/client.js';
 import { freePort } from '../../test/helpers/ports.js';
 import {
+  atftpDownloads,
   CpuGroup,
   gatehouseCommand,
   have,
   kb,
   MemorySampler,
+  OPTIONS,
   readProc,
   spawnClient,
 } from './procs.js';
@@ -52,7 +54,6 @@ const only = arg('--only', '');
  * runs use the defaults.
  */
 const gatehouseConfig = arg('--gatehouse-config', '{}');
-const OPTIONS = { blksize: 1468, windowsize: 16, tsize: 0 };
 const FILES = { 'boot.img': 100 * 1024, 'big.bin': 10 * 1024 * 1024 };
 const SCENARIOS: Array<{ clients: number; file: keyof typeof FILES }> = [
   { clients: 1, file: 'boot.img' },
@@ -171,22 +172,7 @@ async function runAtftp(
   const sys0 = server.cpu.systemSeconds();
   const ccpu0 = clientCpu.seconds();
   const t0 = performance.now();
-  const opts = Object.entries(OPTIONS).flatMap(([k, v]) => ['--option', `${k} ${v}`]);
-  const exits = await Promise.all(
-    Array.from(
-      { length: clients },
-      () =>
-        new Promise<number | null>((resolve) => {
-          const p = spawnClient(
-            clientCpu,
-            'atftp',
-            [...opts, '-g', '-r', file, '-l', '/dev/null', '127.0.0.1', String(server.port)],
-            'ignore',
-          );
-          p.on('exit', resolve);
-        }),
-    ),
-  );
+  const exits = await atftpDownloads(clientCpu, clients, file, server.port);
   const seconds = (performance.now() - t0) / 1000;
   return {
     seconds,
