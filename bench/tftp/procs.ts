@@ -9,10 +9,6 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
 export function readProc(pid: number, file: string): string | undefined {
   try {
     return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');

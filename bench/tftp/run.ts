@@ -26,11 +26,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tftpGet } from '../../src/tftp/client.js';
 import { freePort } from '../../test/helpers/ports.js';
+import { hasCommand } from '../../test/helpers/tools.js';
 import {
   atftpDownloads,
   CpuGroup,
   gatehouseCommand,
-  have,
   kb,
   MemorySampler,
   OPTIONS,
@@ -185,7 +185,7 @@ async function runAtftp(
 
 async function main(): Promise<void> {
   for (const cmd of ['in.tftpd', ...(clientKinds.includes('atftp') ? ['atftp'] : [])]) {
-    if (!have(cmd)) throw new Error(`${cmd} not found (apt-get install tftpd-hpa atftp)`);
+    if (!hasCommand(cmd)) throw new Error(`${cmd} not found (apt-get install tftpd-hpa atftp)`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ghtftp-bench-'));
   fs.chmodSync(dir, 0o755); // tftpd-hpa drops to user nobody

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { hasCommand } from '../helpers/tools.js';
 import { createLan, isRoot } from '../helpers/netns.js';
 import { repoRoot, spawnGatehouse } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -25,24 +25,15 @@ import { waitForLog } from './wait-log.js';
  * Every step is asserted from Gatehouse's structured logs; QEMU is always killed.
  */
 
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const skip = !isRoot
   ? 'needs root (network namespaces, tap device, DHCP raw sockets); CI runs as root'
-  : !has('qemu-system-x86_64')
+  : !hasCommand('qemu-system-x86_64')
     ? 'qemu-system-x86_64 is not installed (package qemu-system-x86)'
     : !fs.existsSync(E1000_ROM)
       ? `${E1000_ROM} is missing (package ipxe-qemu)`
       : !fs.existsSync('/dev/net/tun')
         ? '/dev/net/tun is missing: no tap devices here'
-        : !has('dig') || !has('curl')
+        : !hasCommand('dig') || !hasCommand('curl')
           ? 'needs dig and curl'
           : false;
 

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { hasCommand } from '../helpers/tools.js';
 import { encodeLldpdu } from '../../src/lldp/codec.js';
 import type { Neighbour } from '../../src/lldp/neighbours.js';
 import { waitForLog } from '../e2e/wait-log.js';
@@ -13,18 +13,9 @@ import { tempDir } from '../helpers/tmp.js';
  * A real lldpd in a neighbour namespace, Gatehouse (spawned in the gateway namespace, which owns
  * lan0) listening through nftables netdev ingress → nfnetlink_log.
  */
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const skip = !isRoot
   ? 'needs root (network namespaces, nftables); CI runs as root'
-  : !has('lldpd') || !has('lldpcli') || !has('python3')
+  : !hasCommand('lldpd') || !hasCommand('lldpcli') || !hasCommand('python3')
     ? 'needs lldpd, lldpcli and python3 (scripts/install-test-deps.sh)'
     : false;
 

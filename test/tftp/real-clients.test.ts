@@ -8,25 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { missingCommands } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeRoot, metric, startTftp, waitFor } from './helpers.js';
 
 const run = promisify(execFile);
 const WRAP_SIZE = 65_537 * 512 + 100; // 65 538 blocks of 512 bytes
 
-async function have(cmd: string): Promise<boolean> {
-  try {
-    await run('sh', ['-c', `command -v ${cmd}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-const missing = (
-  await Promise.all(['tftp', 'atftp', 'curl'].map(async (c) => ((await have(c)) ? undefined : c)))
-).filter(Boolean);
-const skip = missing.length ? `missing clients: ${missing.join(', ')} (scripts/install-test-deps.sh)` : false;
+const skip = missingCommands(['tftp', 'atftp', 'curl']);
 
 type Outcome = { code: number; stdout: string; stderr: string };
 async function exec(cmd: string, args: string[], cwd: string, timeoutMs = 60_000): Promise<Outcome> {

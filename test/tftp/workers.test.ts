@@ -17,24 +17,12 @@ import { decodePacket, encodeAck, encodeRequest } from '../../src/tftp/codec.js'
 import { tftpConfigSchema } from '../../src/tftp/config.js';
 import { TftpServer } from '../../src/tftp/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { missingCommands } from '../helpers/tools.js';
 import { makeRoot, metric, RawPeer, startTftp, type TftpHarness, waitFor } from './helpers.js';
 
 const run = promisify(execFile);
 
-async function have(cmd: string): Promise<boolean> {
-  try {
-    await run('sh', ['-c', `command -v ${cmd}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const missing = (
-  await Promise.all(['tftp', 'atftp', 'curl'].map(async (c) => ((await have(c)) ? undefined : c)))
-).filter(Boolean);
-const skipClients = missing.length
-  ? `missing clients: ${missing.join(', ')} (scripts/install-test-deps.sh)`
-  : false;
+const skipClients = missingCommands(['tftp', 'atftp', 'curl']);
 
 const transferLines = (h: TftpHarness, result?: string) =>
   h.gh.logs.filter((l) => l.event === 'tftp.transfer' && (result === undefined || l.result === result));
