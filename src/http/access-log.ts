@@ -61,7 +61,8 @@ export function formatAccessLine(e: AccessEntry): string {
 }
 
 function chunkBytes(chunk: unknown, encoding: unknown): number {
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  if (typeof chunk === 'string')
+    return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
   if (chunk instanceof Uint8Array) return chunk.byteLength;
   return 0;
 }
@@ -143,7 +144,8 @@ export class AccessLog {
     const out = fs.createWriteStream(this.config.path, { flags: 'a' });
     out.on('error', (e) => {
       // An access log that cannot be written needs the operator (disk full, permissions).
-      if (!this.failed) this.logger.error('http.access_log_failed', { path: this.config.path, error: errorMessage(e) });
+      if (!this.failed)
+        this.logger.error('http.access_log_failed', { path: this.config.path, error: errorMessage(e) });
       this.failed = true;
     });
     this.out = out;

@@ -14,10 +14,20 @@ import type { Socket } from 'node:net';
  * puts there (`parserOnBody`, lib/_http_common.js) and restored when the socket closes, as
  * parsers are pooled. Where a runtime does not have it, the socket is destroyed instead.
  *
- * A discarded body loses the connection's place in the byte stream: the connection is closed
- * once the response is sent ({@link closeAfterResponse}).
+ * Reading also stops at once: libuv would otherwise go on reading (and llhttp scanning) up to
+ * 2 MiB more from the socket in the same loop turn. A discarded body loses the connection's
+ * place in the byte stream, so the connection is closed once the response is sent
+ * ({@link closeAfterResponse}), or after {@link DISCARD_GRACE_MS} if no response comes.
  */
 export type DiscardReason = 'too_large' | 'tiny_chunks' | 'timeout' | 'too_many_bodies' | 'unread';
+
+const DISCARD_GRACE_MS = 10_000;
+
+interface ReadableHandle {
+  readStop?(): number;
+  readStart?(): number;
+  reading?: boolean;
+}
 
 interface ParserLike {
   [slot: string]: unknown;
@@ -52,9 +62,25 @@ export function discardBody(req: IncomingMessage, reason: DiscardReason): void {
   }
   const onBody = parser[slot];
   parser[slot] = null;
+  stopReading(socket);
+  const grace = setTimeout(() => socket.destroy(), DISCARD_GRACE_MS).unref();
   socket.once('close', () => {
+    clearTimeout(grace);
     parser[slot] = onBody;
   });
+}
+
+/**
+ * Stops reading the socket for good (the write side still sends the answer). Node would
+ * resume it when the response ends (to read the next request), hence readStart is disabled
+ * on this socket's own handle, which is closed soon after.
+ */
+function stopReading(socket: Socket): void {
+  const handle = (socket as unknown as { _handle?: ReadableHandle | null })._handle;
+  if (!handle || typeof handle.readStop !== 'function') return;
+  handle.readStop();
+  handle.reading = false;
+  handle.readStart = () => 0;
 }
 
 /** Why `req`'s body was discarded, if it was. */

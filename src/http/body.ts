@@ -9,7 +9,7 @@ const INITIAL_BYTES = 64 * 1024;
  * MIN_AVERAGE_CHUNK bytes: no HTTP client sends a real upload in pieces that small, and each
  * piece costs the event loop a JavaScript call (see body-discard.ts).
  */
-const TINY_CHUNK_PIECES = 1024;
+const TINY_CHUNK_PIECES = 256;
 const MIN_AVERAGE_CHUNK = 256;
 
 /** The client went away before its body was complete: nothing for an operator to do. */

@@ -92,17 +92,30 @@ export class ClientLimits {
   admit(req: IncomingMessage, res: ServerResponse, client: string): boolean {
     res.once('finish', () => {
       const reason = discardReason(req);
-      if (closeAfterResponse(req) && reason && reason !== 'unread') this.refuse(reason, client, { status: res.statusCode });
+      if (closeAfterResponse(req) && reason && reason !== 'unread')
+        this.refuse(reason, client, { status: res.statusCode });
     });
     if (!hasBody(req) || req.complete) return true;
     if (!this.bodies.tryAcquire(client, this.config.maxBodiesPerClient)) {
-      this.answer(req, res, 'too_many_bodies', 429, `more than ${this.config.maxBodiesPerClient} request bodies at once from ${client}; retry later`);
+      this.answer(
+        req,
+        res,
+        'too_many_bodies',
+        429,
+        `more than ${this.config.maxBodiesPerClient} request bodies at once from ${client}; retry later`,
+      );
       return false;
     }
     let held = true;
     const timer = setTimeout(() => {
       if (req.complete) return;
-      this.answer(req, res, 'timeout', 408, `request body not received within ${this.config.bodyTimeoutMs} ms`);
+      this.answer(
+        req,
+        res,
+        'timeout',
+        408,
+        `request body not received within ${this.config.bodyTimeoutMs} ms`,
+      );
     }, this.config.bodyTimeoutMs);
     timer.unref();
     const release = () => {
@@ -118,7 +131,13 @@ export class ClientLimits {
   }
 
   /** Refuses the body of `req` with `status` (or closes the connection if an answer has begun). */
-  private answer(req: IncomingMessage, res: ServerResponse, reason: DiscardReason, status: number, message: string): void {
+  private answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    reason: DiscardReason,
+    status: number,
+    message: string,
+  ): void {
     discardBody(req, reason);
     if (res.headersSent) {
       req.socket.destroy();

@@ -14,7 +14,12 @@ const STATUS_BY_CODE: Record<string, number> = {
  * Answers an error a handler let through. Only what an operator must act on (status 500) is
  * logged at `error`; a client that went away or sent a refused body is `info`.
  */
-export function answerHandlerError(res: ServerResponse, e: unknown, logger: Logger, fields: Record<string, unknown>): void {
+export function answerHandlerError(
+  res: ServerResponse,
+  e: unknown,
+  logger: Logger,
+  fields: Record<string, unknown>,
+): void {
   const status = isClientAbort(e) ? 499 : e instanceof GatehouseError ? (STATUS_BY_CODE[e.code] ?? 500) : 500;
   if (status === 499) logger.info('http.client_aborted', { ...fields, reason: errorMessage(e) });
   else if (status < 500) logger.info('http.request_refused', { ...fields, status, reason: errorMessage(e) });
