@@ -39,12 +39,18 @@ export function timeLocal(d: Date): string {
   );
 }
 
-/** Client-sent text the way nginx writes it into a log: `"`, `\` and non-printables as `\xHH`. */
+/**
+ * Client-sent text the way nginx writes it into a log: `"`, `\` and non-printables as `\xHH`.
+ * Node hands header bytes over as latin1 characters, so each character up to U+00FF is the
+ * byte the client sent.
+ */
 export function escapeField(v: string | undefined): string {
   if (v === undefined || v === '') return '-';
-  return v.replace(/[^\x20-\x7e]|["\\]/g, (c) =>
-    [...Buffer.from(c, 'utf8')].map((b) => `\\x${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+  const hex = (b: number) => `\\x${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return v.replace(/[^\x20-\x7e]|["\\]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? hex(code) : [...Buffer.from(c, 'utf8')].map(hex).join('');
+  });
 }
 
 /**
