@@ -121,6 +121,7 @@ t.test('access log: a client gone before the answer is logged 499; SIGHUP reopen
 t.test('access log to stderr with path "-"', async (t) => {
   const dir = tempDir(t);
   const gh = await spawnGatehouse({
+    startTimeoutMs: 60_000,
     dir,
     configYaml: [
       `dataDir: ${dir}/data`,

@@ -70,6 +70,7 @@ t.test(
     const dir = tempDir(t);
     fs.mkdirSync(path.join(dir, 'tftp'));
     const gh = await spawnGatehouse({
+      startTimeoutMs: 60_000,
       dir,
       configYaml: [
         `dataDir: ${dir}/data`,

@@ -30,7 +30,12 @@ for (const [backlog, expected] of [
       const ns = await loopbackNetns(t, 'hh-backlog');
       await ns.exec('sysctl', ['-qw', 'net.core.somaxconn=65535']);
       const dir = tempDir(t);
-      const gh = await spawnGatehouse({ dir, netns: ns, configYaml: configYaml(dir, backlog) });
+      const gh = await spawnGatehouse({
+        dir,
+        netns: ns,
+        configYaml: configYaml(dir, backlog),
+        startTimeoutMs: 60_000,
+      });
       t.teardown(() => gh.stop('SIGKILL'));
       const ss = await ns.exec('ss', ['-ltnH', 'sport = :8080']);
       const columns = ss.stdout.trim().split(/\s+/);
