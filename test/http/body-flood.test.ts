@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { spawnGatehouse } from '../helpers/spawn-gatehouse.js';
@@ -16,8 +17,15 @@ const UPLOADS = 50;
 const CHUNKS_PER_UPLOAD = 100_000;
 const ATTACKER = '127.0.0.2';
 const VICTIM = '127.0.0.1';
-/** Generous for a shared 2-core box: the issue's goal is 100 ms over baseline; the old code took seconds. */
-const MAX_EXTRA_LATENCY_MS = 400;
+/**
+ * The issue's goal is 100 ms over baseline; the old code took seconds (a minute on a loaded box).
+ * Generous for a shared 2-core box, and scaled by how oversubscribed its CPUs are right now,
+ * because the server's few hundred milliseconds of CPU for the whole flood then stretch in
+ * wall-clock time. The server CPU bound below does not depend on the load.
+ */
+const MAX_EXTRA_LATENCY_MS = 400 * Math.max(1, os.loadavg()[0]! / os.availableParallelism());
+/** Server CPU for the whole flood (the old code: tens of seconds). */
+const MAX_SERVER_CPU_S = 1.5;
 const MAX_RSS_GROWTH_MB = 20;
 
 function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -125,8 +133,9 @@ t.test(
     );
     t.ok(
       worst < baseline + MAX_EXTRA_LATENCY_MS,
-      `worst answer ${worst.toFixed(0)} ms < baseline ${baseline.toFixed(0)} + ${MAX_EXTRA_LATENCY_MS} ms`,
+      `worst answer ${worst.toFixed(0)} ms < baseline ${baseline.toFixed(0)} + ${MAX_EXTRA_LATENCY_MS.toFixed(0)} ms`,
     );
+    t.ok(cpu < MAX_SERVER_CPU_S, `server CPU for the flood ${cpu.toFixed(2)} s < ${MAX_SERVER_CPU_S} s`);
     t.ok(growthMb < MAX_RSS_GROWTH_MB, `peak RSS growth ${growthMb.toFixed(1)} MB < ${MAX_RSS_GROWTH_MB} MB`);
     const statuses = new Map<string, number>();
     for (const a of answers) statuses.set(a, (statuses.get(a) ?? 0) + 1);
