@@ -22,11 +22,8 @@ export class ClientAbortedError extends GatehouseError {
   }
 }
 
-export function isClientAbort(e: unknown): boolean {
-  return (
-    e instanceof ClientAbortedError ||
-    (e instanceof Error && ((e as { code?: unknown }).code === 'ECONNRESET' || e.message === 'aborted'))
-  );
+export function isClientAbort(e: unknown): e is ClientAbortedError {
+  return e instanceof ClientAbortedError;
 }
 
 /** Whether the request carries a body (RFC 9112 §6.3: Transfer-Encoding, or a Content-Length above 0). */
@@ -113,7 +110,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     const onError = (e: Error) => {
       done();
-      reject(isClientAbort(e) ? new ClientAbortedError(e.message) : e);
+      // Node fails an unfinished request whose socket closed with ECONNRESET "aborted".
+      const aborted = (e as { code?: unknown }).code === 'ECONNRESET' || e.message === 'aborted';
+      reject(aborted ? new ClientAbortedError(e.message) : e);
     };
     const onClose = () => {
       if (settled) return;

@@ -5,7 +5,7 @@ import { GatehouseError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AccessLog } from './access-log.js';
-import { ClientLimits } from './client-limits.js';
+import { ClientLimits, clientAddress } from './client-limits.js';
 import { type HttpConfig, httpConfigSchema } from './config.js';
 import { answerHandlerError } from './handler-error.js';
 import { sendText } from './respond.js';
@@ -70,10 +70,10 @@ export class HttpServer {
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const vhost = this.resolveHost(req.headers.host);
     const handler = vhost === 'default' ? this.defaultHandler : this.vhosts.get(vhost);
-    const remoteAddress = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const remoteAddress = clientAddress(req.socket);
+    res.on('finish', () => this.requests.inc({ vhost, status: `${Math.floor(res.statusCode / 100)}xx` }));
     this.accessLog?.track(req, res, remoteAddress);
     if (!this.limits.admit(req, res, remoteAddress)) return;
-    res.on('finish', () => this.requests.inc({ vhost, status: `${Math.floor(res.statusCode / 100)}xx` }));
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
