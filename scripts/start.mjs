@@ -1,5 +1,5 @@
 // `npm start`: installs what is missing, builds, and runs `gatehouse serve` on embedded
-// defaults (store in ./data, HTTP 127.0.0.1:8080, DNS :5353, TFTP :6969, DHCP :1067, demo data).
+// defaults (store in ./data, HTTP 127.0.0.1:8080, DNS :5353, TFTP :6969 from ./data/tftp (a demo root), DHCP :1067, demo data).
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

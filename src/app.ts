@@ -41,7 +41,7 @@ export class Gatehouse {
     const logger = opts.logger ?? createLogger({ level: config.log.level });
     const metrics = new Metrics({ defaultMetrics: true });
     const store = await Store.open({ dir: config.dataDir, migrations: allMigrations, logger: logger.child({ part: 'store' }) });
-    const http = new HttpServer(logger.child({ part: 'http' }), metrics, config.network.domain);
+    const http = new HttpServer(logger.child({ part: 'http' }), metrics, config.network.domain, config.http);
     const app = new Gatehouse(config, store, http, metrics, logger);
     app.installDefaultRoutes();
     http.setDefault(app.defaultRoutes.handle);
@@ -93,6 +93,7 @@ export class Gatehouse {
 
   /** Applies an already validated config to every service without closing sockets. */
   async reload(config: GatehouseConfig): Promise<void> {
+    this.http.reload(config.http);
     for (const s of this.services) {
       try {
         await s.reload?.(config);

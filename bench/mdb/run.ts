@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     const config = defaultConfig({
       dataDir: dir,
       demo: { seed: false },
-      http: { listen: ['127.0.0.1:0'], maxStreamsPerFeed: SUBS + 10 },
+      http: { listen: ['127.0.0.1:0'], maxStreamsPerFeed: SUBS + 10, maxConnectionsPerClient: SUBS + 10 },
       dns: { listen: ['127.0.0.1:0'] },
       dhcp: { listen: '127.0.0.1:0' },
       tftp: { listen: ['127.0.0.1:0'] },

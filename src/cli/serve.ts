@@ -2,6 +2,7 @@ import { Gatehouse } from '../app.js';
 import { type GatehouseConfig, defaultConfig, loadConfigFile } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { createLogger } from '../log.js';
+import { demoTftpRoot, ensureDemoTftpRoot } from '../tftp/demo-root.js';
 import { flagString, parseArgs } from './args.js';
 import { removeServerLock, writeServerLock } from './server-lock.js';
 import type { CommandGroup } from './io.js';
@@ -9,6 +10,8 @@ import type { CommandGroup } from './io.js';
 export function resolveConfig(file: string | undefined, dataDir: string | undefined): GatehouseConfig {
   const config = file ? loadConfigFile(file) : defaultConfig();
   if (dataDir) config.dataDir = dataDir;
+  // Embedded defaults must be ready on a fresh clone: a demo TFTP root in the data folder.
+  if (!file) config.tftp.root = demoTftpRoot(config.dataDir);
   return config;
 }
 
@@ -21,6 +24,7 @@ export const serveCommand: CommandGroup = {
     const dataDir = flagString(args, 'data');
     const config = resolveConfig(file, dataDir);
     const logger = createLogger({ level: config.log.level });
+    if (!file) ensureDemoTftpRoot(config.tftp.root);
     const app = await Gatehouse.start({ config, logger });
     writeServerLock(config.dataDir, { pid: process.pid, http: app.http.addresses()[0]! });
     io.out(`gatehouse listening: http ${app.http.addresses().join(', ')} (data in ${config.dataDir})`);

@@ -17,6 +17,10 @@ let udp: DnsUdpServer | undefined;
 let forwarder: Forwarder | undefined;
 
 process.on('disconnect', () => process.exit(0));
+// Signals that reach the whole process group (systemd's KillMode=control-group, Ctrl-C, a
+// terminal hangup) are the main process's business: it stops the workers in order (a `stop`
+// message) or reloads. A worker killed by them first would be logged and replaced as a crash.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => {});
 process.on('message', (raw: unknown) => {
   const m = raw as ToWorker;
   void handle(m).catch((e: unknown) => send({ type: 'failed', error: (e as Error).message }));

@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatehouseError } from '../errors.js';
+import type { ServerResponse } from 'node:http';
+
+export { readBody } from './body.js';
 
 export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8', reason?: string): void {
   const buf = Buffer.from(body, 'utf8');
@@ -10,31 +11,6 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, contentType = 'application/json'): void {
   sendText(res, status, JSON.stringify(value) + '\n', contentType);
-}
-
-/** Reads the whole body, refusing more than `limit` bytes with GH_PAYLOAD_TOO_LARGE. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new GatehouseError('GH_PAYLOAD_TOO_LARGE', `request body of ${declared} bytes exceeds the ${limit}-byte limit`));
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(new GatehouseError('GH_PAYLOAD_TOO_LARGE', `request body exceeds the ${limit}-byte limit`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /**

@@ -4,6 +4,10 @@ import { parseListen } from '../config/listen.js';
 import { GatehouseError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { AccessLog } from './access-log.js';
+import { ClientLimits, clientAddress } from './client-limits.js';
+import { type HttpConfig, httpConfigSchema } from './config.js';
+import { answerHandlerError } from './handler-error.js';
 import { sendText } from './respond.js';
 
 export interface RequestContext {
@@ -27,12 +31,17 @@ export class HttpServer {
   private readonly vhosts = new Map<string, Handler>();
   private defaultHandler: Handler | undefined;
   private readonly requests;
+  private readonly limits: ClientLimits;
+  private accessLog: AccessLog | undefined;
 
   constructor(
     private readonly logger: Logger,
     metrics: Metrics,
     private readonly domain: string,
+    private config: HttpConfig = httpConfigSchema.parse({}),
   ) {
+    this.limits = new ClientLimits(config, logger, metrics);
+    this.accessLog = config.accessLog.enabled ? new AccessLog(config.accessLog, logger) : undefined;
     this.requests = metrics.counter('gatehouse_http_requests_total', 'HTTP requests by virtual host and status class', [
       'vhost',
       'status',
@@ -61,8 +70,10 @@ export class HttpServer {
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const vhost = this.resolveHost(req.headers.host);
     const handler = vhost === 'default' ? this.defaultHandler : this.vhosts.get(vhost);
-    const remoteAddress = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const remoteAddress = clientAddress(req.socket);
     res.on('finish', () => this.requests.inc({ vhost, status: `${Math.floor(res.statusCode / 100)}xx` }));
+    this.accessLog?.track(req, res, remoteAddress);
+    if (!this.limits.admit(req, res, remoteAddress)) return;
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -77,14 +88,18 @@ export class HttpServer {
     try {
       await handler(req, res, { vhost, url, remoteAddress, logger: this.logger });
     } catch (e) {
-      this.logger.error('http.handler_failed', { vhost, path: url.pathname, error: e });
-      if (!res.headersSent) {
-        const status = e instanceof GatehouseError && e.code === 'GH_PAYLOAD_TOO_LARGE' ? 413 : 500;
-        sendText(res, status, `${errorMessage(e)}\n`);
-      } else {
-        res.destroy();
-      }
+      answerHandlerError(res, e, this.logger, { vhost, path: url.pathname, peer: remoteAddress });
     }
+  }
+
+  /** Applies a new `http:` section (limits, access log); listen addresses need a restart. */
+  reload(config: HttpConfig): void {
+    this.limits.reload(config);
+    if (JSON.stringify(config.accessLog) !== JSON.stringify(this.config.accessLog)) {
+      this.accessLog?.close();
+      this.accessLog = config.accessLog.enabled ? new AccessLog(config.accessLog, this.logger) : undefined;
+    }
+    this.config = config;
   }
 
   async listen(addresses: readonly string[]): Promise<void> {
@@ -95,6 +110,7 @@ export class HttpServer {
       });
       // /poll streams stay open for days (spec §0.3): no socket idle timeout.
       server.timeout = 0;
+      this.limits.attach(server);
       server.on('clientError', (err, socket) => {
         if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
         this.logger.debug('http.client_error', { error: err });
@@ -103,7 +119,7 @@ export class HttpServer {
         server.once('error', (e) =>
           reject(new GatehouseError('GH_LISTEN_FAILED', `cannot listen on ${a} for HTTP: ${errorMessage(e)}`)),
         );
-        server.listen(port, host, () => resolve());
+        server.listen({ port, host, backlog: this.config.listenBacklog }, () => resolve());
       });
       this.servers.push(server);
       this.logger.info('http.listening', { address: this.addresses().at(-1) });
@@ -133,5 +149,6 @@ export class HttpServer {
       ),
     );
     this.servers.length = 0;
+    this.accessLog?.close();
   }
 }

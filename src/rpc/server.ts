@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError, errorMessage } from '../errors.js';
+import { isClientAbort } from '../http/body.js';
 import { readBody, sendText } from '../http/respond.js';
 import type { Handler } from '../http/server.js';
 import type { Logger } from '../log.js';
@@ -87,8 +88,9 @@ export function createRpcHandler(opts: RpcHandlerOptions): Handler {
       body = await readBody(req, opts.maxBodyBytes);
     } catch (e) {
       if (e instanceof GatehouseError && e.code === 'GH_PAYLOAD_TOO_LARGE') {
-        throw new RpcReply(413, 'HTTPRequestEntityTooLarge', `${e.message}; send less data per call`);
+        throw new RpcReply(413, 'HTTPRequestEntityTooLarge', e.message);
       }
+      if (e instanceof GatehouseError && e.code === 'GH_BAD_REQUEST') throw new RpcReply(400, 'HTTPBadRequest', e.message);
       throw e;
     }
     let parsed: unknown;
@@ -170,7 +172,9 @@ export function createRpcHandler(opts: RpcHandlerOptions): Handler {
       send(res, 200, body);
     } catch (e) {
       const reply = e instanceof RpcReply ? e : new RpcReply(500, 'Exception', errorMessage(e));
-      if (!(e instanceof RpcReply)) ctx.logger.error('rpc.failed', { app, method: name, error: e });
+      // A client that hangs up mid-request is routine (a killed script, a reboot), not a fault.
+      if (isClientAbort(e)) ctx.logger.info('rpc.client_aborted', { app, method: name, reason: errorMessage(e) });
+      else if (!(e instanceof RpcReply)) ctx.logger.error('rpc.failed', { app, method: name, error: e });
       status = reply.status;
       exnType = reply.exnType;
       errors.inc({ app, exn_type: reply.exnType });

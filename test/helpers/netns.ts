@@ -193,3 +193,23 @@ async function removeLeftovers(prefix: string): Promise<void> {
     }
   }
 }
+
+/**
+ * A bare namespace with only `lo` up: its own ports and its own per-namespace sysctls
+ * (net.core.somaxconn…). A leftover of a crashed run is replaced; removed at teardown.
+ */
+export async function loopbackNetns(t: { teardown(fn: () => Promise<void>): void }, name: string): Promise<Netns> {
+  const ns = new Netns(name);
+  const list = await run('ip', ['netns', 'list'], { allowFail: true });
+  if (list.stdout.split('\n').some((l) => l.split(' ')[0] === name)) {
+    await ns.killAll();
+    await run('ip', ['netns', 'del', name], { allowFail: true });
+  }
+  await ip('netns', 'add', name);
+  t.teardown(async () => {
+    await ns.killAll();
+    await run('ip', ['netns', 'del', name], { allowFail: true });
+  });
+  await ns.exec('ip', ['link', 'set', 'lo', 'up']);
+  return ns;
+}
