@@ -1,7 +1,6 @@
 import { type OperationArgs, type OperationContext, registerOperation } from '../cli/operations.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { parseBatchFile } from './batch-file.js';
-import { udbConfigOf } from './config.js';
 import { importRows } from './import-users.js';
 import { parseJsonImport } from './json-file.js';
 import { USER_GROUPS, type User, type UserGroup } from './model.js';
@@ -65,7 +64,7 @@ function fileArg(args: OperationArgs, key: string, what: string): string {
 }
 
 function reservedFor(ctx: OperationContext): ReservedLogins {
-  return new ReservedLogins(udbConfigOf(ctx.config));
+  return new ReservedLogins(ctx.config.udb);
 }
 
 registerOperation({
@@ -119,7 +118,7 @@ registerOperation({
         pwdlen,
         update: flagBool(args, 'update'),
         ignore: flagBool(args, 'ignore'),
-        batchSize: udbConfigOf(ctx.config).importBatchSize,
+        batchSize: ctx.config.udb.importBatchSize,
       },
       { store: ctx.store, tables: udbTables(ctx.store), reserved, output },
     );
