@@ -7,6 +7,7 @@ import { USER_GROUPS, type User, type UserGroup } from './model.js';
 import { generatePassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password.js';
 import { pythonTitle } from './title-case.js';
 import { UserWriter, udbTables } from './users.js';
+import { UDB_OPERATIONS } from './operation-names.js';
 import { ReservedLogins, validateUser } from './validate.js';
 
 /**
@@ -15,12 +16,7 @@ import { ReservedLogins, validateUser } from './validate.js';
  * Arguments arrive as the CLI parsed them, or from any admin API caller, so each is checked
  * again here. Names are those of `src/cli/udb.ts`.
  */
-export const UDB_OPERATIONS = {
-  batchimport: 'udb-batchimport',
-  pwdsheetdata: 'udb-pwdsheetdata',
-  jsonimport: 'udb-jsonimport',
-  usermod: 'udb-usermod',
-} as const;
+export { UDB_OPERATIONS };
 
 function flagBool(args: OperationArgs, name: string): boolean {
   const v = args.flags[name];
