@@ -79,6 +79,6 @@ export const fw: CommandRun = async (argv, io) => {
     case undefined:
       throw new UsageError('missing command');
     default:
-      throw new UsageError(`unknown fw command "${sub}"`);
+      throw new UsageError(`unknown command "${sub}"`);
   }
 };

@@ -13,7 +13,7 @@ export const lldp: CommandRun = async (argv, io) => {
   const [sub, ...rest] = argv;
   if (sub === 'neighbours' || sub === 'neighbors') return neighbours(rest, io);
   if (sub === 'switch') return makeSwitch(rest, io);
-  throw new UsageError(sub ? `unknown lldp command "${sub}"` : 'missing command');
+  throw new UsageError(sub ? `unknown command "${sub}"` : 'missing command');
 };
 
 async function call(

@@ -50,7 +50,7 @@ export const mdb: CommandRun = async (argv, io) => {
     case 'switch': {
       const [action, ...more] = rest;
       if (action !== 'add')
-        throw new UsageError(action ? `unknown switch command "${action}"` : 'missing command');
+        throw new UsageError(action ? `unknown command "${action}"` : 'missing command');
       return run(
         'mdb-switch-add',
         parseArgs(more, { values: [...COMMON, 'name', 'chassis', 'room', 'rfs', 'hfs'] }),
@@ -75,6 +75,6 @@ export const mdb: CommandRun = async (argv, io) => {
     case undefined:
       throw new UsageError('missing command');
     default:
-      throw new UsageError(`unknown mdb command "${sub}"`);
+      throw new UsageError(`unknown command "${sub}"`);
   }
 };

@@ -150,6 +150,6 @@ export const presence: CommandRun = async (argv, io) => {
     case undefined:
       throw new UsageError('missing command');
     default:
-      throw new UsageError(`unknown presence command "${sub}"`);
+      throw new UsageError(`unknown command "${sub}"`);
   }
 };

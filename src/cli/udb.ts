@@ -94,7 +94,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
 export const udb: CommandRun = async (argv, io) => {
   const [name, ...rest] = argv;
   if (!name) throw new UsageError('missing command');
-  if (!Object.hasOwn(SUBCOMMANDS, name)) throw new UsageError(`unknown udb command "${name}"`);
+  if (!Object.hasOwn(SUBCOMMANDS, name)) throw new UsageError(`unknown command "${name}"`);
   const sub = SUBCOMMANDS[name]!;
   const args = parseArgs(rest, { values: [...COMMON, ...sub.values], booleans: sub.booleans });
   return runOperationFrom(sub.operation, sub.build(args), configSource(args), io);

@@ -18,7 +18,7 @@ export const zone: CommandRun = async (argv, io) => {
   const view = flagString(args, 'view') ?? 'normal';
   if (view !== 'normal' && view !== 'alien') throw new UsageError('--view is normal or alien');
   if (action === undefined) throw new UsageError('missing command');
-  if (action !== 'export' && action !== 'list') throw new UsageError(`unknown zone command "${action}"`);
+  if (action !== 'export' && action !== 'list') throw new UsageError(`unknown command "${action}"`);
   if (action === 'export' && !name)
     throw new UsageError('zone export needs a zone name, e.g. gatehouse zone export prolo');
   const config = await loadConfig(configSource(args));

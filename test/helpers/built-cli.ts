@@ -43,3 +43,13 @@ export function builtCli(): string {
 
 /** `node --import <tracer>` arguments and the file that lists every module URL the run loaded. */
 export const traceImportsArgs = ['--import', path.join(repoRoot, 'test/helpers/trace-imports/register.mjs')];
+
+/**
+ * The environment of the CLI as an operator runs it: without the NODE_OPTIONS a test runner
+ * sets for its own children (tap preloads its process-info hooks into every node it starts).
+ */
+export function operatorEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  return env;
+}
