@@ -7,15 +7,11 @@
  *   npm run build
  *   node --import tsx bench/cli/run.ts [--calls 20] [--cli dist/cli/main.js] [--cli OTHER/dist/cli/main.js]
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { builtCli } from '../../test/helpers/built-cli.js';
+import { builtCli, timedNode } from '../../test/helpers/built-cli.js';
 import { addMachineArgs, startCliServer } from '../../test/helpers/cli-server.js';
-
-const run = promisify(execFile);
 
 function option(name: string): string[] {
   const out: string[] = [];
@@ -28,28 +24,28 @@ const calls = Number(option('calls')[0] ?? 20);
 const clis = option('cli').map((p) => path.resolve(p));
 if (clis.length === 0) clis.push(builtCli());
 
-async function timed(args: string[]): Promise<number> {
-  const t0 = performance.now();
-  await run(process.execPath, args);
-  return performance.now() - t0;
-}
-
-function stats(ms: number[]): string {
-  const s = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-  return `median ${at(0.5).toFixed(0)} ms, p90 ${at(0.9).toFixed(0)} ms, min ${s[0]!.toFixed(0)} ms, max ${s.at(-1)!.toFixed(0)} ms`;
+function stats(runs: { wallMs: number; cpuMs: number }[]): string {
+  const q = (xs: number[], at: number) =>
+    [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(at * xs.length))]!;
+  const wall = runs.map((r) => r.wallMs);
+  const cpu = runs.map((r) => r.cpuMs);
+  return `wall median ${q(wall, 0.5).toFixed(0)} ms (p90 ${q(wall, 0.9).toFixed(0)}, min ${q(wall, 0).toFixed(0)}), CPU median ${q(cpu, 0.5).toFixed(0)} ms`;
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-cli-bench-'));
 const server = await startCliServer(dir);
 try {
-  const floor: number[] = [];
-  const byCli = new Map(clis.map((c) => [c, [] as number[]]));
+  const floor: { wallMs: number; cpuMs: number }[] = [];
+  const byCli = new Map(clis.map((c) => [c, [] as { wallMs: number; cpuMs: number }[]]));
   let n = 0;
   for (let i = 0; i < calls; i++) {
-    floor.push(await timed(['-e', '0']));
-    for (const cli of clis)
-      byCli.get(cli)!.push(await timed([cli, ...addMachineArgs(n++, server.configFile)]));
+    floor.push(await timedNode(['-e', '0'], dir));
+    for (const cli of clis) {
+      const r = await timedNode([cli, ...addMachineArgs(n, server.configFile)], dir);
+      if (!r.stdout.startsWith(`Added machine cli${n}`)) throw new Error(`${cli}: ${r.stdout}${r.stderr}`);
+      byCli.get(cli)!.push(r);
+      n++;
+    }
   }
   console.log(
     `load average ${os

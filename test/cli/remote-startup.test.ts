@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { builtCli, operatorEnv, traceImportsArgs } from '../helpers/built-cli.js';
+import { builtCli, operatorEnv, timedNode, traceImportsArgs } from '../helpers/built-cli.js';
 import { addMachineArgs, startCliServer } from '../helpers/cli-server.js';
 import { repoRoot } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -29,46 +29,18 @@ t.test('gatehouse mdb addmachine through a running server loads only what the ca
   const dir = tempDir(t);
   const server = await startCliServer(dir);
   t.teardown(() => server.gh.stop());
-  // CPU time (user + sys, from bash's `time`) of each call next to that of `node -e 0` run just
-  // before it: the ratio holds whatever the load of the box. Wall time on a 2-core box shared
+  // CPU time of each call next to that of `node -e 0` run just before it: the ratio holds whatever the load of the box. Wall time on a 2-core box shared
   // by other jobs only gets a sanity bound; the figures belong to bench/cli/RESULTS.md.
-  const timed = async (args: string[], i: number) => {
-    const files = {
-      out: path.join(dir, `out-${i}`),
-      err: path.join(dir, `err-${i}`),
-      cpu: path.join(dir, `cpu-${i}`),
-    };
-    const t0 = performance.now();
-    await run(
-      'bash',
-      [
-        '-c',
-        'TIMEFORMAT="%3U %3S"; { time "$@" >"$GH_OUT" 2>"$GH_ERR"; } 2>"$GH_CPU"',
-        'bash',
-        process.execPath,
-        ...args,
-      ],
-      { env: operatorEnv({ GH_OUT: files.out, GH_ERR: files.err, GH_CPU: files.cpu }) },
-    );
-    const wall = performance.now() - t0;
-    const [user, sys] = fs.readFileSync(files.cpu, 'utf8').trim().split(/\s+/).map(Number);
-    return {
-      wall,
-      cpu: (user! + sys!) * 1000,
-      out: fs.readFileSync(files.out, 'utf8'),
-      err: fs.readFileSync(files.err, 'utf8'),
-    };
-  };
   const floor: number[] = [];
   const cpu: number[] = [];
   const wall: number[] = [];
   for (let i = 0; i < 3; i++) {
-    floor.push((await timed(['-e', '0'], 10 + i)).cpu);
-    const call = await timed([cli, ...addMachineArgs(i, server.configFile)], i);
-    cpu.push(call.cpu);
-    wall.push(call.wall);
-    t.match(call.out, new RegExp(`^Added machine cli${i} \\(ip [\\d.]+, mac 02:00:00:00:00:0${i}\\)`));
-    t.equal(call.err, '');
+    floor.push((await timedNode(['-e', '0'], dir)).cpuMs);
+    const call = await timedNode([cli, ...addMachineArgs(i, server.configFile)], dir);
+    cpu.push(call.cpuMs);
+    wall.push(call.wallMs);
+    t.match(call.stdout, new RegExp(`^Added machine cli${i} \\(ip [\\d.]+, mac 02:00:00:00:00:0${i}\\)`));
+    t.equal(call.stderr, '');
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
   t.comment(

@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { repoRoot } from './spawn-gatehouse.js';
 
 /** `dist/cli/main.js`, the CLI as it is installed (`bin` of package.json). */
@@ -52,4 +53,48 @@ export function operatorEnv(extra: Record<string, string> = {}): NodeJS.ProcessE
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
   delete env.NODE_OPTIONS;
   return env;
+}
+
+export interface TimedRun {
+  wallMs: number;
+  /** User + system CPU time of the process, from bash's `time`. */
+  cpuMs: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `node ARGS…` as an operator would (operatorEnv) and measures it. CPU time says what a
+ * start-up costs whatever else the box is doing; wall time is what the operator waits.
+ */
+export async function timedNode(
+  args: string[],
+  scratchDir: string,
+  env: Record<string, string> = {},
+): Promise<TimedRun> {
+  const files = {
+    out: path.join(scratchDir, 'timed.out'),
+    err: path.join(scratchDir, 'timed.err'),
+    cpu: path.join(scratchDir, 'timed.cpu'),
+  };
+  const t0 = performance.now();
+  await promisify(execFile)(
+    'bash',
+    [
+      '-c',
+      'TIMEFORMAT="%3U %3S"; { time "$@" >"$GH_OUT" 2>"$GH_ERR"; } 2>"$GH_CPU"',
+      'bash',
+      process.execPath,
+      ...args,
+    ],
+    { env: operatorEnv({ ...env, GH_OUT: files.out, GH_ERR: files.err, GH_CPU: files.cpu }) },
+  );
+  const wallMs = performance.now() - t0;
+  const [user, sys] = fs.readFileSync(files.cpu, 'utf8').trim().split(/\s+/).map(Number);
+  return {
+    wallMs,
+    cpuMs: (user! + sys!) * 1000,
+    stdout: fs.readFileSync(files.out, 'utf8'),
+    stderr: fs.readFileSync(files.err, 'utf8'),
+  };
 }
