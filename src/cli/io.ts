@@ -21,7 +21,7 @@ let pipesWatched = false;
  * process.stdout / process.stderr; unhandled, it prints a stack trace. The reader going away is
  * not an error of the command: stop at once, quietly, as a program killed by SIGPIPE does.
  */
-function watchPipes(): void {
+export function quietOnBrokenPipe(): void {
   if (pipesWatched) return;
   pipesWatched = true;
   for (const stream of [process.stdout, process.stderr]) {
@@ -34,11 +34,11 @@ function watchPipes(): void {
 
 export const processIo: CliIo = {
   out: (line) => {
-    watchPipes();
+    quietOnBrokenPipe();
     process.stdout.write(line + '\n');
   },
   err: (line) => {
-    watchPipes();
+    quietOnBrokenPipe();
     process.stderr.write(line + '\n');
   },
 };

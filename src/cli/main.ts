@@ -3,7 +3,7 @@ import { errorMessage, isGatehouseError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { UsageError, resolveCommand } from './args.js';
 import { commands } from './commands.js';
-import { type CliIo, processIo } from './io.js';
+import { type CliIo, processIo, quietOnBrokenPipe } from './io.js';
 import { type CommandSpec, commandList, helpText, usageLine } from './usage.js';
 
 /**
@@ -68,6 +68,8 @@ function helpCommand(self: CommandSpec, argv: string[], io: CliIo): number {
 
 const invokedDirectly = process.argv[1] && /cli[\\/]main\.(js|ts)$/.test(process.argv[1]);
 if (invokedDirectly) {
+  // Before anything runs: log lines of long-running commands go to stderr without processIo.
+  quietOnBrokenPipe();
   runCli(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
