@@ -1,8 +1,8 @@
+import type { CommandNode } from './args.js';
 import type { CommandRun } from './io.js';
 
 /** A command or subcommand as `gatehouse help` and `--help` show it. */
-export interface CommandSpec {
-  name: string;
+export interface CommandSpec extends CommandNode {
   /** Other spellings of the name (e.g. neighbors). */
   aliases?: readonly string[];
   /** One line: what it does. */
