@@ -2,46 +2,34 @@ import { adminCall } from './admin-api.js';
 import { GatehouseError } from '../errors.js';
 import type { Neighbour } from '../lldp/neighbours.js';
 import { flagString, parseArgs, UsageError } from './args.js';
-import type { CliIo, CommandGroup } from './io.js';
-import { resolveConfig } from './serve.js';
-import { readServerLock } from './server-lock.js';
-
-const USAGE =
-  'gatehouse lldp neighbours [--json] | gatehouse lldp switch CHASSIS [--name N] [--rfs N] [--hfs N] [--room R]  (plus [--config FILE] [--data DIR])';
+import { type ConfigSource, configSource, locateServer } from './config-source.js';
+import type { CliIo, CommandRun } from './io.js';
 
 /**
  * `gatehouse lldp …`: the neighbour table lives in the running server's memory, so both
  * subcommands go through its admin API (found with the data directory's server lock).
  */
-export const lldpCommand: CommandGroup = {
-  name: 'lldp',
-  summary: USAGE,
-  async run(argv, io) {
-    const [sub, ...rest] = argv;
-    if (sub === 'neighbours' || sub === 'neighbors') return neighbours(rest, io);
-    if (sub === 'switch') return makeSwitch(rest, io);
-    throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'missing subcommand');
-  },
+export const lldp: CommandRun = async (argv, io) => {
+  const [sub, ...rest] = argv;
+  if (sub === 'neighbours' || sub === 'neighbors') return neighbours(rest, io);
+  if (sub === 'switch') return makeSwitch(rest, io);
+  throw new UsageError(sub ? `unknown command "${sub}"` : 'missing command');
 };
 
-function server(config: ReturnType<typeof resolveConfig>): string {
-  const lock = readServerLock(config.dataDir);
-  if (!lock) {
-    throw new GatehouseError(
-      'GH_NOT_FOUND',
-      `no Gatehouse server runs on ${config.dataDir}: LLDP neighbours live in the running server's memory (start it, or pass its --config/--data)`,
-    );
-  }
-  return lock.http;
-}
-
 async function call(
-  config: ReturnType<typeof resolveConfig>,
+  source: ConfigSource,
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const { status, json } = await adminCall(server(config), config.secrets.adminToken, method, path, body);
+  const server = await locateServer(source);
+  if (!server.http) {
+    throw new GatehouseError(
+      'GH_NOT_FOUND',
+      `no Gatehouse server runs on ${server.dataDir}: LLDP neighbours live in the running server's memory (start it, or pass its --config/--data)`,
+    );
+  }
+  const { status, json } = await adminCall(server.http, server.adminToken, method, path, body);
   if (status === 404 && path.endsWith('/neighbours') && json.code === undefined) {
     throw new GatehouseError(
       'GH_NOT_FOUND',
@@ -53,8 +41,7 @@ async function call(
 
 async function neighbours(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { values: ['config', 'data'], booleans: ['json'] });
-  const config = resolveConfig(flagString(args, 'config'), flagString(args, 'data'));
-  const { status, json } = await call(config, 'GET', '/api/v1/lldp/neighbours');
+  const { status, json } = await call(configSource(args), 'GET', '/api/v1/lldp/neighbours');
   if (status !== 200)
     throw new GatehouseError('GH_INTERNAL', `the server answered ${status}: ${String(json.error ?? '')}`);
   const list = (json.neighbours ?? []) as Neighbour[];
@@ -95,7 +82,6 @@ async function makeSwitch(argv: string[], io: CliIo): Promise<number> {
   const chassis = args.positionals[0];
   if (!chassis || args.positionals.length > 1)
     throw new UsageError('expected exactly one CHASSIS (see gatehouse lldp neighbours)');
-  const config = resolveConfig(flagString(args, 'config'), flagString(args, 'data'));
   const body: Record<string, unknown> = {};
   const name = flagString(args, 'name');
   if (name !== undefined) body.name = name;
@@ -109,7 +95,7 @@ async function makeSwitch(argv: string[], io: CliIo): Promise<number> {
   const room = flagString(args, 'room');
   if (room !== undefined) body.room = room;
   const { status, json } = await call(
-    config,
+    configSource(args),
     'POST',
     `/api/v1/lldp/neighbours/${encodeURIComponent(chassis)}/switch`,
     body,

@@ -5,20 +5,12 @@ import { createLogger } from '../log.js';
 import { PresenceClient } from '../presence/client.js';
 import { commandProbe, runHeartbeatLoop, shortHostname, systemShortHostname } from '../presence/heartbeat.js';
 import { flagString, type ParsedArgs, parseArgs, UsageError } from './args.js';
-import type { CliIo, CommandGroup } from './io.js';
+import type { CliIo, CommandRun } from './io.js';
 
 /**
  * Client side of presence, run on contestant machines (spec §9.4–9.5): the heartbeat daemon,
  * the fake-presence tool, and the login/logout calls the PAM hook makes.
  */
-const USAGE = `gatehouse presence <heartbeat|fake|login|logout> …
-  heartbeat [--interval S | --timeout S] [--hostname H] [--who CMD] [--id CMD]
-  fake LOGIN HOSTNAME [--every S]
-  login USER [HOSTNAME]      (exit 0: allowed; 1: refused, reason on stdout; 3: unreachable)
-  logout USER [HOSTNAME]     (same exit statuses)
- common: [--url URL] [--secret S | --secret-file FILE] [--host-header NAME] [--debug]
- env:    GATEHOUSE_PRESENCE_URL, GATEHOUSE_PRESENCE_SECRET, GATEHOUSE_PRESENCE_SECRET_FILE,
-         GATEHOUSE_PRESENCE_HOST, GATEHOUSE_PRESENCE_HOSTNAME`;
 
 const DEFAULT_URL = 'http://presencesync/';
 const DEFAULT_SECRET_FILE = '/etc/gatehouse/presencesync-pub.secret';
@@ -144,26 +136,20 @@ async function loginOrLogout(kind: 'login' | 'logout', argv: string[], io: CliIo
   return 1;
 }
 
-export const presenceCommand: CommandGroup = {
-  name: 'presence',
-  summary: 'presence client (heartbeat daemon, fake presence, PAM login/logout): gatehouse presence help',
-  async run(argv, io) {
-    const [sub, ...rest] = argv;
-    switch (sub) {
-      case 'heartbeat':
-        return heartbeat(rest);
-      case 'fake':
-        return fake(rest);
-      case 'login':
-      case 'logout':
-        return loginOrLogout(sub, rest, io);
-      case undefined:
-      case 'help':
-      case '--help':
-        io.out(USAGE);
-        return sub ? 0 : 2;
-      default:
-        throw new UsageError(`unknown presence command "${sub}"\n${USAGE}`);
-    }
-  },
+/** `gatehouse presence …`. Usage: commands.ts. */
+export const presence: CommandRun = async (argv, io) => {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'heartbeat':
+      return heartbeat(rest);
+    case 'fake':
+      return fake(rest);
+    case 'login':
+    case 'logout':
+      return loginOrLogout(sub, rest, io);
+    case undefined:
+      throw new UsageError('missing command');
+    default:
+      throw new UsageError(`unknown command "${sub}"`);
+  }
 };

@@ -1,16 +1,15 @@
 import fs from 'node:fs';
 import { errorMessage, ValidationError } from '../errors.js';
-import { UDB_OPERATIONS } from '../udb/operations.js';
+import { UDB_OPERATIONS } from '../udb/operation-names.js';
 import { flagString, type ParsedArgs, parseArgs, UsageError } from './args.js';
-import type { CliIo, CommandGroup } from './io.js';
+import { configSource } from './config-source.js';
+import type { CommandRun } from './io.js';
 import type { OperationArgs } from './operations.js';
-import { runOperation } from './run-operation.js';
-import { resolveConfig } from './serve.js';
+import { runOperationFrom } from './run-operation.js';
 
 const COMMON = ['config', 'data'] as const;
 
 interface Subcommand {
-  usage: string;
   values: readonly string[];
   booleans: readonly string[];
   /** Builds the operation's arguments; reads local files here, on the caller's side. */
@@ -36,8 +35,6 @@ function opFlags(args: ParsedArgs, drop: readonly string[] = []): Record<string,
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   batchimport: {
-    usage:
-      'gatehouse udb batchimport --file PATH [--type user|orga|root] [--pwdlen N] [--logins] [--passwords] [--update] [--ignore]',
     values: ['file', 'type', 'pwdlen'],
     booleans: ['logins', 'passwords', 'update', 'ignore'],
     operation: UDB_OPERATIONS.batchimport,
@@ -54,7 +51,6 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     },
   },
   pwdsheetdata: {
-    usage: 'gatehouse udb pwdsheetdata [--type user|orga|root]',
     values: ['type'],
     booleans: [],
     operation: UDB_OPERATIONS.pwdsheetdata,
@@ -64,7 +60,6 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     },
   },
   jsonimport: {
-    usage: 'gatehouse udb jsonimport FILE [--type user|orga|root] [--pwdlen N]',
     values: ['type', 'pwdlen'],
     booleans: [],
     operation: UDB_OPERATIONS.jsonimport,
@@ -78,7 +73,6 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     },
   },
   usermod: {
-    usage: 'gatehouse udb usermod LOGIN [--ssh-pubkey-file FILE] [--password PASSWORD]',
     values: ['ssh-pubkey-file', 'password'],
     booleans: [],
     operation: UDB_OPERATIONS.usermod,
@@ -92,40 +86,16 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   },
 };
 
-function usage(io: CliIo): number {
-  io.err('usage: gatehouse udb <command> [--config FILE] [--data DIR] [options]');
-  for (const sub of Object.values(SUBCOMMANDS)) io.err(`  ${sub.usage}`);
-  return 2;
-}
-
 /**
  * `gatehouse udb …`: the original UDB management commands (spec §7.6–7.8) with their flags
  * and output. Mutations go through the running server when one owns the data directory.
+ * Usage: commands.ts.
  */
-export const udbCommand: CommandGroup = {
-  name: 'udb',
-  summary:
-    'user database: gatehouse udb batchimport|pwdsheetdata|jsonimport|usermod [--config FILE] [--data DIR] …',
-  async run(argv, io) {
-    const [name, ...rest] = argv;
-    const sub = name ? SUBCOMMANDS[name] : undefined;
-    if (!sub || !Object.hasOwn(SUBCOMMANDS, name!)) {
-      if (name && name !== 'help' && name !== '--help') io.err(`gatehouse udb: unknown command "${name}"`);
-      return usage(io);
-    }
-    let args: ParsedArgs;
-    let opArgs: OperationArgs;
-    try {
-      args = parseArgs(rest, { values: [...COMMON, ...sub.values], booleans: sub.booleans });
-      opArgs = sub.build(args);
-    } catch (e) {
-      if (e instanceof UsageError) {
-        io.err(`gatehouse udb ${name}: ${e.message}\n  usage: ${sub.usage}`);
-        return 2;
-      }
-      throw e;
-    }
-    const config = resolveConfig(flagString(args, 'config'), flagString(args, 'data'));
-    return runOperation(sub.operation, opArgs, config, io);
-  },
+export const udb: CommandRun = async (argv, io) => {
+  const [name, ...rest] = argv;
+  if (!name) throw new UsageError('missing command');
+  if (!Object.hasOwn(SUBCOMMANDS, name)) throw new UsageError(`unknown command "${name}"`);
+  const sub = SUBCOMMANDS[name]!;
+  const args = parseArgs(rest, { values: [...COMMON, ...sub.values], booleans: sub.booleans });
+  return runOperationFrom(sub.operation, sub.build(args), configSource(args), io);
 };

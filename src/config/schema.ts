@@ -9,6 +9,7 @@ import { firewallConfigSchema } from '../nft/config.js';
 import { presenceConfigSchema, ssoConfigSchema } from '../presence/config.js';
 import { tftpConfigSchema } from '../tftp/config.js';
 import { udbConfigSchema } from '../udb/config.js';
+import { DEFAULT_DATA_DIR } from './defaults.js';
 import { networkConfigSchema } from './network.js';
 import { secretsConfigSchema } from './secrets.js';
 
@@ -20,7 +21,7 @@ import { secretsConfigSchema } from './secrets.js';
 export const configSchema = z
   .strictObject({
     /** Where the LMDB store lives. */
-    dataDir: z.string().default('./data'),
+    dataDir: z.string().default(DEFAULT_DATA_DIR),
     log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).prefault({}),
     /** Seed demo machines, users and switches when the store is empty. */
     demo: z.strictObject({ seed: z.boolean().default(true) }).prefault({}),

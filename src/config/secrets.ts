@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_ADMIN_TOKEN } from './defaults.js';
 
 const secret = z.string().min(1, 'a shared secret cannot be empty');
 
@@ -17,7 +18,7 @@ export const secretsConfigSchema = z
     presencesyncPub: secret.default('demo-presencesync-pub'),
     presencesyncSub: secret.default('demo-presencesync-sub'),
     /** Bearer token for the JSON admin API (/api/v1). */
-    adminToken: secret.default('demo-admin-token'),
+    adminToken: secret.default(DEFAULT_ADMIN_TOKEN),
   })
   .prefault({});
 

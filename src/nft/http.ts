@@ -3,7 +3,6 @@ import { errorMessage, isGatehouseError } from '../errors.js';
 import { requireAdmin } from '../http/admin-auth.js';
 import { readBody, sendJson } from '../http/respond.js';
 import type { Handler } from '../http/server.js';
-import type { FirewallService } from './service.js';
 
 /**
  * Admin API of the firewall on the default host (Bearer secrets.adminToken):
@@ -22,7 +21,23 @@ export function parseSwitch(v: unknown): boolean | undefined {
   return undefined;
 }
 
-export function firewallRoute(service: FirewallService, config: () => GatehouseConfig): Handler {
+/**
+ * What the route asks of the firewall. Declared here, where it is used, so the route depends on
+ * these calls only and the service (which mounts the route) is the one that looks down at it.
+ * Results are sent as JSON as they are.
+ */
+export interface FirewallControl {
+  status(): object;
+  check(): Promise<object>;
+  contestEnabled(): boolean;
+  allowedGroups(): readonly string[];
+  setContest(enabled: boolean, by: string): Promise<object>;
+  recompute(reason: string, opts: { force?: boolean }): Promise<object>;
+  bringUpAgain(reason: string): Promise<void>;
+  takeDown(reason: string): Promise<void>;
+}
+
+export function firewallRoute(service: FirewallControl, config: () => GatehouseConfig): Handler {
   return async (req, res, ctx) => {
     if (!requireAdmin(req, res, config())) return;
     const action = ctx.url.pathname.slice('/api/v1/firewall/'.length).replace(/\/$/, '');

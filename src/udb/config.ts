@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { GatehouseConfig } from '../config/index.js';
 
 /**
  * Logins refused at every save, besides the host's own system accounts (spec §7.1: the
@@ -56,12 +55,3 @@ export const udbConfigSchema = z
   .prefault({});
 
 export type UdbConfig = z.infer<typeof udbConfigSchema>;
-
-/**
- * The `udb` section of the running config. Until the section is wired into the root schema the
- * defaults apply; once it is, this just returns the validated section.
- */
-export function udbConfigOf(config: GatehouseConfig): UdbConfig {
-  const section = (config as unknown as { udb?: unknown }).udb;
-  return udbConfigSchema.parse(section ?? {});
-}

@@ -1,13 +1,13 @@
 import { type OperationArgs, type OperationContext, registerOperation } from '../cli/operations.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { parseBatchFile } from './batch-file.js';
-import { udbConfigOf } from './config.js';
 import { importRows } from './import-users.js';
 import { parseJsonImport } from './json-file.js';
 import { USER_GROUPS, type User, type UserGroup } from './model.js';
 import { generatePassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password.js';
 import { pythonTitle } from './title-case.js';
 import { UserWriter, udbTables } from './users.js';
+import { UDB_OPERATIONS } from './operation-names.js';
 import { ReservedLogins, validateUser } from './validate.js';
 
 /**
@@ -16,12 +16,7 @@ import { ReservedLogins, validateUser } from './validate.js';
  * Arguments arrive as the CLI parsed them, or from any admin API caller, so each is checked
  * again here. Names are those of `src/cli/udb.ts`.
  */
-export const UDB_OPERATIONS = {
-  batchimport: 'udb-batchimport',
-  pwdsheetdata: 'udb-pwdsheetdata',
-  jsonimport: 'udb-jsonimport',
-  usermod: 'udb-usermod',
-} as const;
+export { UDB_OPERATIONS };
 
 function flagBool(args: OperationArgs, name: string): boolean {
   const v = args.flags[name];
@@ -65,7 +60,7 @@ function fileArg(args: OperationArgs, key: string, what: string): string {
 }
 
 function reservedFor(ctx: OperationContext): ReservedLogins {
-  return new ReservedLogins(udbConfigOf(ctx.config));
+  return new ReservedLogins(ctx.config.udb);
 }
 
 registerOperation({
@@ -119,7 +114,7 @@ registerOperation({
         pwdlen,
         update: flagBool(args, 'update'),
         ignore: flagBool(args, 'ignore'),
-        batchSize: udbConfigOf(ctx.config).importBatchSize,
+        batchSize: ctx.config.udb.importBatchSize,
       },
       { store: ctx.store, tables: udbTables(ctx.store), reserved, output },
     );

@@ -8,7 +8,6 @@ import { SyncHub } from '../sync/hub.js';
 import { createSyncVhost } from '../sync/vhost.js';
 import { udbAdminDirectory } from './admin-directory.js';
 import { addUdbRoutes } from './admin-routes.js';
-import { udbConfigOf } from './config.js';
 import { seedDemoUsers } from './demo.js';
 import { connectUserFeed, userResume } from './feed.js';
 import { udbRpcMethods } from './rpc.js';
@@ -49,7 +48,7 @@ export class UdbService implements Service {
     const { ctx } = this;
     const cfg = () => this.config;
     if (cfg().demo.seed) {
-      const added = await seedDemoUsers(ctx.store, this.tables, new ReservedLogins(udbConfigOf(cfg())));
+      const added = await seedDemoUsers(ctx.store, this.tables, new ReservedLogins(cfg().udb));
       if (added > 0) this.logger.info('udb.demo_seeded', { users: added });
     }
     this.unsubscribe = connectUserFeed(ctx.store, this.tables, this.hub);
@@ -94,7 +93,7 @@ export class UdbService implements Service {
       }),
       ctx.store,
       this.tables,
-      () => new ReservedLogins(udbConfigOf(cfg())),
+      () => new ReservedLogins(cfg().udb),
     ).mount(ctx.routes);
     this.logger.info('udb.started', { users: this.hub.records().length });
   }
@@ -111,6 +110,6 @@ export class UdbService implements Service {
 }
 
 export function udbServiceFactory(ctx: ServiceContext): Service | undefined {
-  if (!udbConfigOf(ctx.config).enabled) return undefined;
+  if (!ctx.config.udb.enabled) return undefined;
   return new UdbService(ctx);
 }

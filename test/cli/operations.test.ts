@@ -30,7 +30,10 @@ function captureIo() {
 t.test('without a running server an operation writes the store directly', async (t) => {
   const config = defaultConfig({ dataDir: tempDir(t) });
   const { io, out } = captureIo();
-  t.equal(await runOperation('test-note', { positionals: ['a'], flags: { text: 'hi' }, files: {} }, config, io), 0);
+  t.equal(
+    await runOperation('test-note', { positionals: ['a'], flags: { text: 'hi' }, files: {} }, config, io),
+    0,
+  );
   t.same(out, ['stored a']);
 });
 
@@ -40,13 +43,26 @@ t.test('with a running server the operation runs inside it and its feed sees the
   const seen: string[] = [];
   gh.app.store.subscribe((evs) => seen.push(...evs.map((e) => String(e.after))));
   const { io, out, err } = captureIo();
-  const code = await runOperation('test-note', { positionals: ['b'], flags: {}, files: { input: 'from file' } }, gh.config, io);
+  const code = await runOperation(
+    'test-note',
+    { positionals: ['b'], flags: {}, files: { input: 'from file' } },
+    gh.config,
+    io,
+  );
   t.equal(code, 0);
   t.same(out, ['stored b']);
   t.match(err.join('\n'), /notes: 1\/1/);
   t.same(seen, ['from file'], 'the server published the change');
   const failing = captureIo();
-  t.equal(await runOperation('test-note', { positionals: ['c'], flags: { fail: true }, files: {} }, gh.config, failing.io), 1);
+  t.equal(
+    await runOperation(
+      'test-note',
+      { positionals: ['c'], flags: { fail: true }, files: {} },
+      gh.config,
+      failing.io,
+    ),
+    1,
+  );
   t.match(failing.err.join('\n'), /asked to fail/);
 });
 

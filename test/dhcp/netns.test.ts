@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { leasesCommand } from '../../src/cli/leases.js';
+import { leases } from '../../src/cli/leases.js';
 import { machinesTable } from '../../src/mdb/model.js';
 import { allMigrations } from '../../src/migrations.js';
 import { Store } from '../../src/store/index.js';
@@ -318,7 +318,7 @@ t.test(
       t.equal(env.ip, alienIp, 'a fresh DISCOVER after the restart gets the same address');
       const out: string[] = [];
       t.equal(
-        await leasesCommand.run(['--data', dataDir, '--json'], { out: (l) => out.push(l), err: () => {} }),
+        await leases(['--data', dataDir, '--json'], { out: (l) => out.push(l), err: () => {} }),
         0,
       );
       const listed = (

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
-import { leasesCommand } from '../../src/cli/leases.js';
+import { leases } from '../../src/cli/leases.js';
 import type { GatehouseConfigInput } from '../../src/config/index.js';
 import { leasesTable, stateTable } from '../../src/dhcp/lease-store.js';
 import type { DhcpServer } from '../../src/dhcp/server.js';
@@ -221,11 +221,11 @@ t.test('leases survive a restart; `gatehouse leases` lists them', async (t) => {
   await h2.gh.app.stop();
   const out: string[] = [];
   const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(`ERR ${l}`) };
-  t.equal(await leasesCommand.run(['--data', dataDir, '--json'], io), 0);
+  t.equal(await leases(['--data', dataDir, '--json'], io), 0);
   const json = JSON.parse(out.join('\n')) as { leases: Array<Record<string, unknown>> };
   t.match(json.leases, [{ ip: addr, mac, state: 'bound', status: 'active', hostname: 'box1' }]);
   out.length = 0;
-  t.equal(await leasesCommand.run(['--data', dataDir], io), 0);
+  t.equal(await leases(['--data', dataDir], io), 0);
   t.match(out[0], /^ADDRESS\s+MAC\s+STATUS\s+EXPIRES/);
   t.match(out[1], new RegExp(`^${addr.replace(/\./g, '\\.')}\\s+${mac}\\s+active\\s+`));
 });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { GatehouseError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { decodeMessages } from './message.js';
-import type { EventHandlers, EventStream, EventStreamStats, SubscriptionSpec } from './subscription.js';
+import type { EventHandlers, EventStream, EventStreamStats, SubscriptionSpec } from './event-stream.js';
 
 /**
  * An event subscription whose socket lives in a child process (pump-child.ts).
