@@ -17,6 +17,7 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import type { BootProgress } from '../boot/progress.js';
 import type { Worker } from 'node:worker_threads';
 import { parseListen } from '../config/listen.js';
 import { errorMessage, GatehouseError } from '../errors.js';
@@ -60,6 +61,8 @@ export interface TftpServerOptions {
   now?: () => number;
   /** The worker entry module; defaults to transfer-worker beside this module (.ts or .js alike). */
   workerUrl?: URL;
+  /** Boot progress (src/boot): a completed transfer is the client's `tftpDone`. */
+  boot?: BootProgress;
 }
 
 const LISTEN_RCVBUF = 4 * 1024 * 1024;
@@ -83,6 +86,7 @@ export class TftpServer {
   private stopped = false;
   private readonly now: () => number;
   private readonly workerUrl: URL;
+  private readonly boot: BootProgress | undefined;
 
   constructor(
     config: TftpConfig,
@@ -93,6 +97,7 @@ export class TftpServer {
     this.cfg = config;
     this.now = options.now ?? (() => performance.now());
     this.workerUrl = options.workerUrl ?? defaultWorkerUrl();
+    this.boot = options.boot;
     this.cache = new FileCache(config.cacheBytes);
     this.metrics = new TftpMetrics(metrics);
     this.limited = new LogLimiter(logger);
@@ -398,6 +403,7 @@ export class TftpServer {
     this.metrics.active.set(this.slots.size);
     this.metrics.transfers.inc({ result });
     this.metrics.duration.observe({ result }, seconds);
+    if (result === 'ok') this.boot?.record(t.spec.client.address, 'tftpDone', Date.now());
     // A client that never acknowledged anything may be a flood of spoofed requests: rate-limit those.
     if (wasConfirmed || result === 'shutdown') this.logger.info('tftp.transfer', fields);
     else this.limited.log('info', 'tftp.transfer', fields);

@@ -1,3 +1,5 @@
+import type { BootProgress } from '../../boot/progress.js';
+import { bootProgressOf } from '../../boot/service.js';
 import type { GatehouseConfig } from '../../config/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Counter } from '../../metrics.js';
@@ -26,6 +28,7 @@ export class NetbootService implements Service {
   private readonly view: NetbootView;
   private readonly requests: Counter<'endpoint' | 'outcome'>;
   private readonly files: Counter<'result'>;
+  private readonly boot: BootProgress | undefined;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -33,6 +36,7 @@ export class NetbootService implements Service {
   ) {
     this.config = ctx.config;
     this.view = new NetbootView(ctx.store);
+    this.boot = bootProgressOf(ctx.services);
     this.requests = ctx.metrics.counter(
       'gatehouse_netboot_requests_total',
       'netboot requests by endpoint and outcome (boot, unknown, faulty, no_rfs, registered, register_failed, …)',
@@ -127,6 +131,7 @@ export class NetbootService implements Service {
     if (mac !== undefined) {
       const boot = bootAnswer(mac, this.view.current(), netboot);
       const outcome: BootOutcome = boot.outcome;
+      this.boot?.record(mac, 'bootScript', Date.now());
       answer('boot', outcome, boot.script, { mac: boot.mac, hostname: boot.hostname });
       return;
     }
