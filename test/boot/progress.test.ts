@@ -51,7 +51,7 @@ t.test('onChange: live listeners, unsubscribe, a throwing listener harms nobody'
   t.same(seen, [`${A} bootScript`]);
 });
 
-t.test('memory is bounded: past maxEntries the machine updated longest ago goes', async (t) => {
+t.test('memory is bounded: past maxEntries the machine updated longest ago goes', async () => {
   fc.assert(
     fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 300 }), (ids) => {
       const p = new BootProgress({ maxEntries: 10 });
