@@ -261,6 +261,7 @@ export class DhcpServer implements Service {
     }
     this.logger.info('dhcp.started', {
       interfaces: this.transports.map((t) => t.iface ?? `relay-only ${this.config.dhcp.listen}`),
+      kernelFiltered: this.transports.filter((t) => t instanceof InterfaceSocket && t.filter.attached).length,
       alienRange: `${formatIp(this.plan.alien.start)}-${formatIp(this.plan.alien.end)}`,
       leases: records.length,
       knownHosts: this.hosts.size,
@@ -292,6 +293,13 @@ export class DhcpServer implements Service {
           onError,
         });
         this.transports.push(t);
+        if (!t.filter.attached)
+          this.logger.warn('dhcp.socket_filter_unavailable', {
+            interface: name,
+            reason: t.filter.reason,
+            effect:
+              'every UDP datagram of the interface (TFTP, DNS…) is read by the DHCP socket and counts in its overload estimate; in a boot storm DISCOVERs may be shed',
+          });
         if (t.addresses().length === 0)
           this.logger.warn('dhcp.interface_without_address', { interface: name });
       }
