@@ -30,7 +30,8 @@ import { LeaseEngine, type LeaseOp } from './leases.js';
 import { type DhcpRequest, readRequest, relayAgentSummary } from './options.js';
 import { type DhcpPlan, buildPlan } from './plan.js';
 import { type Decision, type ReplyDecision, decide, isIpxe } from './policy.js';
-import { DhcpSummary } from './summary.js';
+import { type DhcpSecond, dhcpSecond } from './summary.js';
+import { PeriodSummary } from '../log-summary.js';
 import { type Destination, buildReply } from './reply.js';
 import { type Inbound, InterfaceSocket, RelaySocket, type Transport, openPortGuard } from './transport.js';
 
@@ -120,7 +121,7 @@ export class DhcpServer implements Service {
    * `dhcp.summary` line of each second counts every one (docs/dhcp.md, issue 13).
    */
   private readonly replyLimiter: LogLimiter;
-  private readonly summary: DhcpSummary;
+  private readonly summary: PeriodSummary<DhcpSecond>;
   private readonly boot: BootProgress | undefined;
   private readonly m: DhcpMetrics;
   private readonly now: () => number;
@@ -154,7 +155,7 @@ export class DhcpServer implements Service {
     this.logger = opts.logger.child({ part: 'dhcp' });
     this.limiter = new LogLimiter(this.logger);
     this.replyLimiter = new LogLimiter(this.logger, 20, 'debug');
-    this.summary = new DhcpSummary(this.logger);
+    this.summary = new PeriodSummary(this.logger, 'dhcp.summary', dhcpSecond);
     this.boot = opts.boot;
     this.now = opts.now ?? Date.now;
     this.hosts = new HostMap(opts.store);

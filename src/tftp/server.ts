@@ -18,6 +18,7 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { BootProgress } from '../boot/progress.js';
+import { PeriodSummary } from '../log-summary.js';
 import type { Worker } from 'node:worker_threads';
 import { parseListen } from '../config/listen.js';
 import { errorMessage, GatehouseError } from '../errors.js';
@@ -87,6 +88,8 @@ export class TftpServer {
   private readonly now: () => number;
   private readonly workerUrl: URL;
   private readonly boot: BootProgress | undefined;
+  /** `tftp.summary`: transfers ended each second (the per-transfer lines stay). */
+  private readonly summary: PeriodSummary<{ ok: number; failed: number; bytes: number }>;
 
   constructor(
     config: TftpConfig,
@@ -98,6 +101,7 @@ export class TftpServer {
     this.now = options.now ?? (() => performance.now());
     this.workerUrl = options.workerUrl ?? defaultWorkerUrl();
     this.boot = options.boot;
+    this.summary = new PeriodSummary(logger, 'tftp.summary', () => ({ ok: 0, failed: 0, bytes: 0 }));
     this.cache = new FileCache(config.cacheBytes);
     this.metrics = new TftpMetrics(metrics);
     this.limited = new LogLimiter(logger);
@@ -116,6 +120,7 @@ export class TftpServer {
   }
 
   async start(): Promise<void> {
+    this.summary.start();
     for (const entry of this.cfg.listen) {
       const { host, port } = parseListen(entry);
       const family = isIPv6(host) ? 'udp6' : 'udp4';
@@ -234,6 +239,7 @@ export class TftpServer {
       this.listeners.splice(0).map((l) => new Promise<void>((resolve) => l.socket.close(() => resolve()))),
     );
     this.cache.clear();
+    this.summary.stop();
   }
 
   /** Creates, grows or shrinks the worker pool to what `tftp.workers` asks for. */
@@ -403,7 +409,12 @@ export class TftpServer {
     this.metrics.active.set(this.slots.size);
     this.metrics.transfers.inc({ result });
     this.metrics.duration.observe({ result }, seconds);
-    if (result === 'ok') this.boot?.record(t.spec.client.address, 'tftpDone', Date.now());
+    if (result === 'ok') {
+      this.boot?.record(t.spec.client.address, 'tftpDone', Date.now());
+      this.summary.c.ok++;
+      this.summary.c.bytes += typeof fields.bytes === 'number' ? fields.bytes : 0;
+    } else if (result !== 'shutdown') this.summary.c.failed++;
+    this.summary.touch();
     // A client that never acknowledged anything may be a flood of spoofed requests: rate-limit those.
     if (wasConfirmed || result === 'shutdown') this.logger.info('tftp.transfer', fields);
     else this.limited.log('info', 'tftp.transfer', fields);

@@ -114,6 +114,21 @@ t.test(
       configFile,
     ]);
     t.match(table.stdout, /^total\s+0\s+0\s+0\s+1\s+1$/m, 'the table totals it');
+    // The storm's log: one summary line a second per protocol, with what happened.
+    await gh.waitForLog((l) => l.event === 'dhcp.summary' && Number(l.ipxe) > 0, 3000);
+    const dhcp = gh.logs.filter((l) => l.event === 'dhcp.summary');
+    const sum = (k: string) => dhcp.reduce((n, l) => n + Number(l[k] ?? 0), 0);
+    t.same(
+      { pxe: sum('pxe'), ipxe: sum('ipxe'), offer: sum('offer'), ack: sum('ack') },
+      { pxe: 2, ipxe: 2, offer: 2, ack: 2 },
+      'dhcp.summary: both DORAs, PXE then iPXE',
+    );
+    t.match(await gh.waitForLog((l) => l.event === 'tftp.summary', 3000), {
+      ok: 1,
+      failed: 0,
+      bytes: 20_000,
+    });
+    t.match(await gh.waitForLog((l) => l.event === 'netboot.summary', 3000), { boot: 1 });
     const metrics = await lan.gw.exec('curl', ['-sS', 'http://127.0.0.1/metrics']);
     t.match(metrics.stdout, /^gatehouse_boot_machines\{phase="bootScript"\} 1$/m, 'the gauge counts it');
   },
