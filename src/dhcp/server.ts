@@ -50,13 +50,15 @@ class LogLimiter {
     private readonly suppressedLevel: 'debug' | 'warn' = 'warn',
   ) {}
 
-  log(
-    level: 'debug' | 'info' | 'warn',
-    event: string,
-    fields: Record<string, unknown>,
-    now: number,
-    bucket = event,
-  ): void {
+  log(level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, unknown>, now: number): void {
+    if (this.allow(event, now)) this.logger[level](event, fields);
+  }
+
+  /**
+   * Whether one more line of `bucket` may be written now (counted as written if so); callers
+   * that build costly fields ask first.
+   */
+  allow(bucket: string, now: number): boolean {
     let w = this.windows.get(bucket);
     if (!w || now - w.start >= 1000) {
       if (w && w.suppressed > 0)
@@ -66,10 +68,10 @@ class LogLimiter {
     }
     if (w.count >= this.perSecond) {
       w.suppressed++;
-      return;
+      return false;
     }
     w.count++;
-    this.logger[level](event, fields);
+    return true;
   }
 }
 
@@ -542,7 +544,7 @@ export class DhcpServer implements Service {
       transport.send(plan.to, serverId, encoded.bytes, IP_UDP_HEADROOM);
       this.m.replies.cell(type, kase).n++;
     }
-    if (this.logLevel > LOG_LEVEL.info) return;
+    if (this.logLevel > LOG_LEVEL.info || !this.replyLimiter.allow('dhcp.reply', now)) return;
     const fields: Record<string, unknown> = {
       mac: req.mac,
       xid: req.packet.xid.toString(16),
@@ -566,7 +568,7 @@ export class DhcpServer implements Service {
     if (req.packet.giaddr) fields.giaddr = formatIp(req.packet.giaddr);
     if (req.relayAgentInfo) fields.relayAgent = relayAgentSummary(req.relayAgentInfo);
     if (encoded.dropped.length > 0) fields.optionsDropped = encoded.dropped;
-    this.replyLimiter.log('info', `dhcp.${type.toLowerCase()}`, fields, now, 'dhcp.reply');
+    this.logger.info(`dhcp.${type.toLowerCase()}`, fields);
   }
 
   private dropped(
