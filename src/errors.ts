@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'GH_NETLINK'
   | 'GH_LISTEN_FAILED'
   | 'GH_PERMISSION'
+  | 'GH_SOCKET_FILTER'
   | 'GH_INTERNAL'
   | (string & {});
 

@@ -1,3 +1,4 @@
+import { bootServiceFactory } from './boot/service.js';
 import { netbootService } from './http/netboot/service.js';
 import { lldpService } from './lldp/service.js';
 import { mdbServiceFactory } from './mdb/service.js';
@@ -16,6 +17,8 @@ import { udbServiceFactory } from './udb/service.js';
  */
 export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>> = [
   mdbServiceFactory,
+  // Before the services that report boot progress into it (DHCP, TFTP, netboot).
+  bootServiceFactory,
   tftpServiceFactory,
   dnsServiceFactory,
   dhcpService,

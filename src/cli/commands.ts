@@ -113,6 +113,19 @@ export const commands: readonly CommandSpec[] = [
     load: () => import('./leases.js').then((m) => m.leases),
   },
   {
+    name: 'boot',
+    summary: "boot progress of every machine, by room and phase, from the running server's memory",
+    common: STORE,
+    load: () => import('./boot.js').then((m) => m.boot),
+    subcommands: [
+      {
+        name: 'status',
+        summary: 'machines in each phase (DHCP PXE, TFTP done, iPXE DHCP, boot script) by room',
+        args: '[--json]',
+      },
+    ],
+  },
+  {
     name: 'lldp',
     summary: "LLDP neighbours, from the running server's memory",
     common: STORE,

@@ -155,7 +155,8 @@ function drop(reason: DropReason, extra: Omit<Drop, 'action' | 'reason'> = {}): 
   return { action: 'drop', reason, ...extra };
 }
 
-function isIpxe(req: DhcpRequest): boolean {
+/** The request comes from iPXE (user class `iPXE` or option 175), not from a PXE ROM. */
+export function isIpxe(req: DhcpRequest): boolean {
   return req.ipxe !== undefined || req.userClasses.includes('iPXE');
 }
 

@@ -5,6 +5,8 @@
  * argument is in leases.ts and docs/dhcp.md). One log line per transaction, metrics for
  * everything dropped.
  */
+import type { BootProgress } from '../boot/progress.js';
+import { bootProgressOf } from '../boot/service.js';
 import type { GatehouseConfig } from '../config/index.js';
 import { parseListen } from '../config/listen.js';
 import { errorMessage } from '../errors.js';
@@ -25,37 +27,51 @@ import {
   writeEngineState,
 } from './lease-store.js';
 import { LeaseEngine, type LeaseOp } from './leases.js';
-import { readRequest, relayAgentSummary } from './options.js';
+import { type DhcpRequest, readRequest, relayAgentSummary } from './options.js';
 import { type DhcpPlan, buildPlan } from './plan.js';
-import { type Decision, type ReplyDecision, decide } from './policy.js';
+import { type Decision, type ReplyDecision, decide, isIpxe } from './policy.js';
+import { type DhcpSecond, dhcpSecond } from './summary.js';
+import { PeriodSummary } from '../log-summary.js';
 import { type Destination, buildReply } from './reply.js';
 import { type Inbound, InterfaceSocket, RelaySocket, type Transport, openPortGuard } from './transport.js';
 
 /** Room for the IPv4 + UDP headers a raw transport writes in front of each reply. */
 const IP_UDP_HEADROOM = 28;
 
-/** At most `perSecond` lines per event name; the rest are counted and summarised. */
+/**
+ * At most `perSecond` lines per bucket (the event name unless given); the rest are counted and
+ * summarised in a `dhcp.log_suppressed` line at `suppressedLevel`.
+ */
 class LogLimiter {
   private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
   constructor(
     private readonly logger: Logger,
     private readonly perSecond = 20,
+    private readonly suppressedLevel: 'debug' | 'warn' = 'warn',
   ) {}
 
   log(level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, unknown>, now: number): void {
-    let w = this.windows.get(event);
+    if (this.allow(event, now)) this.logger[level](event, fields);
+  }
+
+  /**
+   * Whether one more line of `bucket` may be written now (counted as written if so); callers
+   * that build costly fields ask first.
+   */
+  allow(bucket: string, now: number): boolean {
+    let w = this.windows.get(bucket);
     if (!w || now - w.start >= 1000) {
       if (w && w.suppressed > 0)
-        this.logger.warn('dhcp.log_suppressed', { event: event, lines: w.suppressed });
+        this.logger[this.suppressedLevel]('dhcp.log_suppressed', { event: bucket, lines: w.suppressed });
       w = { start: now, count: 0, suppressed: 0 };
-      this.windows.set(event, w);
+      this.windows.set(bucket, w);
     }
     if (w.count >= this.perSecond) {
       w.suppressed++;
-      return;
+      return false;
     }
     w.count++;
-    this.logger[level](event, fields);
+    return true;
   }
 }
 
@@ -91,6 +107,8 @@ export interface DhcpServerOptions {
   metrics: Metrics;
   /** Clock (tests). */
   now?: () => number;
+  /** Boot progress (src/boot): PXE and iPXE DISCOVERs/REQUESTs, addresses handed out. */
+  boot?: BootProgress;
 }
 
 export class DhcpServer implements Service {
@@ -100,6 +118,13 @@ export class DhcpServer implements Service {
   private readonly store: Store;
   private readonly logger: Logger;
   private readonly limiter: LogLimiter;
+  /**
+   * Per-reply lines (`dhcp.offer`, `dhcp.ack`, `dhcp.nak`): 20 a second in all; the
+   * `dhcp.summary` line of each second counts every one (docs/dhcp.md, issue 13).
+   */
+  private readonly replyLimiter: LogLimiter;
+  private readonly summary: PeriodSummary<DhcpSecond>;
+  private readonly boot: BootProgress | undefined;
   private readonly m: DhcpMetrics;
   private readonly now: () => number;
   private readonly hosts: HostMap;
@@ -131,6 +156,9 @@ export class DhcpServer implements Service {
     this.store = opts.store;
     this.logger = opts.logger.child({ part: 'dhcp' });
     this.limiter = new LogLimiter(this.logger);
+    this.replyLimiter = new LogLimiter(this.logger, 20, 'debug');
+    this.summary = new PeriodSummary(this.logger, 'dhcp.summary', dhcpSecond);
+    this.boot = opts.boot;
     this.now = opts.now ?? Date.now;
     this.hosts = new HostMap(opts.store);
     this.writer = new StoreLeaseWriter(opts.store, this.logger);
@@ -227,6 +255,7 @@ export class DhcpServer implements Service {
       });
     }
     await writeEngineState(this.store, this.engineState(true, now));
+    this.summary.start();
     try {
       await this.openTransports();
     } catch (e) {
@@ -235,6 +264,7 @@ export class DhcpServer implements Service {
     }
     this.logger.info('dhcp.started', {
       interfaces: this.transports.map((t) => t.iface ?? `relay-only ${this.config.dhcp.listen}`),
+      kernelFiltered: this.transports.filter((t) => t instanceof InterfaceSocket && t.filter.attached).length,
       alienRange: `${formatIp(this.plan.alien.start)}-${formatIp(this.plan.alien.end)}`,
       leases: records.length,
       knownHosts: this.hosts.size,
@@ -266,6 +296,13 @@ export class DhcpServer implements Service {
           onError,
         });
         this.transports.push(t);
+        if (!t.filter.attached)
+          this.logger.warn('dhcp.socket_filter_unavailable', {
+            interface: name,
+            reason: t.filter.reason,
+            effect:
+              'every UDP datagram of the interface (TFTP, DNS…) is read by the DHCP socket and counts in its overload estimate; in a boot storm DISCOVERs may be shed',
+          });
         if (t.addresses().length === 0)
           this.logger.warn('dhcp.interface_without_address', { interface: name });
       }
@@ -290,6 +327,8 @@ export class DhcpServer implements Service {
 
   private shed(iface: string, count: number, delayMs: number): void {
     this.m.dropped.add('overload-shed', '', count);
+    this.summary.c.shed += count;
+    this.summary.touch();
     this.limiter.log(
       'warn',
       'dhcp.overload',
@@ -337,6 +376,7 @@ export class DhcpServer implements Service {
       await new Promise<void>((resolve) => g.close(() => resolve()));
     }
     this.hosts.stop();
+    this.summary.stop();
     if (!this.engine) return;
     try {
       await this.writer.close();
@@ -422,7 +462,9 @@ export class DhcpServer implements Service {
       return;
     }
     const req = read.request;
-    this.receivedByType[req.packet.options.get(53)?.[0] ?? 0]!.n++;
+    const type = req.packet.options.get(53)?.[0] ?? 0;
+    this.receivedByType[type]!.n++;
+    this.count(type, req, now);
     const decision = decide(this.plan, this.hosts, this.engine, {
       req,
       now,
@@ -434,6 +476,23 @@ export class DhcpServer implements Service {
     if (op) this.engine.apply(op, now);
     if (decision.action === 'drop') this.dropped(decision, req.mac, inbound, now);
     else this.reply(decision, req, inbound, now);
+  }
+
+  /** The second's summary and the boot progress of a received message. */
+  private count(type: number, req: DhcpRequest, now: number): void {
+    const c = this.summary.c;
+    this.summary.touch();
+    if (type !== MSG.DISCOVER && type !== MSG.REQUEST) {
+      c.other++;
+      return;
+    }
+    if (type === MSG.DISCOVER) c.discover++;
+    else c.request++;
+    const ipxe = isIpxe(req);
+    if (ipxe) c.ipxe++;
+    else if (req.vendorClass?.startsWith('PXEClient')) c.pxe++;
+    else return;
+    if (this.boot && req.mac) this.boot.record(req.mac, ipxe ? 'dhcpIpxe' : 'dhcpPxe', now);
   }
 
   private transportFor(iface: string | undefined): Transport | undefined {
@@ -464,6 +523,9 @@ export class DhcpServer implements Service {
     const encoded = encodePacket(plan.message, { maxSize: plan.maxSize, headroom: IP_UDP_HEADROOM });
     const type = REPLY_TYPE[decision.action];
     const kase = decision.action === 'nak' ? decision.reason : decision.case;
+    this.summary.c[decision.action]++;
+    if (decision.action === 'ack' && decision.case !== 'inform' && req.mac)
+      this.boot?.learnAddress(req.mac, formatIp(decision.yiaddr));
     if (decision.action === 'ack' && decision.case === 'alien' && this.ackAfterCommit) {
       // The lease row is committed before the client hears of it (see lease-store.ts): a crash
       // then never leaves a client holding an address the restarted server thinks is free.
@@ -482,7 +544,7 @@ export class DhcpServer implements Service {
       transport.send(plan.to, serverId, encoded.bytes, IP_UDP_HEADROOM);
       this.m.replies.cell(type, kase).n++;
     }
-    if (this.logLevel > LOG_LEVEL.info) return;
+    if (this.logLevel > LOG_LEVEL.info || !this.replyLimiter.allow('dhcp.reply', now)) return;
     const fields: Record<string, unknown> = {
       mac: req.mac,
       xid: req.packet.xid.toString(16),
@@ -516,6 +578,7 @@ export class DhcpServer implements Service {
     now: number,
   ): void {
     this.m.dropped.cell(decision.reason).n++;
+    this.summary.c.dropped++;
     if (decision.reason === 'pool-exhausted') this.m.exhausted.inc();
     const level = DROP_LEVEL[decision.reason] ?? 'debug';
     if (LOG_LEVEL[level] < this.logLevel) return;
@@ -537,6 +600,8 @@ export class DhcpServer implements Service {
 
   private malformed(reason: string, detail: string, inbound: Inbound, now: number): void {
     this.m.malformed.inc({ reason });
+    this.summary.c.malformed++;
+    this.summary.touch();
     this.limiter.log(
       'warn',
       'dhcp.malformed',
@@ -553,5 +618,11 @@ export class DhcpServer implements Service {
 
 export function dhcpService(ctx: ServiceContext): Service | undefined {
   if (!ctx.config.dhcp.enabled) return undefined;
-  return new DhcpServer({ config: ctx.config, store: ctx.store, logger: ctx.logger, metrics: ctx.metrics });
+  return new DhcpServer({
+    config: ctx.config,
+    store: ctx.store,
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+    boot: bootProgressOf(ctx.services),
+  });
 }

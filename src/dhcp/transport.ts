@@ -2,8 +2,11 @@
  * Sockets of the DHCP server.
  *
  * - `InterfaceSocket` (root): a raw IPPROTO_UDP socket bound to one served interface with
- *   SO_BINDTODEVICE. It receives every UDP datagram arriving on that interface (headers
- *   included, so we know where it was sent) and sends with IP_HDRINCL, so the reply leaves
+ *   SO_BINDTODEVICE. A raw UDP socket gets a copy of every UDP datagram arriving on that
+ *   interface (headers included, so we know where it was sent); a classic BPF filter
+ *   (src/net/socket-filter.ts) makes the kernel queue only those to the server port, so a boot
+ *   storm's TFTP ACKs and DNS queries never reach this queue nor the overload estimate (issue 13;
+ *   the choice is argued in docs/dhcp.md). It sends with IP_HDRINCL, so the reply leaves
  *   through that interface with that interface's address as source — which node:dgram cannot
  *   do on a multi-homed gateway. DHCP arriving on any other interface (the uplink) is never seen.
  * - `RelaySocket`: a plain UDP socket for the unprivileged default; it cannot tell the ingress
@@ -18,6 +21,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import raw, { type RawSocket } from 'raw-socket';
 import { GatehouseError, errorMessage } from '../errors.js';
+import { attachSocketFilter, udpDstPortProgram } from '../net/socket-filter.js';
 import { stopReceiving, type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
 import { BacklogEstimator } from './backlog.js';
 import { MSG, peekMessageType } from './codec.js';
@@ -109,8 +113,15 @@ export interface InterfaceSocketOptions {
   onError: TransportErrorHandler;
 }
 
+export type FilterState = { attached: true } | { attached: false; reason: string };
+
 export class InterfaceSocket implements Transport {
   readonly iface: string;
+  /**
+   * Whether the kernel filters for the server port. Without it (see socket-filter.ts for when)
+   * every UDP datagram of the interface is read and dropped here, and counts in the backlog.
+   */
+  readonly filter: FilterState;
   private readonly socket: RawSocket;
   private readonly wrap: NativeRawSocket;
   private readonly buffer = Buffer.alloc(RECV_BUFFER);
@@ -148,6 +159,12 @@ export class InterfaceSocket implements Transport {
         'GH_LISTEN_FAILED',
         `dhcp: cannot bind a raw socket to interface ${opts.name} (${errorMessage(e)}); check dhcp.interfaces`,
       );
+    }
+    try {
+      attachSocketFilter(this.socket, udpDstPortProgram(opts.serverPort));
+      this.filter = { attached: true };
+    } catch (e) {
+      this.filter = { attached: false, reason: errorMessage(e) };
     }
     this.setRecvBuffer(opts.recvBufferBytes);
     // raw-socket 1.8 reads one datagram per poll wakeup and, while the socket stays readable,
@@ -230,8 +247,8 @@ export class InterfaceSocket implements Transport {
     const { serverPort, onPacket, onError, name } = this.opts;
     try {
       const buf = this.buffer.subarray(0, len);
-      // Every UDP datagram of the interface lands here (DNS, TFTP, our own looped-back
-      // broadcasts): the port test is the cheap filter.
+      // With the socket filter only server-port datagrams arrive, except those queued before
+      // it was attached; without it, every UDP datagram of the interface (DNS, TFTP…).
       if (udpDstPort(buf) !== serverPort) return;
       const parsed = parseIpUdp(buf);
       if (!parsed.ok) {

@@ -205,6 +205,7 @@ export class TransferRunner {
       windowsize: s.info.windowsize,
       durationMs: Math.round(seconds * 1000),
       retransmittedBlocks: s.state.retransmittedBlocks,
+      dupAckRetransmits: s.state.dupAckRetransmits,
       result,
       ...detail,
     });

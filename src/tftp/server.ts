@@ -17,6 +17,8 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import type { BootProgress } from '../boot/progress.js';
+import { PeriodSummary } from '../log-summary.js';
 import type { Worker } from 'node:worker_threads';
 import { parseListen } from '../config/listen.js';
 import { errorMessage, GatehouseError } from '../errors.js';
@@ -60,6 +62,8 @@ export interface TftpServerOptions {
   now?: () => number;
   /** The worker entry module; defaults to transfer-worker beside this module (.ts or .js alike). */
   workerUrl?: URL;
+  /** Boot progress (src/boot): a completed transfer is the client's `tftpDone`. */
+  boot?: BootProgress;
 }
 
 const LISTEN_RCVBUF = 4 * 1024 * 1024;
@@ -83,6 +87,9 @@ export class TftpServer {
   private stopped = false;
   private readonly now: () => number;
   private readonly workerUrl: URL;
+  private readonly boot: BootProgress | undefined;
+  /** `tftp.summary`: transfers ended each second (the per-transfer lines stay). */
+  private readonly summary: PeriodSummary<{ ok: number; failed: number; bytes: number }>;
 
   constructor(
     config: TftpConfig,
@@ -93,6 +100,8 @@ export class TftpServer {
     this.cfg = config;
     this.now = options.now ?? (() => performance.now());
     this.workerUrl = options.workerUrl ?? defaultWorkerUrl();
+    this.boot = options.boot;
+    this.summary = new PeriodSummary(logger, 'tftp.summary', () => ({ ok: 0, failed: 0, bytes: 0 }));
     this.cache = new FileCache(config.cacheBytes);
     this.metrics = new TftpMetrics(metrics);
     this.limited = new LogLimiter(logger);
@@ -111,6 +120,7 @@ export class TftpServer {
   }
 
   async start(): Promise<void> {
+    this.summary.start();
     for (const entry of this.cfg.listen) {
       const { host, port } = parseListen(entry);
       const family = isIPv6(host) ? 'udp6' : 'udp4';
@@ -229,6 +239,7 @@ export class TftpServer {
       this.listeners.splice(0).map((l) => new Promise<void>((resolve) => l.socket.close(() => resolve()))),
     );
     this.cache.clear();
+    this.summary.stop();
   }
 
   /** Creates, grows or shrinks the worker pool to what `tftp.workers` asks for. */
@@ -398,6 +409,12 @@ export class TftpServer {
     this.metrics.active.set(this.slots.size);
     this.metrics.transfers.inc({ result });
     this.metrics.duration.observe({ result }, seconds);
+    if (result === 'ok') {
+      this.boot?.record(t.spec.client.address, 'tftpDone', Date.now());
+      this.summary.c.ok++;
+      this.summary.c.bytes += typeof fields.bytes === 'number' ? fields.bytes : 0;
+    } else if (result !== 'shutdown') this.summary.c.failed++;
+    this.summary.touch();
     // A client that never acknowledged anything may be a flood of spoofed requests: rate-limit those.
     if (wasConfirmed || result === 'shutdown') this.logger.info('tftp.transfer', fields);
     else this.limited.log('info', 'tftp.transfer', fields);

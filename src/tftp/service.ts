@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import type { GatehouseConfig } from '../config/index.js';
+import { bootProgressOf } from '../boot/service.js';
 import type { Service, ServiceContext } from '../service.js';
 import { TftpServer } from './server.js';
 
@@ -13,7 +14,9 @@ export class TftpService implements Service {
   readonly server: TftpServer;
 
   constructor(ctx: ServiceContext) {
-    this.server = new TftpServer(ctx.config.tftp, ctx.logger.child({ service: 'tftp' }), ctx.metrics);
+    this.server = new TftpServer(ctx.config.tftp, ctx.logger.child({ service: 'tftp' }), ctx.metrics, {
+      boot: bootProgressOf(ctx.services),
+    });
   }
 
   start(): Promise<void> {

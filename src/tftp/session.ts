@@ -137,8 +137,12 @@ export class Session implements WheelItem {
         return;
       }
       const wasConfirmed = this.state.confirmed;
+      const before = this.state.retransmittedBlocks;
       const step = this.state.onAck(block, now);
       if (!wasConfirmed && this.state.confirmed) this.hooks.confirmed(this);
+      // A re-acknowledgement after the client's own timeout retransmits (transfer.ts).
+      if (this.state.retransmittedBlocks !== before)
+        this.hooks.retransmitted(this.state.retransmittedBlocks - before);
       this.apply(step);
       return;
     }

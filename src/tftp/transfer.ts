@@ -6,8 +6,16 @@
  * so block 65536 goes out as 0 (the wrap tftp-hpa, atftp and curl expect). With a window of W
  * blocks (RFC 7440) an ACK names at most one block in flight as long as W < 65536.
  *
- * Sorcerer's apprentice (RFC 1350 erratum, RFC 1123 §4.2.3.1): a duplicate ACK never triggers a
- * retransmission, only the timer does; otherwise every delayed duplicate doubles the traffic.
+ * Sorcerer's apprentice (RFC 1350 erratum, RFC 1123 §4.2.3.1): a duplicate ACK that crossed our
+ * own retransmission must not trigger another one, or every delayed duplicate doubles the
+ * traffic for the rest of the transfer. But a duplicate ACK that arrives long after the window
+ * was last sent is the client's own timeout re-acknowledging (RFC 1350 §2: "the sender of the
+ * last ACK retransmits it"): the DATA after it was lost. Ignoring those left recovery to our
+ * backoff timer alone (1, 2, 4, 8 s): under 3 % loss, a block lost three times in a row stalled a
+ * transfer for 7 s while the client re-acknowledged every second and gave up (issue 13). So a
+ * duplicate ACK retransmits the window once it was last sent at least `dupAckHoldoffMs` ago: a
+ * crossing duplicate arrives within a round trip of our send and is still ignored, and at most
+ * one window goes out per holdoff, so duplicates can never multiply.
  */
 
 export interface TransferParams {
@@ -23,6 +31,14 @@ export interface TransferParams {
   retries: number;
   /** True when an OACK must be acknowledged (ACK 0) before DATA 1. */
   oack: boolean;
+}
+
+/**
+ * A duplicate ACK retransmits only when the window went out at least this long ago (and never
+ * sooner than half the first interval): far above a LAN round trip, below every client's timer.
+ */
+export function dupAckHoldoffMs(timeoutMs: number): number {
+  return Math.min(200, timeoutMs / 2);
 }
 
 /** Blocks `from..to` (internal numbers, inclusive), or the OACK. */
@@ -49,6 +65,10 @@ export class TransferState {
   /** Absolute time (ms, server clock) of the next retransmission. */
   deadline = Number.POSITIVE_INFINITY;
   retransmittedBlocks = 0;
+  /** Of those, sent because the client re-acknowledged (its timer) rather than by ours. */
+  dupAckRetransmits = 0;
+  /** When the current window (or the OACK) was last sent. */
+  private lastSendAt = Number.NEGATIVE_INFINITY;
   private interval: number;
   private timeoutsInARow = 0;
 
@@ -61,6 +81,7 @@ export class TransferState {
 
   start(now: number): StepResult {
     this.deadline = now + this.interval;
+    this.lastSendAt = now;
     if (this.awaitingOack) return { kind: 'send', send: { kind: 'oack' } };
     return { kind: 'send', send: this.window() };
   }
@@ -81,14 +102,16 @@ export class TransferState {
     if (this.awaitingOack) {
       if (wireBlock !== 0) return { kind: 'ignore' };
       this.awaitingOack = false;
+      this.lastSendAt = now;
       this.confirmed = true;
       this.progress(now);
       return { kind: 'send', send: this.window() };
     }
     const acked = this.resolve(wireBlock);
-    if (acked === undefined) return { kind: 'ignore' };
+    if (acked === undefined) return this.onDuplicate(wireBlock, now);
     this.confirmed = true;
     this.lastAcked = acked;
+    this.lastSendAt = now;
     if (acked === this.totalBlocks) {
       this.finished = true;
       this.deadline = Number.POSITIVE_INFINITY;
@@ -113,9 +136,28 @@ export class TransferState {
     // retransmitting faster than the client's timeout would keep it silent until we give up.
     this.interval = Math.min(this.interval * 2, Math.max(2 * this.p.timeoutMs, this.p.maxTimeoutMs));
     this.deadline = now + this.interval;
+    this.lastSendAt = now;
     if (this.awaitingOack) return { kind: 'send', send: { kind: 'oack' } };
     const send = this.window();
     this.retransmittedBlocks += send.to - send.from + 1;
+    return { kind: 'send', send };
+  }
+
+  /**
+   * An ACK of the block already acknowledged (see the module comment). Only the last
+   * acknowledged block counts (ACK 0 for the OACK's): an older one is stale, not a re-ACK.
+   */
+  private onDuplicate(wireBlock: number, now: number): StepResult {
+    if (wireBlock !== (this.lastAcked & 0xffff)) return { kind: 'ignore' };
+    if (now - this.lastSendAt < dupAckHoldoffMs(this.p.timeoutMs)) return { kind: 'ignore' };
+    this.lastSendAt = now;
+    // Our own timer restarts from this send (same interval: no backoff, the client is alive);
+    // the retry budget is not refilled, since nothing progressed.
+    this.deadline = now + this.interval;
+    const send = this.window();
+    const blocks = send.to - send.from + 1;
+    this.retransmittedBlocks += blocks;
+    this.dupAckRetransmits += blocks;
     return { kind: 'send', send };
   }
 

@@ -62,6 +62,40 @@ t.test("duplicate ACKs never cause a retransmission (no sorcerer's apprentice)",
   t.same(s.onAck(2, 5), data(3, 3));
 });
 
+t.test("a re-ACK after the client's own timeout retransmits the lost block at once (issue 13)", async (t) => {
+  const s = new TransferState(params({ size: 50_000, timeoutMs: 1000, maxTimeoutMs: 8000, retries: 5 }));
+  s.start(0);
+  for (let b = 1; b < 35; b++) s.onAck(b, b);
+  t.same(s.onAck(35, 100), data(36, 36), 'block 36 goes out (and is lost)');
+  t.same(
+    s.onAck(35, 150),
+    { kind: 'ignore' },
+    'a duplicate within the holdoff (crossing our send) is ignored',
+  );
+  t.same(s.onAck(35, 1100), data(36, 36), "the client's timeout re-ACK resends 36 at once");
+  t.equal(s.deadline, 2100, 'our timer restarts from that send, without backoff');
+  t.same(s.onAck(35, 1150), { kind: 'ignore' }, 'and its echo does not resend again');
+  t.same(s.onAck(34, 2200), { kind: 'ignore' }, 'an older ACK is stale, not a re-ACK');
+  t.same(s.onAck(35, 2100), data(36, 36), 'every further re-ACK after the holdoff resends');
+  t.equal(s.retransmittedBlocks, 2);
+  t.equal(s.dupAckRetransmits, 2);
+  t.same(s.onAck(36, 2101), data(37, 37), 'recovered');
+  t.same(s.onAck(36, 2102), { kind: 'ignore' }, "the duplicate of the recovered block's ACK is ignored");
+});
+
+t.test('re-ACKs never multiply the traffic: at most one window per holdoff', async () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { maxLength: 200 }), (times) => {
+      const s = new TransferState(params({ size: 50_000, timeoutMs: 1000, retries: 100 }));
+      s.start(0);
+      s.onAck(1, 0);
+      let sends = 0;
+      for (const at of [...times].sort((a, b) => a - b)) if (s.onAck(1, at).kind === 'send') sends++;
+      return sends <= Math.floor(5000 / 200) + 1;
+    }),
+  );
+});
+
 t.test('timeouts retransmit the window with exponential backoff, then give up', async (t) => {
   const s = new TransferState(params({ size: 5000, windowsize: 4, retries: 3 }));
   t.same(s.start(0), data(1, 4));

@@ -1,4 +1,7 @@
+import type { BootProgress } from '../../boot/progress.js';
+import { bootProgressOf } from '../../boot/service.js';
 import type { GatehouseConfig } from '../../config/index.js';
+import { PeriodSummary } from '../../log-summary.js';
 import { errorMessage } from '../../errors.js';
 import type { Counter } from '../../metrics.js';
 import type { Service, ServiceContext } from '../../service.js';
@@ -26,6 +29,9 @@ export class NetbootService implements Service {
   private readonly view: NetbootView;
   private readonly requests: Counter<'endpoint' | 'outcome'>;
   private readonly files: Counter<'result'>;
+  private readonly boot: BootProgress | undefined;
+  /** `netboot.summary`: scripts served each second, by endpoint (the per-request lines stay). */
+  private readonly summary: PeriodSummary<Record<Endpoint, number>>;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -33,6 +39,13 @@ export class NetbootService implements Service {
   ) {
     this.config = ctx.config;
     this.view = new NetbootView(ctx.store);
+    this.boot = bootProgressOf(ctx.services);
+    this.summary = new PeriodSummary(ctx.logger.child({ part: 'netboot' }), 'netboot.summary', () => ({
+      bootstrap: 0,
+      boot: 0,
+      register: 0,
+      other: 0,
+    }));
     this.requests = ctx.metrics.counter(
       'gatehouse_netboot_requests_total',
       'netboot requests by endpoint and outcome (boot, unknown, faulty, no_rfs, registered, register_failed, …)',
@@ -46,6 +59,7 @@ export class NetbootService implements Service {
   }
 
   async start(): Promise<void> {
+    this.summary.start();
     this.ctx.http.vhost('netboot', this.handle);
     const bootFiles = this.config.netboot.bootFiles;
     if (bootFiles.root) {
@@ -55,6 +69,7 @@ export class NetbootService implements Service {
   }
 
   async stop(): Promise<void> {
+    this.summary.stop();
     this.view.close();
   }
 
@@ -75,6 +90,8 @@ export class NetbootService implements Service {
     ) => {
       sendText(res, 200, script, IPXE_CONTENT_TYPE);
       this.requests.inc({ endpoint, outcome });
+      this.summary.c[endpoint]++;
+      this.summary.touch();
       ctx.logger.info('netboot.request', {
         endpoint,
         outcome,
@@ -127,6 +144,7 @@ export class NetbootService implements Service {
     if (mac !== undefined) {
       const boot = bootAnswer(mac, this.view.current(), netboot);
       const outcome: BootOutcome = boot.outcome;
+      this.boot?.record(mac, 'bootScript', Date.now());
       answer('boot', outcome, boot.script, { mac: boot.mac, hostname: boot.hostname });
       return;
     }
