@@ -220,9 +220,7 @@ export class PresencePersistence {
   private async write(): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.opts.store.write((tx) =>
-        writeState(tx, this.opts.state(), this.opts.now()),
-      );
+      await this.opts.store.write((tx) => writeState(tx, this.opts.state(), this.opts.now()));
     } catch (e) {
       // The next write compares with what the store holds, so nothing is lost but time.
       this.opts.logger.error('presence.save_failed', {

@@ -156,7 +156,13 @@ export class PresenceRules {
   state(): RulesState {
     const sessions: SessionState[] = [];
     for (const [login, e] of this.backlog)
-      sessions.push({ login, hostname: e.hostname, expires: e.expires, order: e.order, refreshed: e.refreshed });
+      sessions.push({
+        login,
+        hostname: e.hostname,
+        expires: e.expires,
+        order: e.order,
+        refreshed: e.refreshed,
+      });
     return { sessions, hosts: new Map(this.reverse) };
   }
 
