@@ -4,7 +4,8 @@
  * Workers start on demand: a transfer goes to an idle worker if there is one, else a new worker
  * is started while fewer than `max` exist, else it goes to the least-loaded one. A worker that is
  * still starting already takes transfers (its messages wait in its port), so a boot storm is not
- * served by the main thread while the first workers load. A worker idle for `idleMs` (60 s) ends:
+ * served by the main thread while the first workers load. A worker idle for `idleMs` (60 s; checked
+ * every idleMs/4) ends:
  * each thread holds ~10 MiB (its own V8 heap), which a gateway would otherwise keep all day after
  * the morning boot storm; the next transfer starts one again (a few tens of ms, during which its
  * messages wait in its port).
@@ -87,7 +88,7 @@ export class WorkerPool {
   constructor(private readonly opts: PoolOptions) {
     this.max = opts.max;
     this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
-    this.idleTimer = setInterval(() => this.endIdle(), Math.max(10, this.idleMs / 2));
+    this.idleTimer = setInterval(() => this.endIdle(), Math.max(10, this.idleMs / 4));
     this.idleTimer.unref();
   }
 
