@@ -4,7 +4,7 @@
  * worker per core), all started in the same run on loopback and measured in interleaved rounds.
  * Prints qps, loss, latency and peak RSS for each, and Gatehouse's ratios.
  *
- *   node --import tsx bench/dns/run.ts            # DURATION=5 ROUNDS=3 WORKERS=auto CLIENTS=8
+ *   node --import tsx bench/dns/run.ts            # DURATION=5 ROUNDS=3 WORKERS=<cores> CLIENTS=8
  *
  * The box is shared and noisy: compare figures of the same round, look at the ratios.
  */
@@ -23,10 +23,11 @@ const execFileP = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DURATION = Number(process.env.DURATION ?? 5);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const WORKERS = process.env.WORKERS ?? 'auto';
 const CLIENTS = Number(process.env.CLIENTS ?? 8);
 const OUTSTANDING = Number(process.env.OUTSTANDING ?? 400);
 const CORES = os.availableParallelism();
+// One UDP worker per core, as the other servers run (the appliance's `auto` leaves one core free).
+const WORKERS = process.env.WORKERS ?? String(CORES);
 const ONLY = process.env.ONLY?.split(',');
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ghdns-bench-'));

@@ -118,12 +118,23 @@ export const dnsConfigSchema = z
     /**
      * Processes answering UDP: 0 answers in the main process; N > 0 forks N workers that share
      * the UDP sockets (Node cluster) and receive each new zone snapshot over IPC; `auto` uses one
-     * per core. TCP, transfers and NOTIFY stay in the main process.
+     * per core beyond the first (see dnsWorkerCount). TCP, transfers and NOTIFY stay in the main
+     * process.
      */
     workers: z.union([z.number().int().min(0).max(256), z.literal('auto')]).default(0),
   })
   .prefault({});
 export type DnsConfig = z.infer<typeof dnsConfigSchema>;
+
+/**
+ * UDP worker processes for `dns.workers`. `auto` leaves one core to the main process (HTTP, DHCP,
+ * TCP DNS, the store) and forks a worker for each other core: none on a single core, one on two.
+ * Each worker is a whole Node process (~50 MiB RSS, ~12 MiB of it its own; docs/operations.md
+ * "Memory"), and on a small box a second one only competes with the main process for the cores.
+ */
+export function dnsWorkerCount(workers: DnsConfig['workers'], cores: number): number {
+  return workers === 'auto' ? Math.max(0, cores - 1) : workers;
+}
 export type StaticRecordConfig = z.infer<typeof staticRecord>;
 export type TsigKeyConfig = z.infer<typeof tsigKey>;
 export type SecondaryConfig = z.infer<typeof secondary>;

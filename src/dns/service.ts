@@ -2,6 +2,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { GatehouseConfig } from '../config/index.js';
 import { type HostPort, parseListen } from '../config/listen.js';
+import { dnsWorkerCount } from './config.js';
 import type { Logger } from '../log.js';
 import { MDB_TABLES, machinesTable } from '../mdb/model.js';
 import type { Counter, Gauge, Histogram } from '../metrics.js';
@@ -186,7 +187,7 @@ export class DnsService implements Service {
     await this.tcp.listen(addrs);
     // Port 0 (tests): UDP takes the port the kernel gave TCP, so one port number serves both.
     const bound: HostPort[] = this.tcp.addresses().map(parseListen);
-    const workers = cfg.dns.workers === 'auto' ? os.availableParallelism() : cfg.dns.workers;
+    const workers = dnsWorkerCount(cfg.dns.workers, os.availableParallelism());
     if (workers > 0) {
       this.pool = new WorkerPool(workers, this.logger, (d) => this.dnsMetrics.add(d));
       await this.pool.start(cfg, bound, this.snap!.zones, this.generation);

@@ -85,7 +85,10 @@ export class DnsTcpServer {
     this.perClient.set(peer, mine + 1);
     this.conns.add(socket);
     this.counters.connections(1);
-    let buf: Buffer = Buffer.alloc(0);
+    /** Bytes received and not yet framed, and how many a frame needs before it is worth joining them. */
+    let chunks: Buffer[] = [];
+    let buffered = 0;
+    let needed = 2;
     let inFlight = 0;
     let closed = false;
     let idle: NodeJS.Timeout | undefined;
@@ -140,7 +143,15 @@ export class DnsTcpServer {
       done();
     };
     socket.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      // Chunks are kept apart until a whole frame is there: a frame dripped in n pieces costs
+      // its bytes once, not the n²/2 of re-copying everything received so far at each piece.
+      chunks.push(chunk);
+      buffered += chunk.length;
+      if (buffered < needed) return;
+      let buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
+      chunks = [];
+      buffered = 0;
+      needed = 2;
       while (buf.length >= 2) {
         const len = buf.readUInt16BE(0);
         if (len === 0) {
@@ -148,11 +159,18 @@ export class DnsTcpServer {
           socket.destroy();
           return;
         }
-        if (buf.length < 2 + len) break;
+        if (buf.length < 2 + len) {
+          needed = 2 + len;
+          break;
+        }
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
         onMessage(Buffer.from(msg));
         if (closed) return;
+      }
+      if (buf.length > 0) {
+        chunks = [buf];
+        buffered = buf.length;
       }
     });
     socket.on('error', () => {});

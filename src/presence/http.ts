@@ -20,6 +20,8 @@ export interface PresenceOperations {
   heartbeat(login: string, hostname: string): void;
   removeExpired(cause: string): void;
   getList(): Map<string, string>;
+  /** Resolves once the latest change of who is where is persisted. */
+  saved(): Promise<void>;
 }
 
 export interface PresenceRouteOptions {
@@ -70,7 +72,7 @@ export function presenceRoutes(ops: PresenceOperations, opts: PresenceRouteOptio
   const signed = (
     method: 'GET' | 'POST',
     secret: () => string,
-    then: (data: string, res: ServerResponse, ctx: RequestContext) => void,
+    then: (data: string, res: ServerResponse, ctx: RequestContext) => void | Promise<void>,
   ): Handler => {
     return async (req, res, ctx) => {
       if (req.method !== method) {
@@ -103,13 +105,13 @@ export function presenceRoutes(ops: PresenceOperations, opts: PresenceRouteOptio
         sendSignedFailure(res, check);
         return;
       }
-      then(check.data, res, ctx);
+      await then(check.data, res, ctx);
     };
   };
 
   /** Endpoints whose data is `{"login", "hostname"}`; the original answered 500 otherwise. */
   const session = (
-    fn: (login: string, hostname: string, res: ServerResponse, ctx: RequestContext) => void,
+    fn: (login: string, hostname: string, res: ServerResponse, ctx: RequestContext) => void | Promise<void>,
   ) => {
     return (data: string, res: ServerResponse, ctx: RequestContext) => {
       const parsed = parseSessionData(data);
@@ -123,7 +125,7 @@ export function presenceRoutes(ops: PresenceOperations, opts: PresenceRouteOptio
         sendTornadoError(res, 500);
         return;
       }
-      fn(parsed.login, parsed.hostname, res, ctx);
+      return fn(parsed.login, parsed.hostname, res, ctx);
     };
   };
 
@@ -140,8 +142,10 @@ export function presenceRoutes(ops: PresenceOperations, opts: PresenceRouteOptio
     signed(
       'POST',
       opts.pubSecret,
-      session((login, hostname, res, ctx) => {
+      session(async (login, hostname, res, ctx) => {
         const outcome = decide(login, hostname);
+        // An accepted change is answered once it would survive a restart.
+        await ops.saved();
         ctx.logger.info(event, {
           login,
           hostname,
@@ -160,8 +164,9 @@ export function presenceRoutes(ops: PresenceOperations, opts: PresenceRouteOptio
     '/heartbeat': signed(
       'POST',
       opts.pubSecret,
-      session((login, hostname, res, ctx) => {
+      session(async (login, hostname, res, ctx) => {
         ops.heartbeat(login, hostname);
+        await ops.saved();
         ctx.logger.debug('presence.heartbeat', { login, hostname, peer: ctx.remoteAddress });
         ok(res);
       }),

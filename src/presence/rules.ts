@@ -3,8 +3,9 @@
  * `prologin/presencesync/server.py`): who is logged in where, login arbitration, heartbeats,
  * logout, expiry and the start-up embargo. Pure: the clock is injected and every operation
  * returns the messages it broadcasts instead of sending them; the server publishes them in
- * the order given. Sessions live in memory only: they are rebuilt from heartbeats after a
- * restart, which is what the one-TIMEOUT login embargo is for.
+ * the order given. The service persists `state()` in the store and hands it back as `restored`
+ * at the next start (src/presence/persist.ts); without a recent enough saved state the
+ * sessions are rebuilt from heartbeats, which is what the one-TIMEOUT login embargo is for.
  *
  * Deviation kept small on purpose: expiration times are exact (fractional seconds), where the
  * original truncated `time.time()` to whole seconds, so a session lives exactly TIMEOUT
@@ -56,6 +57,28 @@ interface Entry {
   /** Unix time (seconds) at or after which the session is gone. */
   expires: number;
   hostname: string;
+  /** Position in the backlog (insertion order), kept across a restart. */
+  order: number;
+  /** Unix time of the last login/heartbeat (a restored session's grace does not move it). */
+  refreshed: number;
+}
+
+/** One session as the rules hold it (what is persisted, and what a restart restores). */
+export interface SessionState {
+  login: string;
+  hostname: string;
+  /** Unix time (seconds) at or after which the session is gone. */
+  expires: number;
+  order: number;
+  /** Unix time of the last login/heartbeat. */
+  refreshed: number;
+}
+
+/** Everything the rules hold: sessions and which login holds each machine busy. */
+export interface RulesState {
+  sessions: SessionState[];
+  /** hostname → login. Not derivable from `sessions`: a displaced or moved user leaves hosts busy. */
+  hosts: Map<string, string>;
 }
 
 export interface PresenceRulesOptions {
@@ -63,6 +86,17 @@ export interface PresenceRulesOptions {
   timeout: number;
   /** Unix time in seconds (may be fractional). */
   now: () => number;
+  /**
+   * State saved by a previous run. Every `expires` must be at most start + TIMEOUT (the expiry
+   * queue relies on it: later refreshes expire at now + TIMEOUT). Sessions already expired are
+   * collected by the first operation.
+   */
+  restored?: RulesState;
+  /**
+   * Unix time from which logins are arbitrated; default start + TIMEOUT (the original's
+   * embargo). A start from a recent saved state needs none.
+   */
+  loginsFrom?: number;
 }
 
 export function updateOf(login: string, hostname: string): SyncUpdate {
@@ -86,19 +120,50 @@ export class PresenceRules {
    * ones written before it expire: never early.
    */
   private readonly byExpiry = new Map<string, Entry>();
-  private readonly startTs: number;
+  /** When logins stop being refused as "too early". */
+  readonly embargoEndsAt: number;
   readonly timeout: number;
   private readonly now: () => number;
+  private nextOrder = 0;
 
   constructor(opts: PresenceRulesOptions) {
     this.timeout = opts.timeout;
     this.now = opts.now;
-    this.startTs = opts.now();
+    const start = opts.now();
+    this.embargoEndsAt = opts.loginsFrom ?? start + this.timeout;
+    if (opts.restored) this.restore(opts.restored, start);
   }
 
-  /** When logins stop being refused as "too early" (start + one TIMEOUT). */
-  get embargoEndsAt(): number {
-    return this.startTs + this.timeout;
+  private restore(state: RulesState, start: number): void {
+    const limit = start + this.timeout;
+    const sessions = [...state.sessions].sort((a, b) => a.order - b.order);
+    for (const s of sessions) {
+      const entry: Entry = {
+        hostname: s.hostname,
+        expires: Math.min(s.expires, limit),
+        order: s.order,
+        refreshed: s.refreshed,
+      };
+      this.backlog.set(s.login, entry);
+      this.nextOrder = Math.max(this.nextOrder, s.order + 1);
+    }
+    for (const [login, entry] of [...this.backlog].sort((a, b) => a[1].expires - b[1].expires))
+      this.byExpiry.set(login, entry);
+    for (const [hostname, login] of state.hosts) this.reverse.set(hostname, login);
+  }
+
+  /** A copy of everything the rules hold, for persistence. */
+  state(): RulesState {
+    const sessions: SessionState[] = [];
+    for (const [login, e] of this.backlog)
+      sessions.push({
+        login,
+        hostname: e.hostname,
+        expires: e.expires,
+        order: e.order,
+        refreshed: e.refreshed,
+      });
+    return { sessions, hosts: new Map(this.reverse) };
   }
 
   /**
@@ -139,10 +204,11 @@ export class PresenceRules {
     const removed = this.removeExpired();
     const old = this.reverse.get(hostname);
     const existing = this.backlog.get(login);
-    const expires = this.now() + this.timeout;
+    const refreshed = this.now();
+    const expires = refreshed + this.timeout;
     // Assigning an existing key keeps its place in the backlog order, as a Python dict does.
-    const entry = existing ?? { expires, hostname };
-    if (existing) Object.assign(existing, { expires, hostname });
+    const entry = existing ?? { expires, hostname, order: this.nextOrder++, refreshed };
+    if (existing) Object.assign(existing, { expires, hostname, refreshed });
     else this.backlog.set(login, entry);
     this.byExpiry.delete(login);
     this.byExpiry.set(login, entry);

@@ -8,6 +8,7 @@ import { SyncHub } from '../sync/hub.js';
 import { createSyncVhost } from '../sync/vhost.js';
 import { storeDirectory } from './directory.js';
 import { presenceRoutes } from './http.js';
+import { type FeedEntry, PresencePersistence, loadState } from './persist.js';
 import {
   type LoginOutcome,
   type LogoutOutcome,
@@ -52,7 +53,12 @@ export class PresenceService implements Service, PresenceSource {
   private readonly logger: Logger;
   private readonly directory: PresenceDirectory;
   /** login → hostname as every message published so far leaves a subscriber's state. */
-  private readonly feed = new Map<string, string>();
+  private readonly feed: Map<string, FeedEntry>;
+  private nextFeedOrder = 0;
+  private readonly persistence: PresencePersistence;
+  /** The write of the latest change of who is where (answers wait for it). */
+  private lastSave: Promise<void> = Promise.resolve();
+  private readonly restoredFrom: { sessions: number; fresh: boolean; savedAt: number | undefined };
   private readonly listeners = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -63,7 +69,31 @@ export class PresenceService implements Service, PresenceSource {
     this.config = opts.config;
     this.logger = opts.logger.child({ part: 'presence' });
     this.now = opts.now ?? (() => Date.now() / 1000);
-    this.rules = new PresenceRules({ timeout: opts.config.presence.timeout, now: this.now });
+    const timeout = opts.config.presence.timeout;
+    const start = this.now();
+    const restored = loadState(opts.store, { now: start, timeout });
+    this.rules = new PresenceRules({
+      timeout,
+      now: this.now,
+      restored: restored.rules,
+      // A recent saved state knows every session: no need to wait for heartbeats.
+      ...(restored.fresh ? { loginsFrom: start } : {}),
+    });
+    this.feed = restored.feed;
+    for (const e of this.feed.values()) this.nextFeedOrder = Math.max(this.nextFeedOrder, e.order + 1);
+    this.restoredFrom = {
+      sessions: restored.rules.sessions.length,
+      fresh: restored.fresh,
+      savedAt: restored.savedAt,
+    };
+    this.persistence = new PresencePersistence({
+      store: opts.store,
+      logger: this.logger,
+      state: () => ({ rules: this.rules.state(), feed: this.feed }),
+      now: this.now,
+      // Refreshes wait at most this long; well inside the grace a restart grants (TIMEOUT/2).
+      flushIntervalMs: Math.max(100, Math.min(5000, (timeout * 1000) / 4)),
+    });
     this.directory = opts.directory ?? storeDirectory(opts.store);
     // Name, labels and meaning of the original's Prometheus counter (spec §1.5).
     this.loginFailed = opts.metrics.counter(
@@ -114,11 +144,20 @@ export class PresenceService implements Service, PresenceSource {
         now: this.now,
       }),
     );
+    this.hub.replaceAll(this.rules.records());
+    // Saved sessions whose machines stopped beating while Gatehouse was down go now.
+    this.removeExpired('expiry');
+    this.persistence.start();
+    this.sessionsGauge.set(this.rules.size);
     const periodMs = Math.max(100, (this.rules.timeout * 1000) / 2);
     this.timer = setInterval(() => this.removeExpired('timer'), periodMs);
+    const { savedAt, ...restored } = this.restoredFrom;
     this.logger.info('presence.started', {
       timeout: this.rules.timeout,
       loginsFrom: new Date(this.rules.embargoEndsAt * 1000).toISOString(),
+      restoredSessions: restored.sessions,
+      sessions: this.rules.size,
+      savedAt: savedAt === undefined ? null : new Date(savedAt * 1000).toISOString(),
     });
   }
 
@@ -126,6 +165,7 @@ export class PresenceService implements Service, PresenceSource {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.hub.close();
+    await this.persistence.stop();
   }
 
   reload(config: GatehouseConfig): void {
@@ -143,7 +183,9 @@ export class PresenceService implements Service, PresenceSource {
 
   /** A copy: callers may keep it to compare with the next one. */
   sessions(): ReadonlyMap<string, string> {
-    return new Map(this.feed);
+    const out = new Map<string, string>();
+    for (const [login, e] of this.feed) out.set(login, e.hostname);
+    return out;
   }
 
   onChange(fn: () => void): () => void {
@@ -180,6 +222,11 @@ export class PresenceService implements Service, PresenceSource {
     return list;
   }
 
+  /** Resolves once the latest change of who is where is in the store (answers wait for it). */
+  saved(): Promise<void> {
+    return this.lastSave;
+  }
+
   /** Broadcasts `messages` in order, keeps the feed view, then tells the listeners once. */
   private publish(messages: readonly PresenceMessage[], cause: string): void {
     if (messages.length === 0) return;
@@ -196,7 +243,7 @@ export class PresenceService implements Service, PresenceSource {
           const hostname = u.data.hostname as string;
           // Re-inserted at the end so the latest session wins where two claim one machine.
           this.feed.delete(login);
-          this.feed.set(login, hostname);
+          this.feed.set(login, { hostname, order: this.nextFeedOrder++ });
           this.logger.info('presence.session_started', { login, hostname, cause });
         }
       }
@@ -204,6 +251,7 @@ export class PresenceService implements Service, PresenceSource {
     // A delete may name a user the rules still hold (displaced); the hub's backlog must stay
     // what a new subscriber is owed, so it is realigned with the rules.
     if (resync) this.hub.replaceAll(this.rules.records());
+    this.lastSave = this.persistence.saveNow();
     this.sessionsGauge.set(this.rules.size);
     for (const fn of this.listeners) {
       try {

@@ -4,7 +4,11 @@
  * Workers start on demand: a transfer goes to an idle worker if there is one, else a new worker
  * is started while fewer than `max` exist, else it goes to the least-loaded one. A worker that is
  * still starting already takes transfers (its messages wait in its port), so a boot storm is not
- * served by the main thread while the first workers load. Idle workers stay.
+ * served by the main thread while the first workers load. A worker idle for `idleMs` (60 s; checked
+ * every idleMs/4) ends:
+ * each thread holds ~10 MiB (its own V8 heap), which a gateway would otherwise keep all day after
+ * the morning boot storm; the next transfer starts one again (a few tens of ms, during which its
+ * messages wait in its port).
  *
  * A worker that dies unexpectedly (uncaught exception, out of memory, terminated) takes its
  * transfers with it: they are reported as lost (the caller logs and counts them once, and frees
@@ -43,6 +47,8 @@ export interface PoolOptions {
   /** The worker entry module (transfer-worker.ts / .js). */
   url: URL;
   events: PoolEvents;
+  /** A worker without transfers for this long ends (default 60 s). */
+  idleMs?: number;
 }
 
 interface Member {
@@ -57,12 +63,15 @@ interface Member {
   ready: boolean;
   /** Has reported the end of a transfer (it survives real work). */
   proven: boolean;
+  /** performance.now() when it last had no transfer left (or became ready). */
+  idleSince: number;
   exited: Promise<void>;
 }
 
 /** A worker dying sooner than this after it started counts towards the restart back-off. */
 const EARLY_DEATH_MS = 5000;
 const MAX_BACKOFF_MS = 30_000;
+const DEFAULT_IDLE_MS = 60_000;
 
 export class WorkerPool {
   private readonly members = new Set<Member>();
@@ -73,9 +82,27 @@ export class WorkerPool {
   private respawnTimer: NodeJS.Timeout | undefined;
   private probeSeq = 0;
   private readonly probes = new Map<number, (transfers: number) => void>();
+  private readonly idleMs: number;
+  private readonly idleTimer: NodeJS.Timeout;
 
   constructor(private readonly opts: PoolOptions) {
     this.max = opts.max;
+    this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
+    this.idleTimer = setInterval(() => this.endIdle(), Math.max(10, this.idleMs / 4));
+    this.idleTimer.unref();
+  }
+
+  /** Ends the workers that had nothing to do for `idleMs`. */
+  private endIdle(): void {
+    const now = performance.now();
+    for (const m of this.members) {
+      if (m.state !== 'running' || !m.ready || m.active.size > 0 || now - m.idleSince < this.idleMs) continue;
+      this.opts.events.log('info', 'tftp.worker_idle_stopped', {
+        threadId: m.threadId,
+        idleSeconds: Math.round((now - m.idleSince) / 1000),
+      });
+      this.stopMember(m);
+    }
   }
 
   /** Workers alive and taking transfers. */
@@ -168,6 +195,7 @@ export class WorkerPool {
 
   async stop(timeoutMs = 5000): Promise<void> {
     this.stopped = true;
+    clearInterval(this.idleTimer);
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
     this.respawnTimer = undefined;
     const members = [...this.members];
@@ -211,6 +239,7 @@ export class WorkerPool {
       startedAt: performance.now(),
       ready: false,
       proven: false,
+      idleSince: performance.now(),
       exited: new Promise((resolve) => worker.once('exit', () => resolve())),
     };
     this.members.add(member);
@@ -246,6 +275,7 @@ export class WorkerPool {
     switch (msg.t) {
       case 'ready':
         m.ready = true;
+        m.idleSince = performance.now();
         return;
       case 'stats':
         ev.stats(msg.delta);
@@ -263,6 +293,7 @@ export class WorkerPool {
         }
         if (msg.t === 'finished') ev.finished(msg.id, msg.result, msg.seconds, msg.fields);
         else ev.setupFailed(msg.id, msg.error);
+        if (m.active.size === 0) m.idleSince = performance.now();
         if (m.state === 'retiring' && m.active.size === 0) this.stopMember(m);
         return;
       case 'log':

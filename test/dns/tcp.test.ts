@@ -181,3 +181,40 @@ t.test('a client that pipelines but never reads is disconnected, others unaffect
   const [ok] = await tcpExchange(fx.port, [query('h1.prolo', 'A', { id: 5 })]);
   t.equal(decodePacket(ok!).answers[0]?.data, '192.168.0.2', 'others still served');
 });
+
+t.test('a frame dripped byte by byte costs its bytes, not a copy per byte received', async (t) => {
+  const fx = await startDns(t, { dns: { listen: ['127.0.0.1:0'], tcp: { ...tcp, idleTimeoutMs: 30_000 } } });
+  await fx.put(GW);
+  // A query padded to 4 KiB with an EDNS option, sent one byte per segment.
+  const q = query('mdb.prolo', 'A', { id: 7 });
+  const padded = Buffer.concat([q.subarray(0, 10), Buffer.from([0, 1]), q.subarray(12)]);
+  const opt = Buffer.alloc(11 + 4 + 4096);
+  opt.writeUInt16BE(41, 1);
+  opt.writeUInt16BE(1232, 3);
+  opt.writeUInt16BE(4 + 4096, 9);
+  opt.writeUInt16BE(12, 11); // option 12: padding (RFC 7830)
+  opt.writeUInt16BE(4096, 13);
+  const bytes = frame(Buffer.concat([padded, opt]));
+  let copied = 0;
+  const concat = Buffer.concat;
+  Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+    const out = concat(list, total);
+    copied += out.length;
+    return out;
+  }) as typeof Buffer.concat;
+  t.teardown(() => {
+    Buffer.concat = concat;
+  });
+  const s = await connect(fx.port);
+  s.setNoDelay(true);
+  const answered = new Promise<Buffer>((resolve) => s.once('data', resolve));
+  for (const b of bytes) {
+    s.write(Buffer.from([b]));
+    await new Promise((r) => setImmediate(r));
+  }
+  const reply = await answered;
+  Buffer.concat = concat;
+  s.destroy();
+  t.equal(reply.readUInt16BE(2), 7, 'answered');
+  t.ok(copied < 4 * bytes.length, `${copied} bytes copied to frame ${bytes.length} bytes`);
+});

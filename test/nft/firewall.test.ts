@@ -246,7 +246,9 @@ t.test('firewall in a gateway namespace (spec §11, scenarios 73–77)', { skip:
     t.same(
       check.allowed,
       [ADDR.orga],
-      'presence is volatile: after a restart only orga machines until sessions come back',
+      // The fixture's fake presence starts empty; the real one is restored from the store
+      // (restart.test.ts).
+      'with an empty presence after the restart: only orga machines',
     );
     t.not(before.length, 0);
     const tables = (await nsRun(gwNs, ['nft', 'list', 'tables'])).stdout.trim().split('\n').sort();
