@@ -52,11 +52,11 @@ import { argsFrom, checkSigned } from '../../src/sync/tornado.js';
 import { parseUpdateList } from '../../src/sync/updates.js';
 import {
   decodePacket as decodeTftp,
-  encodeAck as tftpAck,
   encodeData,
   encodeError,
   encodeOack,
   encodeRequest,
+  encodeAck as tftpAck,
 } from '../../src/tftp/codec.js';
 import { isRequestShaped, malformedRequestReply } from '../../src/tftp/policy.js';
 

@@ -7,8 +7,8 @@ import { MDB_TABLES, machinesTable } from '../mdb/model.js';
 import type { Metrics } from '../metrics.js';
 import type { Service, ServiceContext } from '../service.js';
 import type { Store } from '../store/index.js';
-import { findPresence, type PresenceSource } from './service.js';
 import { parseClientIp } from './client-ip.js';
+import { findPresence, type PresenceSource } from './service.js';
 import {
   buildHostToLogin,
   buildIpToHost,

@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { decodePacket } from '../../src/tftp/codec.js';
-import { missingCommands } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tmp.js';
+import { missingCommands } from '../helpers/tools.js';
 import { makeRoot, metric, RawPeer, startTftp, waitFor } from './helpers.js';
 
 const run = promisify(execFile);
