@@ -109,8 +109,14 @@ export const dnsConfigSchema = z
       .strictObject({
         /** A connection with no complete query for this long is closed (RFC 7766 §6.2.3). */
         idleTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
-        maxConnections: z.number().int().min(1).max(100_000).default(512),
-        maxConnectionsPerClient: z.number().int().min(1).max(100_000).default(32),
+        /**
+         * At either limit the oldest idle connection (of that client; globally, of the client
+         * holding the most) is closed to make room; a new connection is refused only when all
+         * of them are busy (RFC 7766 §6.2.3). Per client much looser than what clients use
+         * (§6.2.2): one address may be a NAT or relay for many machines.
+         */
+        maxConnections: z.number().int().min(1).max(100_000).default(1024),
+        maxConnectionsPerClient: z.number().int().min(1).max(100_000).default(256),
         /** Queries of one connection in progress at once (pipelining). */
         maxInFlightPerConnection: z.number().int().min(1).max(10_000).default(64),
       })

@@ -4,6 +4,7 @@ import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TransferRequest } from './answer.js';
 import type { DnsEngine } from './engine.js';
+import { TcpSlots } from './tcp-slots.js';
 
 export interface TcpLimits {
   idleTimeoutMs: number;
@@ -26,12 +27,13 @@ export interface TcpCounters {
  * DNS over TCP (RFC 7766): 2-byte length framing, pipelined queries answered as they complete
  * (possibly out of order, §6.2.1.1), an idle timer that runs only while nothing is in flight
  * and is not reset by partial bytes (a slow drip cannot hold a slot), limits on connections
- * overall and per client, and a client that stops reading is disconnected. Zone transfers
+ * overall and per client that close the oldest idle connection rather than refuse the new one
+ * (tcp-slots.ts, §6.2.3), and a client that stops reading is disconnected. Zone transfers
  * stream through here with backpressure.
  */
 export class DnsTcpServer {
   private readonly servers: net.Server[] = [];
-  private readonly perClient = new Map<string, number>();
+  private readonly slots = new TcpSlots<net.Socket>(() => this.limits);
   private readonly conns = new Set<net.Socket>();
 
   constructor(
@@ -74,15 +76,17 @@ export class DnsTcpServer {
 
   private accept(socket: net.Socket): void {
     const peer = socket.remoteAddress ?? '';
-    const mine = this.perClient.get(peer) ?? 0;
-    if (this.conns.size >= this.limits.maxConnections || mine >= this.limits.maxConnectionsPerClient) {
-      this.counters.rejected(
-        this.conns.size >= this.limits.maxConnections ? 'max_connections' : 'per_client',
-      );
+    const admission = this.slots.admit(peer);
+    for (const { conn, reason } of admission.evicted) {
+      this.counters.rejected(reason);
+      conn.destroy();
+    }
+    if (admission.refused) {
+      this.counters.rejected(admission.refused);
       socket.destroy();
       return;
     }
-    this.perClient.set(peer, mine + 1);
+    this.slots.add(peer, socket);
     this.conns.add(socket);
     this.counters.connections(1);
     /** Bytes received and not yet framed, and how many a frame needs before it is worth joining them. */
@@ -94,7 +98,10 @@ export class DnsTcpServer {
     let idle: NodeJS.Timeout | undefined;
     const armIdle = () => {
       if (idle) clearTimeout(idle);
-      idle = inFlight === 0 ? setTimeout(() => socket.destroy(), this.limits.idleTimeoutMs) : undefined;
+      idle = undefined;
+      if (inFlight > 0) return;
+      idle = setTimeout(() => socket.destroy(), this.limits.idleTimeoutMs);
+      this.slots.idle(socket);
     };
     armIdle();
     const write = (b: Buffer): boolean => {
@@ -116,6 +123,7 @@ export class DnsTcpServer {
     };
     const onMessage = (msg: Buffer) => {
       inFlight++;
+      this.slots.busy(socket);
       armIdle();
       if (inFlight >= this.limits.maxInFlightPerConnection) socket.pause();
       const out = this.engine.handle(msg, peer, true);
@@ -179,9 +187,7 @@ export class DnsTcpServer {
       if (idle) clearTimeout(idle);
       this.conns.delete(socket);
       this.counters.connections(-1);
-      const n = (this.perClient.get(peer) ?? 1) - 1;
-      if (n <= 0) this.perClient.delete(peer);
-      else this.perClient.set(peer, n);
+      this.slots.remove(socket);
     });
   }
 

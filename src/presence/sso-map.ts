@@ -3,17 +3,23 @@
  * login comes from a config override for that hostname or else from presence. Pure: the
  * service hands in the current tables; the answer follows the normative 2019 contract.
  */
+import { parseClientIp } from './client-ip.js';
+
 export interface SsoIdentity {
-  /** `X-SSO-Status`: `authenticated`, `unknown IP <ip>`, `logged-out machine <h>` or `missing header X-Real-IP`. */
+  /**
+   * `X-SSO-Status`: `authenticated`, `unknown IP <ip>`, `logged-out machine <h>`,
+   * `missing header X-Real-IP` or `invalid X-Real-IP <value> (<reason>)`.
+   */
   status: string;
   /** `X-SSO-User`, only when authenticated. */
   user?: string;
 }
 
-export type SsoOutcome = 'authenticated' | 'unknown_ip' | 'logged_out' | 'missing_header';
+export type SsoOutcome = 'authenticated' | 'unknown_ip' | 'logged_out' | 'missing_header' | 'invalid_ip';
 
 export const MISSING_HEADER = 'missing header X-Real-IP';
 export const AUTHENTICATED = 'authenticated';
+const INVALID = 'invalid X-Real-IP';
 
 export interface SsoTables {
   ipToHost: ReadonlyMap<string, string>;
@@ -29,22 +35,22 @@ export function headerSafe(text: string, max = 128): string {
   return clean.length > max ? `${clean.slice(0, max)}...` : clean;
 }
 
-/** nginx may hand an IPv4 client as an IPv4-mapped IPv6 address on a dual-stack socket. */
-export function normaliseIp(ip: string): string {
-  const trimmed = ip.trim();
-  return trimmed.toLowerCase().startsWith('::ffff:') && trimmed.includes('.') ? trimmed.slice(7) : trimmed;
-}
-
 export function classify(identity: SsoIdentity): SsoOutcome {
   if (identity.user !== undefined) return 'authenticated';
   if (identity.status === MISSING_HEADER) return 'missing_header';
+  if (identity.status.startsWith(INVALID)) return 'invalid_ip';
   return identity.status.startsWith('unknown IP') ? 'unknown_ip' : 'logged_out';
 }
 
 /** The answer for a client IP (undefined: no `X-Real-IP` header). */
 export function ssoLookup(ip: string | undefined, tables: SsoTables): SsoIdentity {
   if (ip === undefined || ip.trim() === '') return { status: MISSING_HEADER };
-  const addr = normaliseIp(ip);
+  const parsed = parseClientIp(ip);
+  if (!parsed.ok) {
+    return { status: headerSafe(`${INVALID} ${headerSafe(ip.trim(), 64)} (${parsed.reason})`, 256) };
+  }
+  // Every spelling of one address reaches the same canonical form, hence the same answer.
+  const addr = parsed.ip;
   const hostname = tables.ipToHost.get(addr);
   if (hostname === undefined) return { status: headerSafe(`unknown IP ${addr}`) };
   const login = tables.overrides.get(hostname) ?? tables.hostToLogin.get(hostname);

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList } from 'node:net';
 import type { GatehouseConfig } from '../config/index.js';
 import type { Handler } from '../http/server.js';
 import type { Logger } from '../log.js';
@@ -7,13 +7,13 @@ import { MDB_TABLES, machinesTable } from '../mdb/model.js';
 import type { Metrics } from '../metrics.js';
 import type { Service, ServiceContext } from '../service.js';
 import type { Store } from '../store/index.js';
+import { parseClientIp } from './client-ip.js';
 import { findPresence, type PresenceSource } from './service.js';
 import {
   buildHostToLogin,
   buildIpToHost,
   buildOverrides,
   classify,
-  normaliseIp,
   type SsoIdentity,
   ssoLookup,
 } from './sso-map.js';
@@ -114,8 +114,8 @@ export class SsoService implements Service {
   /** Whether `peer` may tell us the client address through `X-Real-IP`. */
   trusts(peer: string): boolean {
     if (this.trusted === null) return true;
-    const addr = normaliseIp(peer);
-    return isIPv4(addr) && this.trusted.check(addr, 'ipv4');
+    const addr = parseClientIp(peer);
+    return addr.ok && addr.family === 4 && this.trusted.check(addr.ip, 'ipv4');
   }
 
   /** The `sso` virtual host: every method and path is an `auth_request` answer. */

@@ -6,6 +6,7 @@ import type { Handler } from '../http/server.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { checkToken } from '../sync/timeauth.js';
+import { decodeRpcBody, RpcReply } from './body.js';
 import { RpcException } from './errors.js';
 import { pyJsonDumps } from './pyjson.js';
 
@@ -41,17 +42,6 @@ export interface RpcHandlerOptions {
 const CALL_PATH = /^\/call\/([0-9a-zA-Z_]+)$/;
 const JSON_TYPE = 'application/json';
 
-/** Thrown inside the handler to answer with an error envelope and a status. */
-class RpcReply extends Error {
-  constructor(
-    readonly status: number,
-    readonly exnType: string,
-    readonly exnMessage: string,
-  ) {
-    super(exnMessage);
-  }
-}
-
 export function rpcErrorBody(exnType: string, exnMessage: string): string {
   return (
     pyJsonDumps({ type: 'exception', exn_type: exnType, exn_message: exnMessage, exn_traceback: [] }) + '\n'
@@ -81,8 +71,7 @@ export function createRpcHandler(opts: RpcHandlerOptions): Handler {
   const now = opts.now ?? (() => Date.now() / 1000);
 
   async function decode(req: IncomingMessage): Promise<Record<string, unknown>> {
-    const data: Record<string, unknown> = { args: [], kwargs: {} };
-    if (req.method !== 'POST') return data;
+    if (req.method !== 'POST') return { args: [], kwargs: {} };
     let body: Buffer;
     try {
       body = await readBody(req, opts.maxBodyBytes);
@@ -93,25 +82,7 @@ export function createRpcHandler(opts: RpcHandlerOptions): Handler {
       if (e instanceof GatehouseError && e.code === 'GH_BAD_REQUEST') throw new RpcReply(400, 'HTTPBadRequest', e.message);
       throw e;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-    } catch (e) {
-      throw new RpcReply(
-        500,
-        'JSONDecodeError',
-        body.length === 0 ? 'Expecting value: line 1 column 1 (char 0)' : errorMessage(e),
-      );
-    }
-    // The original does dict.update(json): a non-object top level is a TypeError.
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new RpcReply(
-        500,
-        'TypeError',
-        'the request body must be a JSON object {"args": [...], "kwargs": {...}}',
-      );
-    }
-    return Object.assign(data, parsed);
+    return decodeRpcBody(body);
   }
 
   return async (req, res, ctx) => {

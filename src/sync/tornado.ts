@@ -24,6 +24,17 @@ export async function readTornadoArgs(
   url: URL,
   maxBodyBytes: number,
 ): Promise<TornadoArgs> {
+  const type = String(req.headers['content-type'] ?? '').toLowerCase();
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const body = await readBody(req, maxBodyBytes);
+    // Tornado parses only form bodies into arguments.
+    if (type.startsWith('application/x-www-form-urlencoded')) return argsFrom(url.searchParams, body);
+  }
+  return argsFrom(url.searchParams);
+}
+
+/** Arguments from the query string and, when given, a form body (pure: the fuzz harness uses it). */
+export function argsFrom(query: URLSearchParams, formBody?: Buffer): TornadoArgs {
   const values = new Map<string, string[]>();
   const add = (params: URLSearchParams) => {
     for (const [k, v] of params) {
@@ -32,13 +43,8 @@ export async function readTornadoArgs(
       else values.set(k, [v]);
     }
   };
-  add(url.searchParams);
-  const type = String(req.headers['content-type'] ?? '').toLowerCase();
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    const body = await readBody(req, maxBodyBytes);
-    // Tornado parses only form bodies into arguments.
-    if (type.startsWith('application/x-www-form-urlencoded')) add(parseForm(body));
-  }
+  add(query);
+  if (formBody) add(parseForm(formBody));
   return new TornadoArgs(values);
 }
 

@@ -64,13 +64,15 @@ export type DecodeErrorReason =
 export interface DecodeError {
   reason: DecodeErrorReason;
   detail: string;
+  /** Which part of a request was at fault (absent for other packets and framing errors). */
+  part?: 'filename' | 'mode' | 'option';
 }
 
 export type DecodeResult = { ok: true; packet: TftpPacket } | { ok: false; error: DecodeError };
 
-const fail = (reason: DecodeErrorReason, detail: string): DecodeResult => ({
+const fail = (reason: DecodeErrorReason, detail: string, part?: DecodeError['part']): DecodeResult => ({
   ok: false,
-  error: { reason, detail },
+  error: part ? { reason, detail, part } : { reason, detail },
 });
 
 /** Filenames and option strings are NUL-free byte strings; we accept UTF-8 and refuse anything else. */
@@ -99,21 +101,28 @@ function readOptions(buf: Uint8Array, start: number): { options: TftpOption[] } 
     if (buf[pos] === 0) {
       for (let i = pos; i < buf.length; i++) {
         if (buf[i] !== 0)
-          return { reason: 'trailing-bytes', detail: `non-NUL byte at offset ${i} after the options` };
+          return {
+            reason: 'trailing-bytes',
+            detail: `non-NUL byte at offset ${i} after the options`,
+            part: 'option',
+          };
       }
       break;
     }
     const name = readString(buf, pos);
     if (name === 'unterminated')
-      return { reason: 'unterminated-string', detail: `option name at offset ${pos}` };
-    if (name === 'bad-encoding') return { reason: 'bad-encoding', detail: `option name at offset ${pos}` };
+      return { reason: 'unterminated-string', detail: `option name at offset ${pos}`, part: 'option' };
+    if (name === 'bad-encoding')
+      return { reason: 'bad-encoding', detail: `option name at offset ${pos}`, part: 'option' };
     const value = readString(buf, name.next);
     if (value === 'unterminated')
-      return { reason: 'unterminated-string', detail: `value of option ${name.value}` };
-    if (value === 'bad-encoding') return { reason: 'bad-encoding', detail: `value of option ${name.value}` };
+      return { reason: 'unterminated-string', detail: `value of option ${name.value}`, part: 'option' };
+    if (value === 'bad-encoding')
+      return { reason: 'bad-encoding', detail: `value of option ${name.value}`, part: 'option' };
     const lower = name.value.toLowerCase();
     // RFC 2347 does not say what a repeated option means; refusing is safer than guessing which wins.
-    if (seen.has(lower)) return { reason: 'duplicate-option', detail: `option ${lower} appears twice` };
+    if (seen.has(lower))
+      return { reason: 'duplicate-option', detail: `option ${lower} appears twice`, part: 'option' };
     seen.add(lower);
     options.push({ name: lower, value: value.value });
     pos = value.next;
@@ -132,12 +141,13 @@ export function decodePacket(buf: Uint8Array): DecodeResult {
     case OP.RRQ:
     case OP.WRQ: {
       const filename = readString(buf, 2);
-      if (filename === 'unterminated') return fail('unterminated-string', 'filename has no NUL terminator');
-      if (filename === 'bad-encoding') return fail('bad-encoding', 'filename is not UTF-8');
-      if (filename.value.length === 0) return fail('empty-filename', 'filename is empty');
+      if (filename === 'unterminated')
+        return fail('unterminated-string', 'filename has no NUL terminator', 'filename');
+      if (filename === 'bad-encoding') return fail('bad-encoding', 'filename is not UTF-8', 'filename');
+      if (filename.value.length === 0) return fail('empty-filename', 'filename is empty', 'filename');
       const mode = readString(buf, filename.next);
-      if (mode === 'unterminated') return fail('unterminated-string', 'mode has no NUL terminator');
-      if (mode === 'bad-encoding') return fail('bad-encoding', 'mode is not UTF-8');
+      if (mode === 'unterminated') return fail('unterminated-string', 'mode has no NUL terminator', 'mode');
+      if (mode === 'bad-encoding') return fail('bad-encoding', 'mode is not UTF-8', 'mode');
       const opts = readOptions(buf, mode.next);
       if ('reason' in opts) return { ok: false, error: opts };
       return {

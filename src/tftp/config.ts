@@ -37,6 +37,19 @@ export const tftpConfigSchema = z
     maxTransfers: z.number().int().min(1).max(100_000).default(4000),
     /** Concurrent transfers from one client address (a PXE ROM needs one). */
     maxTransfersPerClient: z.number().int().min(1).max(100_000).default(8),
+    /**
+     * ERROR replies from the listening port (refusals, malformed requests) per source address
+     * and overall: token buckets, so a spoofed flood cannot turn the server into a reflector.
+     * Beyond them the request is dropped silently (counted, logged rate-capped).
+     */
+    errorReplies: z
+      .strictObject({
+        perClientPerSecond: z.number().min(0.1).max(100_000).default(20),
+        perClientBurst: z.number().int().min(1).max(100_000).default(50),
+        perSecond: z.number().min(1).max(1_000_000).default(1000),
+        burst: z.number().int().min(1).max(1_000_000).default(2000),
+      })
+      .prefault({}),
     /** Bytes of boot files kept in memory; a file bigger than this is read from disk per transfer. */
     cacheBytes: z
       .number()

@@ -17,6 +17,7 @@ export class TftpMetrics {
   readonly workers: Gauge;
   readonly started: Counter<'runner'>;
   readonly workerRestarts: Counter;
+  readonly errorReplies: Counter<'result'>;
 
   constructor(m: Metrics) {
     this.requests = m.counter('gatehouse_tftp_requests_total', 'TFTP requests received, by opcode', ['op']);
@@ -78,6 +79,11 @@ export class TftpMetrics {
     this.workerRestarts = m.counter(
       'gatehouse_tftp_worker_restarts_total',
       'TFTP transfer worker threads started again after one died',
+    );
+    this.errorReplies = m.counter(
+      'gatehouse_tftp_error_replies_total',
+      'ERROR packets for refused or malformed requests: sent, or rate_limited (tftp.errorReplies) and not sent',
+      ['result'],
     );
   }
 }

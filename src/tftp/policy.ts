@@ -3,7 +3,7 @@
  * is refused, and which options (RFC 2347) are granted. The server resolves the path on disk
  * (src/tftp/file-cache.ts) and hands the result back here as a `FileLookup`.
  */
-import { ERR, type RequestPacket, type TftpOption } from './codec.js';
+import { type DecodeError, ERR, OP, type RequestPacket, type TftpOption } from './codec.js';
 
 export type TransferMode = 'octet' | 'netascii';
 
@@ -54,6 +54,47 @@ export function checkRequest(req: RequestPacket): AcceptedRequest | Refusal {
   const path = confinePath(req.filename);
   if (path === undefined) return refuse(ERR.ACCESS_VIOLATION, 'Access violation', 'bad-path');
   return { kind: 'accept', relative: path, mode: req.mode };
+}
+
+/** The ERROR (RFC 1350 §5) a request that could not be decoded gets. */
+export interface MalformedReply {
+  code: number;
+  /** Fixed text, never bytes of the request: a reply must not carry what a spoofer chose. */
+  message: string;
+}
+
+/**
+ * Whether a datagram that failed to decode is a read or write request (opcode 1 or 2): those,
+ * and only those, get an ERROR instead of silence, so the client stops waiting at once as with
+ * tftpd-hpa and dnsmasq. Anything else on the listening port is dropped (RFC 1350 §7 only asks
+ * for errors about requests).
+ */
+export function isRequestShaped(datagram: Uint8Array): boolean {
+  return datagram.length >= 2 && datagram[0] === 0 && (datagram[1] === OP.RRQ || datagram[1] === OP.WRQ);
+}
+
+/** Codes follow tftpd-hpa/dnsmasq: 4 for a request that is not TFTP, 8 (RFC 2347) for bad options. */
+export function malformedRequestReply(error: DecodeError): MalformedReply {
+  const illegal = (message: string) => ({ code: ERR.ILLEGAL_OPERATION, message });
+  switch (error.part) {
+    case 'filename':
+      if (error.reason === 'bad-encoding')
+        return { code: ERR.ACCESS_VIOLATION, message: 'File name is not UTF-8: refused' };
+      if (error.reason === 'empty-filename') return illegal('Malformed request: empty file name');
+      return illegal('Malformed request: file name not NUL-terminated');
+    case 'mode':
+      if (error.reason === 'bad-encoding') return illegal('Unsupported transfer mode (not UTF-8)');
+      return illegal('Malformed request: mode not NUL-terminated');
+    case 'option':
+      if (error.reason === 'duplicate-option')
+        return { code: ERR.OPTION_REFUSED, message: 'Malformed options: an option appears twice' };
+      if (error.reason === 'bad-encoding')
+        return { code: ERR.OPTION_REFUSED, message: 'Malformed options: not UTF-8' };
+      if (error.reason === 'trailing-bytes') return illegal('Malformed request: bytes after the options');
+      return { code: ERR.OPTION_REFUSED, message: 'Malformed options: not NUL-terminated' };
+    default:
+      return illegal('Malformed request');
+  }
 }
 
 /** The root-relative path a filename names, or undefined if it must be refused. */

@@ -25,12 +25,19 @@ import { errorMessage, GatehouseError } from '../errors.js';
 import type { LogFields, Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
-import { decodePacket, encodeError, type RequestPacket } from './codec.js';
+import { type DecodeError, decodePacket, encodeError, type RequestPacket } from './codec.js';
 import { type TftpConfig, workerCount } from './config.js';
 import { FileCache, type FileSource } from './file-cache.js';
 import { LogLimiter } from './log-limiter.js';
 import { TftpMetrics } from './metrics.js';
-import { checkRequest, planTransfer, type Refusal } from './policy.js';
+import {
+  checkRequest,
+  isRequestShaped,
+  malformedRequestReply,
+  planTransfer,
+  type Refusal,
+} from './policy.js';
+import { ReplyLimiter } from './reply-limiter.js';
 import { type RunnerEvents, TransferRunner, type TransferSpec } from './runner.js';
 import type { TransferResult } from './session.js';
 import { type Slot, SlotTable } from './slots.js';
@@ -78,6 +85,7 @@ export class TftpServer {
   private readonly cache: FileCache;
   private readonly metrics: TftpMetrics;
   private readonly limited: LogLimiter;
+  private readonly replies: ReplyLimiter;
   private readonly listeners: Listener[] = [];
   private readonly slots: SlotTable<Transfer>;
   private readonly transfers = new Map<number, Transfer>();
@@ -105,6 +113,7 @@ export class TftpServer {
     this.cache = new FileCache(config.cacheBytes);
     this.metrics = new TftpMetrics(metrics);
     this.limited = new LogLimiter(logger);
+    this.replies = new ReplyLimiter(config.errorReplies, this.now);
     this.slots = new SlotTable(config);
     const events: RunnerEvents = {
       confirmed: (id) => this.onConfirmed(id),
@@ -220,6 +229,7 @@ export class TftpServer {
     this.cfg = { ...config, listen: this.cfg.listen, timerTickMs: this.cfg.timerTickMs };
     this.cache.setMaxBytes(config.cacheBytes);
     this.slots.setLimits(config);
+    this.replies.setLimits(config.errorReplies);
     this.metrics.cacheBytes.set(this.cache.stats().bytes);
     this.applyWorkers(this.cfg);
   }
@@ -273,6 +283,7 @@ export class TftpServer {
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
       this.malformed(decoded.error.reason, peer);
+      if (isRequestShaped(msg)) this.malformedRequest(listener, peer, msg, decoded.error);
       return;
     }
     const p = decoded.packet;
@@ -473,11 +484,41 @@ export class TftpServer {
       errorCode: r.code,
       ...(r.reason === 'no-root' ? { root: this.cfg.root } : {}),
     });
-    // Sent from the listening socket: a refusal ends the exchange, so no transfer port is needed,
-    // and a flood of bad requests costs no sockets. tftp-hpa, atftp and curl accept it.
-    const packet = encodeError(r.code, r.message);
+    this.sendError(listener, peer, r.code, r.message);
+  }
+
+  /** An RRQ/WRQ that could not be decoded: an ERROR saying why, like tftpd-hpa and dnsmasq. */
+  private malformedRequest(listener: Listener, peer: Peer, msg: Buffer, error: DecodeError): void {
+    if (this.stopped) return;
+    const reply = malformedRequestReply(error);
+    const sent = this.sendError(listener, peer, reply.code, reply.message);
+    this.limited.log('info', 'tftp.malformed_request', {
+      client: `${peer.address}:${peer.port}`,
+      local: listener.host,
+      op: msg[1] === 2 ? 'WRQ' : 'RRQ',
+      reason: error.reason,
+      detail: error.detail,
+      bytes: msg.length,
+      errorCode: reply.code,
+      replied: sent,
+    });
+  }
+
+  /**
+   * Sent from the listening socket: an error ends the exchange, so no transfer port is needed,
+   * and a flood of bad requests costs no sockets (tftp-hpa, atftp and curl accept it). Capped
+   * per source and overall (tftp.errorReplies) so forged sources cannot make us a reflector.
+   */
+  private sendError(listener: Listener, peer: Peer, code: number, message: string): boolean {
+    if (!this.replies.allow(peer.address)) {
+      this.metrics.errorReplies.inc({ result: 'rate_limited' });
+      return false;
+    }
+    this.metrics.errorReplies.inc({ result: 'sent' });
+    const packet = encodeError(code, message);
     if (listener.fast) listener.fast.send(packet, peer.port, peer.address);
     else listener.socket.send(packet, peer.port, peer.address);
+    return true;
   }
 
   private malformed(reason: string, peer: Peer | undefined): void {

@@ -1,11 +1,24 @@
 /**
  * DNS over TCP (RFC 7766) against hostile and sloppy clients: pipelining, arbitrary chunking,
- * idle and slow-drip connections, per-client and global connection limits, zero-length frames
+ * idle and slow-drip connections, per-client and global connection limits that evict the oldest
+ * idle connection (RFC 7766 §6.2.3), zero-length frames
  * and clients that never read.
  */
+import dgram from 'node:dgram';
 import net from 'node:net';
 import t from 'tap';
-import { GW, decodePacket, frame, machine, query, startDns, tcpExchange, waitFor } from './helpers.js';
+import {
+  GW,
+  decodePacket,
+  dig,
+  frame,
+  kdig,
+  machine,
+  query,
+  startDns,
+  tcpExchange,
+  waitFor,
+} from './helpers.js';
 
 const tcp = {
   idleTimeoutMs: 300,
@@ -105,39 +118,54 @@ t.test('idle connections are closed; partial bytes do not keep them open', async
   busy.destroy();
 });
 
-t.test('connection limits per client and overall; zero-length frames close the stream', async (t) => {
+/** Connects from `src` (a loopback address) and resolves once the connection is up. */
+function connectFrom(port: number, src: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress: src }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Resolves true when `s` is closed by the server within `ms` (false if it stays open). */
+async function closedWithin(s: net.Socket, ms: number): Promise<boolean> {
+  const r = await Promise.race([closed(s), new Promise<number>((res) => setTimeout(() => res(-1), ms))]);
+  return r >= 0;
+}
+
+t.test('at the per-client and global limits the oldest idle connection makes room', async (t) => {
   const fx = await startDns(t, { dns: { listen: ['127.0.0.1:0'], tcp: { ...tcp, idleTimeoutMs: 5000 } } });
+  await fx.put(GW);
   const a = await connect(fx.port);
   const b = await connect(fx.port);
+  // b has answered a query since a: b became idle after a did, so a is the oldest idle.
+  const bAnswered = new Promise((r) => b.once('data', r));
+  b.write(frame(query('ns.prolo', 'A', { id: 3 })));
+  await bAnswered;
   const c = await connect(fx.port);
-  const cMs = await closed(c);
-  t.ok(cMs < 1000, 'third connection from the same client refused at once');
-  t.notOk(a.destroyed || b.destroyed, 'the first two stay');
-  a.destroy();
-  await closed(a);
-  t.ok(await waitFor(() => fx.dns.tcpConnectionCount === 1), 'server saw the close');
-  const replies = await tcpExchange(fx.port, [query('ns.prolo', 'A', { id: 9 })]);
-  t.equal(replies[0]!.readUInt16BE(0), 9, 'a slot freed by a close is usable again');
+  t.ok(await closedWithin(a, 1000), 'a third connection from the same client closes its oldest idle one');
+  t.notOk(b.destroyed || c.destroyed, 'the newer two stay');
+  const [r] = await tcpExchange(fx.port, [query('ns.prolo', 'A', { id: 9 })]);
+  t.equal(r!.readUInt16BE(0), 9, 'a fresh query from the same client is answered at once');
+  t.ok(await waitFor(() => fx.dns.tcpConnectionCount <= 2), 'never more than the per-client limit held');
   b.destroy();
+  c.destroy();
+  t.ok(await waitFor(() => fx.dns.tcpConnectionCount === 0), 'server released every slot');
 
-  // Overall limit (6): other loopback sources each use their 2 slots.
-  const sockets: net.Socket[] = [];
-  for (const src of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
-    for (let i = 0; i < 2; i++) {
-      sockets.push(
-        await new Promise<net.Socket>((resolve) => {
-          const s = net.connect({ port: fx.port, host: '127.0.0.1', localAddress: src }, () => resolve(s));
-        }),
-      );
-    }
+  // Global limit (6): 127.0.0.2 holds 2, 127.0.0.3 and .4 one each, 127.0.0.5 two: full.
+  const held: [string, net.Socket][] = [];
+  for (const src of ['127.0.0.2', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.5']) {
+    held.push([src, await connectFrom(fx.port, src)]);
+    await new Promise((r) => setTimeout(r, 20));
   }
-  const extra = await new Promise<net.Socket>((resolve) => {
-    const s = net.connect({ port: fx.port, host: '127.0.0.1', localAddress: '127.0.0.5' }, () => resolve(s));
-  });
-  t.ok((await closed(extra)) < 1000, 'connection over the global limit refused');
-  for (const s of sockets) s.destroy();
-  await Promise.all(sockets.map(closed));
-  // The server sees the closes a moment later (bounded wait on its own count).
+  const extra = await connectFrom(fx.port, '127.0.0.6');
+  t.ok(await closedWithin(held[0]![1], 1000), 'the oldest idle connection of the biggest holder is closed');
+  t.notOk(extra.destroyed, 'the connection over the global limit is kept');
+  t.ok(
+    held.slice(1).every(([, s]) => !s.destroyed),
+    'nobody else loses a connection',
+  );
+  for (const [, s] of held) s.destroy();
+  extra.destroy();
   t.ok(await waitFor(() => fx.dns.tcpConnectionCount === 0), 'server released every slot');
 
   const z = await connect(fx.port);
@@ -145,9 +173,102 @@ t.test('connection limits per client and overall; zero-length frames close the s
   t.ok((await closed(z)) < 1000, 'zero-length frame closes the connection');
   await new Promise((r) => setTimeout(r, 1100));
   const m = await fx.app.metrics.text();
-  t.match(m, /gatehouse_dns_tcp_rejected_total\{reason="per_client"\} [1-9]/);
-  t.match(m, /gatehouse_dns_tcp_rejected_total\{reason="max_connections"\} [1-9]/);
+  t.match(m, /gatehouse_dns_tcp_rejected_total\{reason="idle_evicted_per_client"\} [1-9]/);
+  t.match(m, /gatehouse_dns_tcp_rejected_total\{reason="idle_evicted_global"\} [1-9]/);
   t.match(m, /gatehouse_dns_tcp_rejected_total\{reason="zero_length"\} 1/);
+});
+
+t.test('connections with a query in flight are never evicted; all busy refuses the newcomer', async (t) => {
+  // An upstream that never answers keeps forwarded queries in flight until the forwarder gives up.
+  const blackHole = dgram.createSocket('udp4');
+  await new Promise<void>((r) => blackHole.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => blackHole.close());
+  const fx = await startDns(t, {
+    network: { trusted: ['127.0.0.1/32'] },
+    dns: {
+      listen: ['127.0.0.1:0'],
+      upstreams: [`127.0.0.1:${blackHole.address().port}`],
+      forwarder: { timeoutMs: 2500 },
+      tcp: { ...tcp, maxConnectionsPerClient: 4, idleTimeoutMs: 10_000 },
+    },
+  });
+  const busy: net.Socket[] = [];
+  const answers: Promise<Buffer>[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = await connect(fx.port);
+    answers.push(new Promise((r) => s.once('data', r)));
+    s.write(frame(query(`www${i}.example.test`, 'A', { id: 50 + i })));
+    busy.push(s);
+  }
+  const idle = [await connect(fx.port), await connect(fx.port)];
+  await new Promise((r) => setTimeout(r, 100));
+  const fresh: net.Socket[] = [];
+  for (let i = 0; i < 3; i++) {
+    fresh.push(await connect(fx.port));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.ok(await closedWithin(idle[0]!, 1000), 'first idle connection evicted');
+  t.ok(await closedWithin(idle[1]!, 1000), 'second idle connection evicted');
+  t.ok(await closedWithin(fresh[0]!, 1000), 'then the oldest of the new (idle) ones');
+  t.ok(
+    busy.every((s) => !s.destroyed),
+    'connections with a query in flight stay',
+  );
+  t.ok(!fresh[1]!.destroyed && !fresh[2]!.destroyed, 'the newest connections stay');
+  // Make all four busy: a fifth connection has nothing to evict and is refused.
+  for (const [i, s] of fresh.slice(1).entries()) {
+    answers.push(new Promise((r) => s.once('data', r)));
+    s.write(frame(query(`www${i + 2}.example.test`, 'A', { id: 52 + i })));
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  const refused = await connect(fx.port);
+  t.ok(await closedWithin(refused, 1000), 'all four busy: the newcomer is refused');
+  t.ok(
+    [...busy, ...fresh.slice(1)].every((s) => !s.destroyed),
+    'and no busy connection was closed',
+  );
+  // Bounded: on a server that closed a busy connection, its answer never comes.
+  const got = await Promise.all(
+    answers.map((a) =>
+      Promise.race([a, new Promise<Buffer>((r) => setTimeout(() => r(Buffer.alloc(4)), 6000))]),
+    ),
+  );
+  t.same(
+    got.map((b) => b.readUInt16BE(2)).sort(),
+    [50, 51, 52, 53],
+    'every in-flight query got its (SERVFAIL) answer on its own connection',
+  );
+  for (const s of [...busy, ...fresh]) s.destroy();
+  await new Promise((r) => setTimeout(r, 1100));
+  t.match(await fx.app.metrics.text(), /gatehouse_dns_tcp_rejected_total\{reason="per_client"\} 1/);
+});
+
+t.test('500 idle connections from one address do not deny a fresh dig +tcp from it (defaults)', async (t) => {
+  const fx = await startDns(t, { dns: { listen: ['127.0.0.1:0'] } });
+  await fx.put(GW);
+  const hog: net.Socket[] = [];
+  t.teardown(() => {
+    for (const s of hog) s.destroy();
+  });
+  for (let i = 0; i < 500; i++) {
+    const s = net.connect(fx.port, '127.0.0.1');
+    s.on('error', () => {});
+    hog.push(s);
+    await new Promise<void>((r) => {
+      s.once('connect', () => r());
+      s.once('close', () => r());
+    });
+  }
+  // Let the server accept (and account for) every connection before the real client asks.
+  await new Promise((r) => setTimeout(r, 300));
+  for (const tool of ['dig', 'kdig'] as const) {
+    const start = performance.now();
+    const out =
+      tool === 'dig' ? await dig(fx.port, '+tcp', 'mdb.prolo') : await kdig(fx.port, '+tcp', 'mdb.prolo');
+    const ms = performance.now() - start;
+    t.match(out, /192\.168\.1\.254/, `${tool} +tcp answered`);
+    t.ok(ms < 1000, `${tool} +tcp answered in ${ms.toFixed(0)} ms (< 1 s)`);
+  }
 });
 
 t.test('garbage inside a frame: FORMERR when a header exists, else the stream is closed', async (t) => {

@@ -59,6 +59,28 @@ t.test('lying lengths and random bytes only ever raise NetlinkDecodeError (prope
   );
 });
 
+t.test('an NLMSG_ERROR echoing a request longer than itself is no crash (fuzz regression)', async (t) => {
+  // Found by bench/fuzz: an echoed length near 2^32 went negative in align4 and decodeAttrs read
+  // at offset -100597740 (RangeError instead of a decoded ack or NetlinkDecodeError).
+  const head = Buffer.alloc(8);
+  head.writeInt32LE(-22, 0);
+  head.writeUInt32LE(0xfa01000e, 4);
+  const raw = encodeMessage({
+    type: NLMSG_ERROR,
+    flags: NLM_F_ACK_TLVS,
+    seq: 3,
+    payload: Buffer.concat([head, Buffer.alloc(12), attr(1, Buffer.from('gatehouse\0'))]),
+  });
+  for (const reqLen of [0xfa01000e, 0xffffffff, 0xfffffffd, 0x80000000, 1000]) {
+    raw.writeUInt32LE(reqLen, 16 + 4);
+    let errno: number | undefined;
+    onlyDecodeErrors(() => {
+      errno = decodeAck(decodeMessages(raw)[0]!).errno;
+    });
+    t.ok(errno === undefined || errno === 22, `echoed length 0x${reqLen.toString(16)}: no crash`);
+  }
+});
+
 t.test('netlink messages round-trip (property)', async () => {
   fc.assert(
     fc.property(

@@ -78,7 +78,7 @@ export function httpRequest(
     path: string;
     host: string;
     body?: string;
-    headers?: Record<string, string>;
+    headers?: Record<string, string | string[]>;
     localAddress?: string;
   },
 ): Promise<Reply> {

@@ -127,10 +127,14 @@ export function decodeAck(m: NetlinkMessage): NetlinkAck {
   if (m.flags & NLM_F_ACK_TLVS) {
     // An ack (error 0) or a capped error echoes only the request header; otherwise the whole
     // request comes back before the TLVs (netlink_ack() in net/netlink/af_netlink.c).
+    // The echoed length is the kernel's u32: bound it by the payload before aligning, since
+    // align4 works in 32-bit signed arithmetic (a length near 2^32 became a negative offset).
     const echoed =
-      error === 0 || m.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(Math.max(reqLen, NLMSG_HDRLEN));
+      error === 0 || m.flags & NLM_F_CAPPED
+        ? NLMSG_HDRLEN
+        : align4(Math.max(Math.min(reqLen, p.length), NLMSG_HDRLEN));
     const start = 4 + echoed;
-    if (start <= p.length) {
+    if (reqLen <= p.length && start <= p.length) {
       const tlv = AttrMap.parse(p, start);
       const msg = tlv.str(NLMSGERR_ATTR_MSG);
       if (msg !== undefined) ack.extMessage = msg;
