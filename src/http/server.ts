@@ -44,6 +44,11 @@ export class HttpServer {
     this.vhosts.set(name.toLowerCase(), handler);
   }
 
+  /** The handler of a virtual host, so a later service can wrap it (the admin pages on `mdb`/`udb`). */
+  handlerOf(name: string): Handler | undefined {
+    return this.vhosts.get(name.toLowerCase());
+  }
+
   setDefault(handler: Handler): void {
     this.defaultHandler = handler;
   }
