@@ -11,7 +11,7 @@ import { ReservedLogins } from '../udb/validate.js';
 import { checkbox, select } from './forms.js';
 import { html, type SafeHtml } from './html.js';
 import { csrfField, type Viewer } from './layout.js';
-import type { PageRequest, WebSite } from './site.js';
+import type { WebSite } from './site.js';
 
 /** One batch import started from the web: the lines the operation printed and its progress. */
 interface ImportJob {
