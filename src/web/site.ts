@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AdminDirectory, type AdminRole, roleOf, sameSecret } from '../http/admin-auth.js';
-import { parseForm, readBody } from '../http/respond.js';
+import { parseForm, readBody, sendText } from '../http/respond.js';
 import type { Handler, RequestContext } from '../http/server.js';
 import type { Assets } from './assets.js';
 import { type HtmlValue, html, type SafeHtml } from './html.js';
 import { layout, type SiteName, type Viewer } from './layout.js';
-import { acceptsGzip, redirect, sendPage } from './respond.js';
+import { acceptsGzip, redirect, sendPage, setSecurityHeaders } from './respond.js';
 import {
   clearedSessionCookie,
   cookieValue,
@@ -142,6 +142,12 @@ export class WebSite {
     if (this.deps.assets.serve(req, res, path)) return;
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     if (path.startsWith(AUTH)) return this.auth(req, res, ctx, path.slice(AUTH.length), method);
+    // Paths that are no page stay a plain 404 before any sign-in, as they were before the pages.
+    if (!path.startsWith('/_go/') && !this.routes.some((r) => r.regex.test(path))) {
+      setSecurityHeaders(res);
+      sendText(res, 404, 'Not Found\n');
+      return;
+    }
 
     const who = await this.identify(req, res, ctx);
     if (!who) return;
