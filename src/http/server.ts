@@ -58,8 +58,14 @@ export class HttpServer {
     let host = hostHeader.trim().toLowerCase();
     if (host.startsWith('[')) return 'default';
     host = host.replace(/:\d+$/, '').replace(/\.$/, '');
-    const suffix = `.${this.domain}`;
-    if (host.endsWith(suffix)) host = host.slice(0, -suffix.length);
+    // `<name>.localhost` resolves to loopback in browsers (RFC 6761 §6.3): the demo's way to
+    // reach http://mdb.localhost:8080/ without editing /etc/hosts.
+    for (const suffix of [`.${this.domain}`, '.localhost']) {
+      if (host.endsWith(suffix)) {
+        host = host.slice(0, -suffix.length);
+        break;
+      }
+    }
     return this.vhosts.has(host) ? host : 'default';
   }
 

@@ -36,7 +36,7 @@ export async function launchBrowser(
   ];
   if (opts.hostRules) args.push(`--host-resolver-rules=${opts.hostRules}`);
   const browser = await chromium.launch({ executablePath: opts.executable ?? CHROMIUM, args, timeout: 60_000 });
-  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const incidents: string[] = [];
   t.teardown(async () => {
     await browser.close().catch(() => {});

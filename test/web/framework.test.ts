@@ -28,6 +28,13 @@ t.test('the html tag escapes every interpolated string, and only SafeHtml passes
   t.type(html``, SafeHtml);
 });
 
+t.test('the demo reaches the admin hosts as <name>.localhost', async (t) => {
+  const gh = await startGatehouse(t);
+  t.equal(gh.app.http.resolveHost('mdb.localhost:8080'), 'mdb');
+  t.equal(gh.app.http.resolveHost('udb.localhost'), 'udb');
+  t.equal(gh.app.http.resolveHost('localhost:8080'), 'default');
+});
+
 t.test('redirect targets stay on this host', async (t) => {
   for (const bad of ['//evil.example/', 'http://evil/', '/\\evil', 'javascript:alert(1)', '', null]) t.equal(safeNext(bad), '/', String(bad));
   t.equal(safeNext('/machines/new?mac=02:00'), '/machines/new?mac=02:00');
