@@ -123,12 +123,13 @@ export function searchConnectionLog(config: GatehouseConfig, term: string, limit
   } catch (e) {
     return { file, lines: [], error: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no connection log yet (the firewall writes it)' : String(e) };
   }
-  const needles = [`login=${t}`, `host=${t}`, `src=${t} `];
+  // Whole fields only: `login=joe` must not find `login=joey`.
+  const needles = new Set([`login=${t}`, `host=${t}`, `src=${t}`]);
   const lines: string[] = [];
   const all = text.split('\n');
   for (let i = all.length - 1; i >= 0 && lines.length < limit; i--) {
     const line = all[i]!;
-    if (needles.some((n) => line.includes(n) || line.endsWith(n.trimEnd()))) lines.push(line);
+    if (line.split(' ').some((field) => needles.has(field))) lines.push(line);
   }
   return { file, lines };
 }
