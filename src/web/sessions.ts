@@ -44,8 +44,16 @@ export class WebSessions {
   }
 
   async open(login: string, via: WebSession['via'], peer: string): Promise<{ id: string; session: WebSession }> {
-    const id = token();
     const t = this.now();
+    if (via === 'sso') {
+      // A client that keeps no cookie (a script, a kiosk) reuses the session of its machine
+      // instead of adding a row per request.
+      const same = this.store.read((tx) =>
+        tx.entries(this.sessions).find(({ value: s }) => s.via === 'sso' && s.peer === peer && s.login === login && s.expires > t),
+      );
+      if (same) return { id: String(same.key), session: same.value };
+    }
+    const id = token();
     const session: WebSession = { login, via, peer, csrf: token(), created: t, expires: t + SESSION_TTL_MS };
     await this.store.write((tx) => {
       tx.put(this.sessions, id, session);

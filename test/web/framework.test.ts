@@ -6,6 +6,7 @@ import { udbConfigOf } from '../../src/udb/config.js';
 import { udbTables, UserWriter } from '../../src/udb/users.js';
 import { ReservedLogins } from '../../src/udb/validate.js';
 import { escapeHtml, html, join, SafeHtml, unsafeRaw } from '../../src/web/html.js';
+import { WebSessions } from '../../src/web/sessions.js';
 import { crossSite, multipartFields, safeNext } from '../../src/web/site.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -95,4 +96,16 @@ t.test('a session survives a restart of Gatehouse; sign-out ends it on the serve
   await after.body.dump();
   t.equal(after.statusCode, 303, 'the old cookie no longer signs in');
   t.match(String(after.headers.location), /\/_auth\/login/);
+});
+
+t.test('SSO without a cookie reuses the session of that machine and login', async (t) => {
+  const gh = await startGatehouse(t);
+  const sessions = new WebSessions(gh.app.store);
+  const a = await sessions.open('rita', 'sso', '192.168.0.1');
+  t.equal((await sessions.open('rita', 'sso', '192.168.0.1')).id, a.id);
+  t.not((await sessions.open('rita', 'sso', '192.168.0.2')).id, a.id, 'another machine, another session');
+  t.not((await sessions.open('rita', 'password', '192.168.0.1')).id, a.id, 'password sign-ins are never shared');
+  const ticket = await sessions.issueHandoff(a.session);
+  t.match(await sessions.takeHandoff(ticket), { login: 'rita', via: 'sso' });
+  t.equal(await sessions.takeHandoff(ticket), undefined, 'a handoff ticket works once');
 });
