@@ -17,7 +17,7 @@ import { defaultConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';
 import { createMachine } from '../../src/mdb/machines.js';
 import { udbConfigOf } from '../../src/udb/config.js';
-import { udbTables, UserWriter } from '../../src/udb/users.js';
+import { UserWriter, udbTables } from '../../src/udb/users.js';
 import { ReservedLogins } from '../../src/udb/validate.js';
 
 const N = Number(process.argv[2] ?? 5000);
@@ -73,11 +73,19 @@ try {
 
   const get = async (p: string, gzip = true) => {
     const t0 = performance.now();
-    const r = await request(`${base}${p}`, { headers: { host: 'mdb', cookie, ...(gzip ? { 'accept-encoding': 'gzip' } : {}) } });
+    const r = await request(`${base}${p}`, {
+      headers: { host: 'mdb', cookie, ...(gzip ? { 'accept-encoding': 'gzip' } : {}) },
+    });
     const body = Buffer.from(await r.body.arrayBuffer());
-    return { ms: performance.now() - t0, status: r.statusCode, body, gzip: r.headers['content-encoding'] === 'gzip' };
+    return {
+      ms: performance.now() - t0,
+      status: r.statusCode,
+      body,
+      gzip: r.headers['content-encoding'] === 'gzip',
+    };
   };
-  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+  const pct = (xs: number[], p: number) =>
+    [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
   const pages: Array<[string, string]> = [
     ['first page (hostname order)', '/'],
@@ -85,7 +93,12 @@ try {
     ['filtered: room + type + search', '/?room=pasteur&mtype=user&q=m01'],
     ['last page', `/?page=${Math.ceil(N / 250)}`],
   ];
-  console.log(`machines: ${N}, requests per page: ${REQUESTS}, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `machines: ${N}, requests per page: ${REQUESTS}, node ${process.version}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   console.log('| page | status | median ms | p95 ms | max ms | rows |');
   console.log('|---|---|---|---|---|---|');
   for (const [label, p] of pages) {
@@ -98,7 +111,9 @@ try {
     }
     const htmlText = (last!.gzip ? gunzipSync(last!.body) : last!.body).toString('utf8');
     const rows = (htmlText.match(/<tr><td>/g) ?? []).length;
-    console.log(`| ${label} | ${last!.status} | ${pct(times, 50).toFixed(1)} | ${pct(times, 95).toFixed(1)} | ${Math.max(...times).toFixed(1)} | ${rows} |`);
+    console.log(
+      `| ${label} | ${last!.status} | ${pct(times, 50).toFixed(1)} | ${pct(times, 95).toFixed(1)} | ${Math.max(...times).toFixed(1)} | ${rows} |`,
+    );
   }
 
   const page = await get('/');
@@ -114,9 +129,15 @@ try {
   console.log('');
   console.log('| page weight of the first machines page | sent (gzip) | uncompressed |');
   console.log('|---|---|---|');
-  console.log(`| HTML | ${(page.body.length / 1024).toFixed(1)} KB | ${(plain.body.length / 1024).toFixed(1)} KB |`);
-  console.log(`| stylesheets + script (${assets.length} files, cached a year) | ${(assetsGz / 1024).toFixed(1)} KB | ${(assetsRaw / 1024).toFixed(1)} KB |`);
-  console.log(`| total before images | ${((page.body.length + assetsGz) / 1024).toFixed(1)} KB | ${((plain.body.length + assetsRaw) / 1024).toFixed(1)} KB |`);
+  console.log(
+    `| HTML | ${(page.body.length / 1024).toFixed(1)} KB | ${(plain.body.length / 1024).toFixed(1)} KB |`,
+  );
+  console.log(
+    `| stylesheets + script (${assets.length} files, cached a year) | ${(assetsGz / 1024).toFixed(1)} KB | ${(assetsRaw / 1024).toFixed(1)} KB |`,
+  );
+  console.log(
+    `| total before images | ${((page.body.length + assetsGz) / 1024).toFixed(1)} KB | ${((plain.body.length + assetsRaw) / 1024).toFixed(1)} KB |`,
+  );
 } finally {
   await app.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });

@@ -29,12 +29,20 @@ export interface BootProgressSource {
 }
 
 export interface LldpSource {
-  neighbours(): Array<{ interface: string; chassis: string; port: string; systemName: string | null; lastSeen: string }>;
+  neighbours(): Array<{
+    interface: string;
+    chassis: string;
+    port: string;
+    systemName: string | null;
+    lastSeen: string;
+  }>;
 }
 
 export function bootSource(services: readonly Service[]): BootProgressSource | undefined {
   const s = services.find((x) => x.name === 'boot') as Partial<BootProgressSource> | undefined;
-  return s && typeof s.snapshot === 'function' && typeof s.onChange === 'function' ? (s as BootProgressSource) : undefined;
+  return s && typeof s.snapshot === 'function' && typeof s.onChange === 'function'
+    ? (s as BootProgressSource)
+    : undefined;
 }
 
 export function lldpSource(services: readonly Service[]): LldpSource | undefined {
@@ -61,14 +69,22 @@ export interface AlienLease {
   expires: number;
 }
 
-export function sessionsByRoom(store: Store, presence: PresenceService | undefined): Map<string, SessionRow[]> {
+export function sessionsByRoom(
+  store: Store,
+  presence: PresenceService | undefined,
+): Map<string, SessionRow[]> {
   const out = new Map<string, SessionRow[]>();
   if (!presence) return out;
   const now = Date.now() / 1000;
   const rows = store.read((tx) =>
     [...presence.sessions()].map(([login, hostname]) => {
       const seen = presence.rules.lastSeen(login);
-      return { login, hostname, room: tx.get(T.machines, hostname)?.room ?? 'unknown', age: seen === undefined ? undefined : Math.max(0, Math.round(now - seen)) };
+      return {
+        login,
+        hostname,
+        room: tx.get(T.machines, hostname)?.room ?? 'unknown',
+        age: seen === undefined ? undefined : Math.max(0, Math.round(now - seen)),
+      };
     }),
   );
   for (const r of rows.sort((a, b) => (a.hostname < b.hostname ? -1 : 1))) {
@@ -89,7 +105,11 @@ export function alienLeases(store: Store, now = Date.now()): AlienLease[] {
   );
 }
 
-export function counts(store: Store, presence: PresenceService | undefined, now = Date.now()): Record<string, number> {
+export function counts(
+  store: Store,
+  presence: PresenceService | undefined,
+  now = Date.now(),
+): Record<string, number> {
   return store.read((tx) => ({
     machines: tx.count(T.machines),
     users: tx.count(usersTable(store)),
@@ -98,13 +118,21 @@ export function counts(store: Store, presence: PresenceService | undefined, now 
   }));
 }
 
-export function unknownNeighbours(store: Store, lldp: LldpSource | undefined): ReturnType<LldpSource['neighbours']> {
+export function unknownNeighbours(
+  store: Store,
+  lldp: LldpSource | undefined,
+): ReturnType<LldpSource['neighbours']> {
   if (!lldp) return [];
   return store.read((tx) => lldp.neighbours().filter((n) => !tx.has(T.switches, n.chassis.toLowerCase())));
 }
 
 /** Lines of the connection log (newest first) mentioning `term` as login, host or address. */
-export function searchConnectionLog(config: GatehouseConfig, term: string, limit = 200, maxBytes = 4 * 1024 * 1024): { file: string; lines: string[]; error?: string } {
+export function searchConnectionLog(
+  config: GatehouseConfig,
+  term: string,
+  limit = 200,
+  maxBytes = 4 * 1024 * 1024,
+): { file: string; lines: string[]; error?: string } {
   const file = config.firewall.connectionLog.path ?? path.join(config.dataDir, 'connections.log');
   const t = term.trim();
   if (!t) return { file, lines: [] };
@@ -121,7 +149,14 @@ export function searchConnectionLog(config: GatehouseConfig, term: string, limit
       fs.closeSync(fd);
     }
   } catch (e) {
-    return { file, lines: [], error: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no connection log yet (the firewall writes it)' : String(e) };
+    return {
+      file,
+      lines: [],
+      error:
+        (e as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'no connection log yet (the firewall writes it)'
+          : String(e),
+    };
   }
   // Whole fields only: `login=joe` must not find `login=joey`.
   const needles = new Set([`login=${t}`, `host=${t}`, `src=${t}`]);
@@ -167,7 +202,9 @@ export class RateSampler {
   }
 
   async sample(): Promise<void> {
-    for (const [key, name] of Object.entries(RateSampler.SERIES) as Array<[keyof typeof RateSampler.SERIES, string]>) {
+    for (const [key, name] of Object.entries(RateSampler.SERIES) as Array<
+      [keyof typeof RateSampler.SERIES, string]
+    >) {
       const total = await this.total(name);
       if (total === undefined) continue;
       const prev = this.last[key];

@@ -5,6 +5,7 @@ import { readContest, writeContest } from '../nft/state.js';
 import type { ServiceContext } from '../service.js';
 import {
   alienLeases,
+  type BootProgressEntry,
   bootSource,
   counts,
   lldpSource,
@@ -13,7 +14,6 @@ import {
   searchConnectionLog,
   sessionsByRoom,
   unknownNeighbours,
-  type BootProgressEntry,
 } from './dashboard-data.js';
 import { html, type SafeHtml } from './html.js';
 import { csrfField, flash, type Viewer } from './layout.js';
@@ -32,7 +32,16 @@ const LIVE_DEBOUNCE_MS = 150;
 /** Ages and rates move without any change event. */
 const LIVE_TICK_MS = 2000;
 
-type SectionId = 'health' | 'counts' | 'recent' | 'presence' | 'aliens' | 'lldp' | 'contest' | 'boot' | 'rates';
+type SectionId =
+  | 'health'
+  | 'counts'
+  | 'recent'
+  | 'presence'
+  | 'aliens'
+  | 'lldp'
+  | 'contest'
+  | 'boot'
+  | 'rates';
 
 function sparkline(values: readonly number[]): SafeHtml {
   const max = Math.max(1, ...values);
@@ -46,7 +55,11 @@ function sparkline(values: readonly number[]): SafeHtml {
  * Every section is rendered by one function, used for the page and for the live updates
  * (Server-Sent Events at /events, applied by static/live.js).
  */
-export function addDashboardPages(site: WebSite, ctx: ServiceContext, config: () => GatehouseConfig): () => void {
+export function addDashboardPages(
+  site: WebSite,
+  ctx: ServiceContext,
+  config: () => GatehouseConfig,
+): () => void {
   const { store, services } = ctx;
   const rates = new RateSampler(ctx.metrics);
   rates.start();
@@ -98,7 +111,10 @@ export function addDashboardPages(site: WebSite, ctx: ServiceContext, config: ()
       return html`<h2>Who is logged in where</h2>${
         byRoom.size === 0
           ? html`<p><small>Nobody is logged in.</small></p>`
-          : [...byRoom].map(([room, rows]) => html`<h3>${room} <small>(${rows.length})</small></h3><table><thead><tr><th>Machine</th><th>Login</th><th>Last heartbeat</th></tr></thead><tbody>${rows.map((r) => html`<tr><td>${r.hostname}</td><td>${r.login}</td><td>${r.age === undefined ? '' : `${r.age} s ago`}</td></tr>`)}</tbody></table>`)
+          : [...byRoom].map(
+              ([room, rows]) =>
+                html`<h3>${room} <small>(${rows.length})</small></h3><table><thead><tr><th>Machine</th><th>Login</th><th>Last heartbeat</th></tr></thead><tbody>${rows.map((r) => html`<tr><td>${r.hostname}</td><td>${r.login}</td><td>${r.age === undefined ? '' : `${r.age} s ago`}</td></tr>`)}</tbody></table>`,
+            )
       }`;
     },
     aliens: () => {
@@ -111,7 +127,8 @@ export function addDashboardPages(site: WebSite, ctx: ServiceContext, config: ()
     },
     lldp: () => {
       const lldp = lldpSource(services);
-      if (!lldp) return html`<h2>LLDP neighbours not in the switch table</h2><p><small>LLDP is disabled.</small></p>`;
+      if (!lldp)
+        return html`<h2>LLDP neighbours not in the switch table</h2><p><small>LLDP is disabled.</small></p>`;
       const rows = unknownNeighbours(store, lldp);
       return html`<h2>LLDP neighbours not in the switch table</h2>${
         rows.length
@@ -139,7 +156,10 @@ export function addDashboardPages(site: WebSite, ctx: ServiceContext, config: ()
       return html`<h2>Boot progress</h2>${
         byRoom.size === 0
           ? html`<p><small>No machine has booted since Gatehouse started.</small></p>`
-          : [...byRoom].map(([room, entries]) => html`<h3>${room} <small>(${entries.length}; ${PHASES.map(([k, label]) => `${label} ${entries.filter((e) => e.phases[k] !== undefined).length}`).join(', ')})</small></h3><table><thead><tr><th>Machine</th>${PHASES.map(([, l]) => html`<th>${l}</th>`)}</tr></thead><tbody>${entries.map((e) => html`<tr><td>${e.hostname ?? e.mac}</td>${PHASES.map(([k]) => html`<td class="phase">${e.phases[k] !== undefined ? '✓' : '·'}</td>`)}</tr>`)}</tbody></table>`)
+          : [...byRoom].map(
+              ([room, entries]) =>
+                html`<h3>${room} <small>(${entries.length}; ${PHASES.map(([k, label]) => `${label} ${entries.filter((e) => e.phases[k] !== undefined).length}`).join(', ')})</small></h3><table><thead><tr><th>Machine</th>${PHASES.map(([, l]) => html`<th>${l}</th>`)}</tr></thead><tbody>${entries.map((e) => html`<tr><td>${e.hostname ?? e.mac}</td>${PHASES.map(([k]) => html`<td class="phase">${e.phases[k] !== undefined ? '✓' : '·'}</td>`)}</tr>`)}</tbody></table>`,
+            )
       }`;
     },
     rates: () =>
@@ -148,19 +168,38 @@ export function addDashboardPages(site: WebSite, ctx: ServiceContext, config: ()
         return html`<tr><th>${k.toUpperCase()}</th><td>${h.at(-1) ?? 0}/s</td><td>${sparkline(h)}</td></tr>`;
       })}</tbody></table>`,
   };
-  const order: SectionId[] = ['health', 'counts', 'contest', 'recent', 'presence', 'aliens', 'lldp', 'boot', 'rates'];
-  const renderAll = (viewer: Viewer) => order.map((id) => html`<section id="sec-${id}" data-live>${sections[id](viewer)}</section>`);
+  const order: SectionId[] = [
+    'health',
+    'counts',
+    'contest',
+    'recent',
+    'presence',
+    'aliens',
+    'lldp',
+    'boot',
+    'rates',
+  ];
+  const renderAll = (viewer: Viewer) =>
+    order.map((id) => html`<section id="sec-${id}" data-live>${sections[id](viewer)}</section>`);
 
   site
     .get('/', (r) => {
       hook();
-      r.page('Dashboard', html`${flash(r.query.get('msg'))}<form method="get" action="/connections" class="filters"><input type="search" name="q" placeholder="login, machine or IP" aria-label="Search the connection log"><button type="submit">Search the connection log</button></form><div class="grid2" id="dashboard" data-events="/events">${renderAll(r.viewer)}</div>`, { live: true });
+      r.page(
+        'Dashboard',
+        html`${flash(r.query.get('msg'))}<form method="get" action="/connections" class="filters"><input type="search" name="q" placeholder="login, machine or IP" aria-label="Search the connection log"><button type="submit">Search the connection log</button></form><div class="grid2" id="dashboard" data-events="/events">${renderAll(r.viewer)}</div>`,
+        { live: true },
+      );
     })
     .get('/events', (r) => {
       hook();
       const { res, req } = r;
       setSecurityHeaders(res);
-      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-store',
+        Connection: 'keep-alive',
+      });
       let timer: NodeJS.Timeout | undefined;
       const send = () => {
         timer = undefined;
@@ -192,7 +231,10 @@ export function addDashboardPages(site: WebSite, ctx: ServiceContext, config: ()
     .get('/connections', (r) => {
       const q = r.query.get('q') ?? '';
       const found = searchConnectionLog(config(), q);
-      r.page('Connection log', html`<form method="get" action="/connections" class="filters"><input type="search" name="q" value="${q}" placeholder="login, machine or IP" aria-label="Search"><button type="submit">Search</button></form>${found.error ? html`<p>${found.error}</p>` : ''}${q ? html`<p><small>${found.lines.length} newest matching lines of ${found.file}</small></p><pre id="connlog">${found.lines.join('\n')}</pre>` : ''}`);
+      r.page(
+        'Connection log',
+        html`<form method="get" action="/connections" class="filters"><input type="search" name="q" value="${q}" placeholder="login, machine or IP" aria-label="Search"><button type="submit">Search</button></form>${found.error ? html`<p>${found.error}</p>` : ''}${q ? html`<p><small>${found.lines.length} newest matching lines of ${found.file}</small></p><pre id="connlog">${found.lines.join('\n')}</pre>` : ''}`,
+      );
     });
 
   return () => {

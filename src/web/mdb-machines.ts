@@ -1,7 +1,16 @@
 import { createMachine, deleteMachine, getMachine, listMachines, updateMachine } from '../mdb/machines.js';
 import { MACHINE_TYPES, type Machine, ROOMS } from '../mdb/model.js';
 import type { Store } from '../store/index.js';
-import { checkbox, type FormProblems, generalProblem, input, pick, problemsOf, select, textarea } from './forms.js';
+import {
+  checkbox,
+  type FormProblems,
+  generalProblem,
+  input,
+  pick,
+  problemsOf,
+  select,
+  textarea,
+} from './forms.js';
 import { html, type SafeHtml } from './html.js';
 import { csrfField, flash, type Viewer } from './layout.js';
 import { pageOf, pager, sortBy, sortHeader, withQuery } from './paging.js';
@@ -39,7 +48,13 @@ ${rows.map((m) => html`<tr><td><a href="${machineUrl(m.hostname)}">${m.hostname}
 </tbody></table>${pages > 1 ? pager(base, query, page, pages, filtered.length) : ''}`;
 }
 
-function machineForm(viewer: Viewer, action: string, m: Partial<Record<string, unknown>>, p: FormProblems | undefined, creating: boolean): SafeHtml {
+function machineForm(
+  viewer: Viewer,
+  action: string,
+  m: Partial<Record<string, unknown>>,
+  p: FormProblems | undefined,
+  creating: boolean,
+): SafeHtml {
   const s = (k: string) => (m[k] === undefined || m[k] === null ? '' : String(m[k]));
   return html`${generalProblem(p)}<form method="post" action="${action}">${csrfField(viewer)}
 ${input('hostname', 'Hostname', s('hostname'), p, { readonly: !creating, required: true, hint: creating ? 'lowercase letters, digits, dashes' : 'read-only: the DNS name and sync key' })}
@@ -66,20 +81,52 @@ export function addMachinePages(site: WebSite, store: Store): void {
     try {
       return store.read((tx) => getMachine(tx, r.params.hostname!));
     } catch {
-      r.page('No such machine', html`<p>There is no machine named <code>${r.params.hostname}</code>. <a href="/">Back to the list</a></p>`, { status: 404 });
+      r.page(
+        'No such machine',
+        html`<p>There is no machine named <code>${r.params.hostname}</code>. <a href="/">Back to the list</a></p>`,
+        { status: 404 },
+      );
       return undefined;
     }
   };
   site
-    .get('/', (r) => r.page('Machines', machineListBody(store.read((tx) => listMachines(tx)), r.query)))
-    .get('/machines/new', (r) => r.page('Add a machine', machineForm(r.viewer, '/machines/new', { hostname: r.query.get('hostname') ?? '', mac: r.query.get('mac') ?? '', room: r.query.get('room') ?? undefined, mtype: r.query.get('mtype') ?? undefined }, undefined, true)))
+    .get('/', (r) =>
+      r.page(
+        'Machines',
+        machineListBody(
+          store.read((tx) => listMachines(tx)),
+          r.query,
+        ),
+      ),
+    )
+    .get('/machines/new', (r) =>
+      r.page(
+        'Add a machine',
+        machineForm(
+          r.viewer,
+          '/machines/new',
+          {
+            hostname: r.query.get('hostname') ?? '',
+            mac: r.query.get('mac') ?? '',
+            room: r.query.get('room') ?? undefined,
+            mtype: r.query.get('mtype') ?? undefined,
+          },
+          undefined,
+          true,
+        ),
+      ),
+    )
     .post('/machines/new', async (r) => {
       const input = pick(r.form, ['hostname', 'mac', ...EDITABLE], ['is_faulty']);
       try {
         const m = await store.write((tx) => createMachine(tx, input));
-        r.redirect(`${machineUrl(m.hostname)}?msg=${encodeURIComponent(`Machine ${m.hostname} created with IP ${m.ip}.`)}`);
+        r.redirect(
+          `${machineUrl(m.hostname)}?msg=${encodeURIComponent(`Machine ${m.hostname} created with IP ${m.ip}.`)}`,
+        );
       } catch (e) {
-        r.page('Add a machine', machineForm(r.viewer, '/machines/new', input, problemsOf(e), true), { status: 400 });
+        r.page('Add a machine', machineForm(r.viewer, '/machines/new', input, problemsOf(e), true), {
+          status: 400,
+        });
       }
     })
     .get('/machines/:hostname', (r) => {
@@ -88,7 +135,11 @@ export function addMachinePages(site: WebSite, store: Store): void {
     })
     .get('/machines/:hostname/edit', (r) => {
       const m = load(r);
-      if (m) r.page(`Edit ${m.hostname}`, machineForm(r.viewer, `${machineUrl(m.hostname)}/edit`, { ...m }, undefined, false));
+      if (m)
+        r.page(
+          `Edit ${m.hostname}`,
+          machineForm(r.viewer, `${machineUrl(m.hostname)}/edit`, { ...m }, undefined, false),
+        );
     })
     .post('/machines/:hostname/edit', async (r) => {
       const m = load(r);
@@ -96,15 +147,24 @@ export function addMachinePages(site: WebSite, store: Store): void {
       const changes = pick(r.form, [...READ_ONLY, ...EDITABLE], ['is_faulty']);
       try {
         const saved = await store.write((tx) => updateMachine(tx, m.hostname, changes));
-        r.redirect(`${machineUrl(saved.hostname)}?msg=${encodeURIComponent(`Machine ${saved.hostname} saved.`)}`);
+        r.redirect(
+          `${machineUrl(saved.hostname)}?msg=${encodeURIComponent(`Machine ${saved.hostname} saved.`)}`,
+        );
       } catch (e) {
-        r.page(`Edit ${m.hostname}`, machineForm(r.viewer, `${machineUrl(m.hostname)}/edit`, { ...m, ...changes }, problemsOf(e), false), { status: 400 });
+        r.page(
+          `Edit ${m.hostname}`,
+          machineForm(r.viewer, `${machineUrl(m.hostname)}/edit`, { ...m, ...changes }, problemsOf(e), false),
+          { status: 400 },
+        );
       }
     })
     .get('/machines/:hostname/delete', (r) => {
       const m = load(r);
       if (!m) return;
-      r.page(`Delete ${m.hostname}?`, html`<p>Delete machine <strong>${m.hostname}</strong> (${m.ip}, ${m.mac})? Its DNS names and DHCP reservation go at once.</p><form method="post" action="${machineUrl(m.hostname)}/delete">${csrfField(r.viewer)}<button type="submit">Yes, delete ${m.hostname}</button> <a href="${machineUrl(m.hostname)}">No, keep it</a></form>`);
+      r.page(
+        `Delete ${m.hostname}?`,
+        html`<p>Delete machine <strong>${m.hostname}</strong> (${m.ip}, ${m.mac})? Its DNS names and DHCP reservation go at once.</p><form method="post" action="${machineUrl(m.hostname)}/delete">${csrfField(r.viewer)}<button type="submit">Yes, delete ${m.hostname}</button> <a href="${machineUrl(m.hostname)}">No, keep it</a></form>`,
+      );
     })
     .post('/machines/:hostname/delete', async (r) => {
       const m = load(r);

@@ -33,7 +33,7 @@ export function sendPage(
   opts: { gzip?: boolean; headers?: Record<string, string> } = {},
 ): void {
   setSecurityHeaders(res);
-  let body: Buffer = Buffer.from(page.text, "utf8");
+  let body: Buffer = Buffer.from(page.text, 'utf8');
   const headers: Record<string, string | number> = {
     'Content-Type': 'text/html; charset=utf-8',
     'Cache-Control': 'no-store',
@@ -50,7 +50,11 @@ export function sendPage(
 }
 
 /** POST-redirect-GET (303 so the browser follows with a GET). */
-export function redirect(res: ServerResponse, location: string, headers: Record<string, string | string[]> = {}): void {
+export function redirect(
+  res: ServerResponse,
+  location: string,
+  headers: Record<string, string | string[]> = {},
+): void {
   setSecurityHeaders(res);
   res.writeHead(303, { Location: location, 'Cache-Control': 'no-store', 'Content-Length': 0, ...headers });
   res.end();

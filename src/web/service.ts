@@ -67,7 +67,8 @@ export class WebService implements Service {
     const { http, services } = this.ctx;
     const rpc = http.handlerOf(vhost);
     const pages = withSsoHeaders(services, site.handle);
-    const handler: Handler = (req, res, ctx) => (rpc && isRpcPath(ctx.url.pathname) ? rpc(req, res, ctx) : pages(req, res, ctx));
+    const handler: Handler = (req, res, ctx) =>
+      rpc && isRpcPath(ctx.url.pathname) ? rpc(req, res, ctx) : pages(req, res, ctx);
     http.vhost(vhost, handler);
   }
 

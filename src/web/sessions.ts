@@ -43,13 +43,19 @@ export class WebSessions {
     this.handoffs = store.table<Handoff>('web_handoffs', { logged: false });
   }
 
-  async open(login: string, via: WebSession['via'], peer: string): Promise<{ id: string; session: WebSession }> {
+  async open(
+    login: string,
+    via: WebSession['via'],
+    peer: string,
+  ): Promise<{ id: string; session: WebSession }> {
     const t = this.now();
     if (via === 'sso') {
       // A client that keeps no cookie (a script, a kiosk) reuses the session of its machine
       // instead of adding a row per request.
       const same = this.store.read((tx) =>
-        tx.entries(this.sessions).find(({ value: s }) => s.via === 'sso' && s.peer === peer && s.login === login && s.expires > t),
+        tx
+          .entries(this.sessions)
+          .find(({ value: s }) => s.via === 'sso' && s.peer === peer && s.login === login && s.expires > t),
       );
       if (same) return { id: String(same.key), session: same.value };
     }
@@ -58,8 +64,10 @@ export class WebSessions {
     await this.store.write((tx) => {
       tx.put(this.sessions, id, session);
       // Sweep expired rows while writing anyway: the table stays as small as the live sessions.
-      for (const { key, value } of tx.entries(this.sessions)) if (value.expires <= t) tx.delete(this.sessions, key);
-      for (const { key, value } of tx.entries(this.handoffs)) if (value.expires <= t) tx.delete(this.handoffs, key);
+      for (const { key, value } of tx.entries(this.sessions))
+        if (value.expires <= t) tx.delete(this.sessions, key);
+      for (const { key, value } of tx.entries(this.handoffs))
+        if (value.expires <= t) tx.delete(this.handoffs, key);
     });
     return { id, session };
   }
@@ -76,7 +84,12 @@ export class WebSessions {
 
   async issueHandoff(session: WebSession): Promise<string> {
     const id = token();
-    const h: Handoff = { login: session.login, via: session.via, peer: session.peer, expires: this.now() + HANDOFF_TTL_MS };
+    const h: Handoff = {
+      login: session.login,
+      via: session.via,
+      peer: session.peer,
+      expires: this.now() + HANDOFF_TTL_MS,
+    };
     await this.store.write((tx) => tx.put(this.handoffs, id, h));
     return id;
   }

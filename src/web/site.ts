@@ -72,7 +72,8 @@ export function hostOf(site: SiteName, req: IncomingMessage, current: string): s
     return `${local.includes(':') ? `[${local}]` : local}${suffix}`;
   }
   const bare = host.replace(/:\d+$/, '');
-  if (current !== 'default' && bare.startsWith(`${current}`)) return `${site}${bare.slice(current.length)}${suffix}`;
+  if (current !== 'default' && bare.startsWith(`${current}`))
+    return `${site}${bare.slice(current.length)}${suffix}`;
   return `${site}${suffix}`;
 }
 
@@ -114,7 +115,16 @@ export class WebSite {
     return this;
   }
 
-  private render(res: ServerResponse, req: IncomingMessage, status: number, title: string, body: HtmlValue, viewer?: Viewer, opts: PageOptions = {}, headers?: Record<string, string | string[]>): void {
+  private render(
+    res: ServerResponse,
+    req: IncomingMessage,
+    status: number,
+    title: string,
+    body: HtmlValue,
+    viewer?: Viewer,
+    opts: PageOptions = {},
+    headers?: Record<string, string | string[]>,
+  ): void {
     const page = layout({
       assets: this.deps.assets,
       site: this.site,
@@ -130,7 +140,13 @@ export class WebSite {
   }
 
   /** A clear page for who may not be here, with a way to sign in as someone else. */
-  private refuse(req: IncomingMessage, res: ServerResponse, status: number, why: SafeHtml, viewer?: Viewer): void {
+  private refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    why: SafeHtml,
+    viewer?: Viewer,
+  ): void {
     const again = viewer
       ? html`<form method="post" action="/_auth/logout"><input type="hidden" name="_csrf" value="${viewer.csrf}"><button type="submit">Sign in as someone else</button></form>`
       : html`<p><a href="/_auth/login">Sign in</a></p>`;
@@ -161,13 +177,26 @@ export class WebSite {
       return;
     }
     if (!match) {
-      this.render(res, req, 404, 'Not found', html`<p>No page at ${path}. <a href="/">Back to the start</a>.</p>`, viewer);
+      this.render(
+        res,
+        req,
+        404,
+        'Not found',
+        html`<p>No page at ${path}. <a href="/">Back to the start</a>.</p>`,
+        viewer,
+      );
       return;
     }
     const { route, params } = match;
     if (route.need === 'root' && viewer.role !== 'root') {
       const what = this.need === 'root' ? html`The ${this.title} pages are` : html`This action is`;
-      this.refuse(req, res, 403, html`<p>You are signed in as <strong>${viewer.login}</strong>, an organizer. ${what} for roots only (organizers manage users; roots manage everything).</p>`, viewer);
+      this.refuse(
+        req,
+        res,
+        403,
+        html`<p>You are signed in as <strong>${viewer.login}</strong>, an organizer. ${what} for roots only (organizers manage users; roots manage everything).</p>`,
+        viewer,
+      );
       return;
     }
     let body: Buffer = Buffer.alloc(0);
@@ -177,9 +206,19 @@ export class WebSite {
       const type = String(req.headers['content-type'] ?? '');
       if (type.startsWith('application/x-www-form-urlencoded')) form = parseForm(body);
       else if (type.startsWith('multipart/form-data')) form = multipartFields(body, type);
-      const problem = crossSite(req) ?? (sameSecret(form.get('_csrf') ?? '', viewer.csrf) ? undefined : 'the form token is missing or stale (reload the page and try again)');
+      const problem =
+        crossSite(req) ??
+        (sameSecret(form.get('_csrf') ?? '', viewer.csrf)
+          ? undefined
+          : 'the form token is missing or stale (reload the page and try again)');
       if (problem) {
-        ctx.logger.warn('web.csrf_refused', { site: this.site, path, peer: ctx.remoteAddress, who: viewer.login, problem });
+        ctx.logger.warn('web.csrf_refused', {
+          site: this.site,
+          path,
+          peer: ctx.remoteAddress,
+          who: viewer.login,
+          problem,
+        });
         this.refuse(req, res, 403, html`<p>This request was refused: ${problem}.</p>`, viewer);
         return;
       }
@@ -193,12 +232,16 @@ export class WebSite {
       form,
       body,
       viewer,
-      page: (title, content, opts = {}) => this.render(res, req, opts.status ?? 200, title, content, viewer, opts),
+      page: (title, content, opts = {}) =>
+        this.render(res, req, opts.status ?? 200, title, content, viewer, opts),
       redirect: (location) => redirect(res, location),
     });
   };
 
-  private match(method: string | undefined, path: string): { route: Route; params: Record<string, string> } | 'method' | undefined {
+  private match(
+    method: string | undefined,
+    path: string,
+  ): { route: Route; params: Record<string, string> } | 'method' | undefined {
     let other = false;
     for (const route of this.routes) {
       const m = route.regex.exec(path);
@@ -217,7 +260,11 @@ export class WebSite {
   }
 
   /** The session of this request, opening one by SSO when a root/organizer is logged in on the caller's machine. */
-  private async identify(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<{ viewer: Viewer; id: string } | undefined> {
+  private async identify(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+  ): Promise<{ viewer: Viewer; id: string } | undefined> {
     const { sessions, directory } = this.deps;
     const id = cookieValue(req.headers.cookie, SESSION_COOKIE);
     const existing = id ? sessions.get(id) : undefined;
@@ -230,18 +277,33 @@ export class WebSite {
       const group = directory.user(ssoLogin)?.group;
       const role = roleOf(group ?? '');
       if (!role) {
-        this.refuse(req, res, 403, html`<p><strong>${ssoLogin}</strong> is logged in on this machine${group ? html` (group ${group})` : ''}. The admin pages are for organizers and roots only.</p>`);
+        this.refuse(
+          req,
+          res,
+          403,
+          html`<p><strong>${ssoLogin}</strong> is logged in on this machine${group ? html` (group ${group})` : ''}. The admin pages are for organizers and roots only.</p>`,
+        );
         return undefined;
       }
       const opened = await sessions.open(ssoLogin, 'sso', ctx.remoteAddress);
       res.setHeader('Set-Cookie', sessionCookie(opened.id));
-      ctx.logger.info('web.signed_in', { site: this.site, login: ssoLogin, via: 'sso', peer: ctx.remoteAddress });
+      ctx.logger.info('web.signed_in', {
+        site: this.site,
+        login: ssoLogin,
+        via: 'sso',
+        peer: ctx.remoteAddress,
+      });
       return { viewer: { login: ssoLogin, role, csrf: opened.session.csrf }, id: opened.id };
     }
     if (req.method === 'GET' || req.method === 'HEAD') {
       redirect(res, `/_auth/login?next=${encodeURIComponent(ctx.url.pathname + ctx.url.search)}`);
     } else {
-      this.refuse(req, res, 401, html`<p>You are not signed in (or your session ended). Sign in and send the form again.</p>`);
+      this.refuse(
+        req,
+        res,
+        401,
+        html`<p>You are not signed in (or your session ended). Sign in and send the form again.</p>`,
+      );
     }
     return undefined;
   }
@@ -252,7 +314,13 @@ export class WebSite {
     return s.peer === peer && this.deps.directory.ssoLogin(peer) === s.login;
   }
 
-  private async goTo(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, target: string, id: string): Promise<void> {
+  private async goTo(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    target: string,
+    id: string,
+  ): Promise<void> {
     if (target !== 'dashboard' && target !== 'mdb' && target !== 'udb') {
       redirect(res, '/');
       return;
@@ -260,10 +328,19 @@ export class WebSite {
     const session = this.deps.sessions.get(id)!;
     const ticket = await this.deps.sessions.issueHandoff(session);
     const next = safeNext(ctx.url.searchParams.get('next'));
-    redirect(res, `http://${hostOf(target, req, ctx.vhost)}/_auth/handoff?t=${ticket}&next=${encodeURIComponent(next)}`);
+    redirect(
+      res,
+      `http://${hostOf(target, req, ctx.vhost)}/_auth/handoff?t=${ticket}&next=${encodeURIComponent(next)}`,
+    );
   }
 
-  private async auth(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, action: string, method: string | undefined): Promise<void> {
+  private async auth(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    action: string,
+    method: string | undefined,
+  ): Promise<void> {
     const { sessions, directory } = this.deps;
     if (action === 'login' && method === 'GET') {
       this.loginForm(req, res, 200, safeNext(ctx.url.searchParams.get('next')), '', undefined);
@@ -288,7 +365,12 @@ export class WebSite {
       }
       const role = roleOf(user.group);
       if (!role) {
-        this.refuse(req, res, 403, html`<p><strong>${login}</strong> is a contestant (group ${user.group}). The admin pages are for organizers and roots only.</p>`);
+        this.refuse(
+          req,
+          res,
+          403,
+          html`<p><strong>${login}</strong> is a contestant (group ${user.group}). The admin pages are for organizers and roots only.</p>`,
+        );
         return;
       }
       const opened = await sessions.open(login, 'password', ctx.remoteAddress);
@@ -301,7 +383,9 @@ export class WebSite {
       const session = id ? sessions.get(id) : undefined;
       const form = parseForm(await readBody(req, 16 * 1024));
       if (id && session) {
-        const problem = crossSite(req) ?? (sameSecret(form.get('_csrf') ?? '', session.csrf) ? undefined : 'stale form token');
+        const problem =
+          crossSite(req) ??
+          (sameSecret(form.get('_csrf') ?? '', session.csrf) ? undefined : 'stale form token');
         if (problem) {
           this.refuse(req, res, 403, html`<p>Sign-out refused: ${problem}.</p>`);
           return;
@@ -313,7 +397,13 @@ export class WebSite {
       return;
     }
     if (action === 'signed-out' && method === 'GET') {
-      this.render(res, req, 200, 'Signed out', html`<p>You are signed out. <a href="/_auth/login">Sign in again</a> (from a machine where you are logged in, visiting any page signs you in directly).</p>`);
+      this.render(
+        res,
+        req,
+        200,
+        'Signed out',
+        html`<p>You are signed out. <a href="/_auth/login">Sign in again</a> (from a machine where you are logged in, visiting any page signs you in directly).</p>`,
+      );
       return;
     }
     if (action === 'handoff' && method === 'GET') {
@@ -329,7 +419,14 @@ export class WebSite {
     this.render(res, req, 404, 'Not found', html`<p>No such page.</p>`);
   }
 
-  private loginForm(req: IncomingMessage, res: ServerResponse, status: number, next: string, login: string, error: string | undefined): void {
+  private loginForm(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    next: string,
+    login: string,
+    error: string | undefined,
+  ): void {
     this.render(
       res,
       req,

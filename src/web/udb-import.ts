@@ -51,9 +51,9 @@ function optionsOf(form: URLSearchParams): ImportOptions {
 
 function optionFields(o: ImportOptions, hidden: boolean): SafeHtml {
   if (hidden) {
-    return html`<input type="hidden" name="type" value="${o.group}"><input type="hidden" name="pwdlen" value="${o.pwdlen}">${(['logins', 'passwords', 'update', 'ignore'] as const).map(
-      (k) => html`<input type="hidden" name="${k}" value="${String(o[k])}">`,
-    )}`;
+    return html`<input type="hidden" name="type" value="${o.group}"><input type="hidden" name="pwdlen" value="${o.pwdlen}">${(
+      ['logins', 'passwords', 'update', 'ignore'] as const
+    ).map((k) => html`<input type="hidden" name="${k}" value="${String(o[k])}">`)}`;
   }
   return html`<div class="grid2">${select('type', 'Group (--type)', USER_GROUPS, o.group, undefined)}<label>Password length (--pwdlen)<input type="number" name="pwdlen" value="${o.pwdlen}" min="2" max="64"></label></div>
 ${checkbox('logins', 'The file holds logins, not "first name⇥last name" (--logins)', o.logins, undefined)}
@@ -84,7 +84,11 @@ export function addImportPages(site: WebSite, ctx: ServiceContext, config: () =>
 ${optionFields(o, false)}<button type="submit">Preview</button></form>`;
 
   site
-    .get('/import', (r) => r.page('Batch import', form(r.viewer, optionsOf(new URLSearchParams()), '')), 'root')
+    .get(
+      '/import',
+      (r) => r.page('Batch import', form(r.viewer, optionsOf(new URLSearchParams()), '')),
+      'root',
+    )
     .post(
       '/import/preview',
       (r) => {
@@ -93,18 +97,22 @@ ${optionFields(o, false)}<button type="submit">Preview</button></form>`;
         const text = file.trim() !== '' ? file : (r.form.get('text') ?? '');
         const reserved = new ReservedLogins(udbConfigOf(config()));
         const { rows, problems } = prepareBatchImport(text, o, o.group, reserved);
-        if (o.passwords && !o.logins) problems.unshift('--passwords needs --logins: only "login:password" lines carry passwords');
+        if (o.passwords && !o.logins)
+          problems.unshift('--passwords needs --logins: only "login:password" lines carry passwords');
         if (rows.length === 0 && problems.length === 0) problems.push('the file has no line to import');
         if (problems.length) {
           r.page('Batch import', form(r.viewer, o, text, problems), { status: 400 });
           return;
         }
-        const existing = store.read((tx) => new Set(rows.filter((row) => tx.has(tables.users, row.login)).map((row) => row.login)));
+        const existing = store.read(
+          (tx) => new Set(rows.filter((row) => tx.has(tables.users, row.login)).map((row) => row.login)),
+        );
         r.page(
           'Batch import: preview',
           html`<p>${rows.length} users to import into group <strong>${o.group}</strong>. Nothing is written until you press Import.</p>
 <table id="preview"><thead><tr><th>Line</th><th>First name</th><th>Last name</th><th>Login</th><th>Already exists?</th></tr></thead><tbody>${rows.map(
-            (row) => html`<tr><td>${row.line}</td><td>${row.firstname}</td><td>${row.lastname}</td><td><code>${row.login}</code></td><td>${existing.has(row.login) ? (o.update ? 'yes: updated' : o.ignore ? 'yes: skipped' : html`<span class="faulty">yes: the import stops here</span>`) : ''}</td></tr>`,
+            (row) =>
+              html`<tr><td>${row.line}</td><td>${row.firstname}</td><td>${row.lastname}</td><td><code>${row.login}</code></td><td>${existing.has(row.login) ? (o.update ? 'yes: updated' : o.ignore ? 'yes: skipped' : html`<span class="faulty">yes: the import stops here</span>`) : ''}</td></tr>`,
           )}</tbody></table>
 <form method="post" action="/import/run">${csrfField(r.viewer)}<input type="hidden" name="text" value="${text}">${optionFields(o, true)}<button type="submit">Import ${rows.length} users</button> <a href="/import">Start again</a></form>`,
         );
@@ -118,7 +126,16 @@ ${optionFields(o, false)}<button type="submit">Preview</button></form>`;
         const text = r.form.get('text') ?? '';
         const op = findOperation(UDB_OPERATIONS.batchimport)!;
         const id = randomBytes(9).toString('base64url');
-        const job: ImportJob = { id, by: r.viewer.login, logins: [], out: [], err: [], done: 0, total: 0, status: undefined };
+        const job: ImportJob = {
+          id,
+          by: r.viewer.login,
+          logins: [],
+          out: [],
+          err: [],
+          done: 0,
+          total: 0,
+          status: undefined,
+        };
         jobs.set(id, job);
         for (const old of [...jobs.keys()].slice(0, Math.max(0, jobs.size - MAX_JOBS))) jobs.delete(old);
         const flags: Record<string, string | boolean> = { type: o.group, pwdlen: o.pwdlen };
@@ -157,12 +174,20 @@ ${optionFields(o, false)}<button type="submit">Preview</button></form>`;
       (r) => {
         const job = jobs.get(r.params.id!);
         if (!job) {
-          r.page('Batch import', html`<p>No such import (they are kept until Gatehouse restarts). <a href="/import">New import</a></p>`, { status: 404 });
+          r.page(
+            'Batch import',
+            html`<p>No such import (they are kept until Gatehouse restarts). <a href="/import">New import</a></p>`,
+            { status: 404 },
+          );
           return;
         }
         const running = job.status === undefined;
         r.page(
-          running ? 'Batch import: running' : job.status === 0 ? 'Batch import: done' : 'Batch import: stopped',
+          running
+            ? 'Batch import: running'
+            : job.status === 0
+              ? 'Batch import: done'
+              : 'Batch import: stopped',
           html`<progress value="${job.done}" max="${job.total || 1}"></progress><p id="progress">${job.done} of ${job.total} rows written.</p>
 ${job.err.length ? html`<div class="refusal">${job.err.map((l) => html`<p>${l}</p>`)}</div>` : ''}
 <pre id="import-output">${job.out.join('\n')}</pre>
@@ -189,4 +214,3 @@ ${!running && job.logins.length ? html`<p><a href="/sheets?job=${job.id}" role="
       );
     });
 }
-

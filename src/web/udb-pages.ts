@@ -54,7 +54,13 @@ function groupChoices(viewer: Viewer): readonly UserGroup[] {
   return viewer.role === 'root' ? USER_GROUPS : USER_GROUPS.filter((g) => g !== 'root');
 }
 
-function userForm(viewer: Viewer, action: string, u: Partial<Record<string, unknown>>, p: FormProblems | undefined, creating: boolean): SafeHtml {
+function userForm(
+  viewer: Viewer,
+  action: string,
+  u: Partial<Record<string, unknown>>,
+  p: FormProblems | undefined,
+  creating: boolean,
+): SafeHtml {
   const v = (k: string) => (u[k] === undefined || u[k] === null ? '' : String(u[k]));
   return html`${generalProblem(p)}<form method="post" action="${action}">${csrfField(viewer)}
 ${input('login', 'Login', v('login'), p, { readonly: !creating, required: true, hint: creating ? 'lowercase letters, digits and _, starting with a letter or _' : 'read-only' })}
@@ -85,23 +91,45 @@ export function addUdbPages(site: WebSite, ctx: ServiceContext, config: () => Ga
   const { store } = ctx;
   const tables = udbTables(store);
   const reserved = () => new ReservedLogins(udbConfigOf(config()));
-  const write = <T>(fn: (w: UserWriter) => T) => store.write((tx) => fn(new UserWriter(tx, tables, reserved())));
+  const write = <T>(fn: (w: UserWriter) => T) =>
+    store.write((tx) => fn(new UserWriter(tx, tables, reserved())));
   const load = (r: PageRequest, forEdit: boolean): User | undefined => {
     const u = store.read((tx) => tx.get(tables.users, r.params.login!));
     if (!u) {
-      r.page('No such user', html`<p>There is no user <code>${r.params.login}</code>. <a href="/">Back to the list</a></p>`, { status: 404 });
+      r.page(
+        'No such user',
+        html`<p>There is no user <code>${r.params.login}</code>. <a href="/">Back to the list</a></p>`,
+        { status: 404 },
+      );
       return undefined;
     }
     if (forEdit && !mayEdit(r.viewer, u)) {
-      r.page('Not allowed', html`<div class="refusal"><p><strong>${u.login}</strong> is a root: only roots can edit roots. Ask a root to change this account.</p></div>`, { status: 403 });
+      r.page(
+        'Not allowed',
+        html`<div class="refusal"><p><strong>${u.login}</strong> is a root: only roots can edit roots. Ask a root to change this account.</p></div>`,
+        { status: 403 },
+      );
       return undefined;
     }
     return u;
   };
 
   site
-    .get('/', (r) => r.page('Users', userList(store.read((tx) => listUsers(tx, tables)), r.query, r.viewer)))
-    .get('/users/new', (r) => r.page('Add a user', userForm(r.viewer, '/users/new', {}, undefined, true)), 'root')
+    .get('/', (r) =>
+      r.page(
+        'Users',
+        userList(
+          store.read((tx) => listUsers(tx, tables)),
+          r.query,
+          r.viewer,
+        ),
+      ),
+    )
+    .get(
+      '/users/new',
+      (r) => r.page('Add a user', userForm(r.viewer, '/users/new', {}, undefined, true)),
+      'root',
+    )
     .post(
       '/users/new',
       async (r) => {
@@ -131,7 +159,8 @@ export function addUdbPages(site: WebSite, ctx: ServiceContext, config: () => Ga
     })
     .get('/users/:login/edit', (r) => {
       const u = load(r, true);
-      if (u) r.page(`Edit ${u.login}`, userForm(r.viewer, `${userUrl(u.login)}/edit`, { ...u }, undefined, false));
+      if (u)
+        r.page(`Edit ${u.login}`, userForm(r.viewer, `${userUrl(u.login)}/edit`, { ...u }, undefined, false));
     })
     .post('/users/:login/edit', async (r) => {
       const u = load(r, true);
@@ -140,14 +169,22 @@ export function addUdbPages(site: WebSite, ctx: ServiceContext, config: () => Ga
       try {
         readOnlyCheck(u, f);
         if (r.viewer.role !== 'root' && f.group === 'root') {
-          throw new ValidationError('only roots can make a root', { fields: { group: ['Only roots can make someone root.'] } });
+          throw new ValidationError('only roots can make a root', {
+            fields: { group: ['Only roots can make someone root.'] },
+          });
         }
         const patch: UserPatch = {};
-        for (const k of EDITABLE) if (f[k] !== undefined) (patch as Record<string, unknown>)[k] = k === 'ssh_key' && f[k] === '' ? null : f[k];
+        for (const k of EDITABLE)
+          if (f[k] !== undefined)
+            (patch as Record<string, unknown>)[k] = k === 'ssh_key' && f[k] === '' ? null : f[k];
         await write((w) => w.update(u.login, patch));
         r.redirect(msg(userUrl(u.login), `User ${u.login} saved.`));
       } catch (e) {
-        r.page(`Edit ${u.login}`, userForm(r.viewer, `${userUrl(u.login)}/edit`, { ...u, ...f }, problemsOf(e), false), { status: 400 });
+        r.page(
+          `Edit ${u.login}`,
+          userForm(r.viewer, `${userUrl(u.login)}/edit`, { ...u, ...f }, problemsOf(e), false),
+          { status: 400 },
+        );
       }
     })
     .post('/users/:login/new-password', async (r) => {
@@ -169,13 +206,20 @@ export function addUdbPages(site: WebSite, ctx: ServiceContext, config: () => Ga
 
     .get('/uid-pools', (r) => {
       const pools = store.read((tx) => tx.values(tables.pools)).sort((a, b) => (a.group < b.group ? -1 : 1));
-      r.page('UID pools', html`${flash(r.query.get('msg'))}<table><thead><tr><th>Group</th><th>Base UID</th><th>Last allocation</th><th>Next UID</th></tr></thead><tbody>${pools.map(
-        (p) => html`<tr><td>${p.group}</td><td>${p.base}</td><td>${p.last}</td><td>${p.base + p.last + 1}</td></tr>`,
-      )}</tbody></table>${
-        r.viewer.role === 'root'
-          ? pools.map((p) => html`<details><summary>Change the ${p.group} pool</summary>${poolForm(r.viewer, p.group, { ...p }, undefined)}</details>`)
-          : html`<p><small>Only roots change UID pools.</small></p>`
-      }`);
+      r.page(
+        'UID pools',
+        html`${flash(r.query.get('msg'))}<table><thead><tr><th>Group</th><th>Base UID</th><th>Last allocation</th><th>Next UID</th></tr></thead><tbody>${pools.map(
+          (p) =>
+            html`<tr><td>${p.group}</td><td>${p.base}</td><td>${p.last}</td><td>${p.base + p.last + 1}</td></tr>`,
+        )}</tbody></table>${
+          r.viewer.role === 'root'
+            ? pools.map(
+                (p) =>
+                  html`<details><summary>Change the ${p.group} pool</summary>${poolForm(r.viewer, p.group, { ...p }, undefined)}</details>`,
+              )
+            : html`<p><small>Only roots change UID pools.</small></p>`
+        }`,
+      );
     })
     .post(
       '/uid-pools/:group',
@@ -190,7 +234,10 @@ export function addUdbPages(site: WebSite, ctx: ServiceContext, config: () => Ga
             if (!pool) throw new ValidationError(`no UID pool for group ${group}`);
             const next = { ...pool, base, last };
             const clash = tx.values(tables.pools).find((p) => p.group !== group && p.base === base);
-            if (clash) throw new ValidationError(`base ${base} is the base of the ${clash.group} pool`, { fields: { base: ['UID Pool with this Base UID already exists.'] } });
+            if (clash)
+              throw new ValidationError(`base ${base} is the base of the ${clash.group} pool`, {
+                fields: { base: ['UID Pool with this Base UID already exists.'] },
+              });
             tx.put(tables.pools, group, next);
           });
           r.redirect(msg('/uid-pools', `UID pool ${group} saved.`));
@@ -205,19 +252,29 @@ export function addUdbPages(site: WebSite, ctx: ServiceContext, config: () => Ga
 
 function intOf(v: unknown, field: string): number {
   const s = String(v ?? '').trim();
-  if (!/^\d{1,9}$/.test(s)) throw new ValidationError(`${field} must be a non-negative integer`, { fields: { [field]: ['Enter a whole number.'] } });
+  if (!/^\d{1,9}$/.test(s))
+    throw new ValidationError(`${field} must be a non-negative integer`, {
+      fields: { [field]: ['Enter a whole number.'] },
+    });
   return Number(s);
 }
 
 /** Same read-only rules as PATCH /api/v1/users: a forged form cannot rename or renumber. */
 function readOnlyCheck(u: User, f: Record<string, unknown>): void {
   const fields: Record<string, string[]> = {};
-  if (f.login !== undefined && f.login !== u.login) fields.login = ['login is read-only: create a new user and delete this one to rename.'];
-  if (f.uid !== undefined && String(f.uid) !== String(u.uid)) fields.uid = ['uid is read-only: uids are never reassigned.'];
+  if (f.login !== undefined && f.login !== u.login)
+    fields.login = ['login is read-only: create a new user and delete this one to rename.'];
+  if (f.uid !== undefined && String(f.uid) !== String(u.uid))
+    fields.uid = ['uid is read-only: uids are never reassigned.'];
   if (Object.keys(fields).length) throw new ValidationError('read-only fields changed', { fields });
 }
 
-function poolForm(viewer: Viewer, group: string, p: Partial<Record<string, unknown>>, problems: FormProblems | undefined): SafeHtml {
+function poolForm(
+  viewer: Viewer,
+  group: string,
+  p: Partial<Record<string, unknown>>,
+  problems: FormProblems | undefined,
+): SafeHtml {
   const v = (k: string) => (p[k] === undefined ? '' : String(p[k]));
   return html`${generalProblem(problems)}<form method="post" action="/uid-pools/${group}">${csrfField(viewer)}<div class="grid2">${input('base', 'Base UID', v('base'), problems, { type: 'number' })}${input('last', 'Last allocation', v('last'), problems, { type: 'number' })}</div><button type="submit">Save the ${group} pool</button></form>`;
 }

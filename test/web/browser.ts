@@ -4,7 +4,9 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 /** Debian's chromium (scripts/install-test-deps.sh); playwright's own download does not work here. */
 export const CHROMIUM = '/usr/bin/chromium';
 
-export const browserMissing = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)`;
+export const browserMissing = fs.existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is missing (apt-get install chromium)`;
 
 export interface TestBrowser {
   browser: Browser;
@@ -35,7 +37,11 @@ export async function launchBrowser(
     '--disable-sync',
   ];
   if (opts.hostRules) args.push(`--host-resolver-rules=${opts.hostRules}`);
-  const browser = await chromium.launch({ executablePath: opts.executable ?? CHROMIUM, args, timeout: 60_000 });
+  const browser = await chromium.launch({
+    executablePath: opts.executable ?? CHROMIUM,
+    args,
+    timeout: 60_000,
+  });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const incidents: string[] = [];
   t.teardown(async () => {
@@ -54,7 +60,8 @@ export async function launchBrowser(
       page.on('console', (m) => {
         // HTTP error statuses (a 400 form page, the favicon) are not incidents; a script the
         // CSP refused ("Refused to execute inline script…") is one.
-        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) incidents.push(`console error: ${m.text()}`);
+        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+          incidents.push(`console error: ${m.text()}`);
       });
       page.on('pageerror', (e) => incidents.push(`page error: ${e.message}`));
       return page;

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { request } from 'undici';
 import { udbConfigOf } from '../../src/udb/config.js';
-import { udbTables, UserWriter } from '../../src/udb/users.js';
+import { UserWriter, udbTables } from '../../src/udb/users.js';
 import { ReservedLogins } from '../../src/udb/validate.js';
 import { escapeHtml, html, join, SafeHtml, unsafeRaw } from '../../src/web/html.js';
 import { WebSessions } from '../../src/web/sessions.js';
@@ -12,7 +12,10 @@ import { startGatehouse } from '../helpers/gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const decodeEntities = (s: string) =>
-  s.replace(/&(lt|gt|quot|#39|#96|amp);/g, (_m, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", '#96': '`', amp: '&' })[e]!);
+  s.replace(
+    /&(lt|gt|quot|#39|#96|amp);/g,
+    (_m, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", '#96': '`', amp: '&' })[e]!,
+  );
 
 t.test('the html tag escapes every interpolated string, and only SafeHtml passes through', async (t) => {
   fc.assert(
@@ -20,10 +23,18 @@ t.test('the html tag escapes every interpolated string, and only SafeHtml passes
       const out = html`<p title="${a}">${b}</p>`.text;
       const inner = out.slice('<p title="'.length, -'</p>'.length);
       const [attr, body] = [inner.slice(0, inner.indexOf('">')), inner.slice(inner.indexOf('">') + 2)];
-      return !/[<>"'`]/.test(attr) && !/[<>"'`]/.test(body) && decodeEntities(attr) === a && decodeEntities(body) === b;
+      return (
+        !/[<>"'`]/.test(attr) &&
+        !/[<>"'`]/.test(body) &&
+        decodeEntities(attr) === a &&
+        decodeEntities(body) === b
+      );
     }),
   );
-  t.equal(html`${'<b>'}${unsafeRaw('<i>')}${[1, '<', null, undefined, false, html`<u>`]}`.text, '&lt;b&gt;<i>1&lt;<u>');
+  t.equal(
+    html`${'<b>'}${unsafeRaw('<i>')}${[1, '<', null, undefined, false, html`<u>`]}`.text,
+    '&lt;b&gt;<i>1&lt;<u>',
+  );
   t.equal(join(['<a>', html`<br>`], ', ').text, '&lt;a&gt;, <br>');
   t.equal(escapeHtml(`"'&`), '&quot;&#39;&amp;');
   t.type(html``, SafeHtml);
@@ -37,12 +48,14 @@ t.test('the demo reaches the admin hosts as <name>.localhost', async (t) => {
 });
 
 t.test('redirect targets stay on this host', async (t) => {
-  for (const bad of ['//evil.example/', 'http://evil/', '/\\evil', 'javascript:alert(1)', '', null]) t.equal(safeNext(bad), '/', String(bad));
+  for (const bad of ['//evil.example/', 'http://evil/', '/\\evil', 'javascript:alert(1)', '', null])
+    t.equal(safeNext(bad), '/', String(bad));
   t.equal(safeNext('/machines/new?mac=02:00'), '/machines/new?mac=02:00');
 });
 
 t.test('a state-changing request must come from this very host', async (t) => {
-  const req = (headers: Record<string, string>) => ({ headers: { host: 'mdb:8080', ...headers } }) as unknown as IncomingMessage;
+  const req = (headers: Record<string, string>) =>
+    ({ headers: { host: 'mdb:8080', ...headers } }) as unknown as IncomingMessage;
   t.equal(crossSite(req({ origin: 'http://mdb:8080' })), undefined);
   t.equal(crossSite(req({ referer: 'http://mdb:8080/machines/x/edit' })), undefined);
   t.match(crossSite(req({ origin: 'http://evil' })), /another site/);
@@ -50,7 +63,11 @@ t.test('a state-changing request must come from this very host', async (t) => {
   t.match(crossSite(req({ referer: 'http://mdb.evil:8080/' })), /another site/);
   t.ok(crossSite(req({ referer: 'http://mdb:8080.evil/' })), 'a Referer that is no URL is refused too');
   t.match(crossSite(req({})), /neither Origin nor Referer/);
-  t.match(crossSite(req({ origin: 'http://udb:8080' })), /another site/, 'another admin host is another origin');
+  t.match(
+    crossSite(req({ origin: 'http://udb:8080' })),
+    /another site/,
+    'another admin host is another origin',
+  );
 });
 
 t.test('multipart bodies: text fields and the uploaded file as text', async (t) => {
@@ -66,7 +83,13 @@ t.test('a session survives a restart of Gatehouse; sign-out ends it on the serve
   const dataDir = tempDir(t);
   let gh = await startGatehouse(t, { dataDir });
   await gh.app.store.write((tx) => {
-    new UserWriter(tx, udbTables(gh.app.store), new ReservedLogins(udbConfigOf(gh.config))).create({ login: 'rita', firstname: 'R', lastname: 'R', group: 'root', password: 'pw-rita' });
+    new UserWriter(tx, udbTables(gh.app.store), new ReservedLogins(udbConfigOf(gh.config))).create({
+      login: 'rita',
+      firstname: 'R',
+      lastname: 'R',
+      group: 'root',
+      password: 'pw-rita',
+    });
   });
   const origin = gh.baseUrl;
   const signIn = await request(`${gh.baseUrl}/_auth/login`, {
@@ -104,7 +127,11 @@ t.test('SSO without a cookie reuses the session of that machine and login', asyn
   const a = await sessions.open('rita', 'sso', '192.168.0.1');
   t.equal((await sessions.open('rita', 'sso', '192.168.0.1')).id, a.id);
   t.not((await sessions.open('rita', 'sso', '192.168.0.2')).id, a.id, 'another machine, another session');
-  t.not((await sessions.open('rita', 'password', '192.168.0.1')).id, a.id, 'password sign-ins are never shared');
+  t.not(
+    (await sessions.open('rita', 'password', '192.168.0.1')).id,
+    a.id,
+    'password sign-ins are never shared',
+  );
   const ticket = await sessions.issueHandoff(a.session);
   t.match(await sessions.takeHandoff(ticket), { login: 'rita', via: 'sso' });
   t.equal(await sessions.takeHandoff(ticket), undefined, 'a handoff ticket works once');
