@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(
   dnsutils knot-dnsutils nftables nginx tftp-hpa atftp curl udhcpc isc-dhcp-client iproute2 lldpd
   nsd knot dnsperf kea-admin kea-dhcp4-server dnsmasq-base conntrack tcpdump tftpd-hpa qemu-system-x86
-  ipxe-qemu dhcping bind9 bind9-utils wrk procps psmisc python3 iputils-ping
+  ipxe-qemu dhcping bind9 bind9-utils wrk procps psmisc python3 iputils-ping chromium
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

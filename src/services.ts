@@ -10,6 +10,7 @@ import { ssoServiceFactory } from './presence/sso.js';
 import type { Service, ServiceContext } from './service.js';
 import { tftpServiceFactory } from './tftp/service.js';
 import { udbServiceFactory } from './udb/service.js';
+import { webServiceFactory } from './web/service.js';
 
 /**
  * The services the composition root starts, in order (stopped in reverse). Each entry returns
@@ -28,4 +29,6 @@ export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefine
   presenceServiceFactory,
   ssoServiceFactory,
   firewallServiceFactory,
+  // Last: it wraps the mdb/udb hosts and reads every service above.
+  webServiceFactory,
 ];

@@ -26,13 +26,15 @@ export interface AdminDirectory {
   ssoLogin(ip: string): string | undefined;
 }
 
-function sameSecret(given: string, expected: string): boolean {
+/** Constant-time comparison of two secrets (also used by the admin web pages' sign-in). */
+export function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function roleOf(group: string): AdminRole | undefined {
+/** The admin role of a UDB group: roots and organizers only. */
+export function roleOf(group: string): AdminRole | undefined {
   return group === 'root' ? 'root' : group === 'orga' ? 'orga' : undefined;
 }
 

@@ -53,6 +53,11 @@ export class HttpServer {
     this.vhosts.set(name.toLowerCase(), handler);
   }
 
+  /** The handler of a virtual host, so a later service can wrap it (the admin pages on `mdb`/`udb`). */
+  handlerOf(name: string): Handler | undefined {
+    return this.vhosts.get(name.toLowerCase());
+  }
+
   setDefault(handler: Handler): void {
     this.defaultHandler = handler;
   }
@@ -62,8 +67,14 @@ export class HttpServer {
     let host = hostHeader.trim().toLowerCase();
     if (host.startsWith('[')) return 'default';
     host = host.replace(/:\d+$/, '').replace(/\.$/, '');
-    const suffix = `.${this.domain}`;
-    if (host.endsWith(suffix)) host = host.slice(0, -suffix.length);
+    // `<name>.localhost` resolves to loopback in browsers (RFC 6761 §6.3): the demo's way to
+    // reach http://mdb.localhost:8080/ without editing /etc/hosts.
+    for (const suffix of [`.${this.domain}`, '.localhost']) {
+      if (host.endsWith(suffix)) {
+        host = host.slice(0, -suffix.length);
+        break;
+      }
+    }
     return this.vhosts.has(host) ? host : 'default';
   }
 

@@ -294,6 +294,12 @@ export class PresenceRules {
     return [...this.backlog].map(([login, e]) => ({ login, hostname: e.hostname }));
   }
 
+  /** Unix time (seconds) of the last login or heartbeat of `login`, if it has a session. */
+  lastSeen(login: string): number | undefined {
+    const e = this.backlog.get(login);
+    return e === undefined ? undefined : e.expires - this.timeout;
+  }
+
   /** Whether `login` still has a session entry (a displaced user keeps one until expiry). */
   has(login: string): boolean {
     return this.backlog.has(login);

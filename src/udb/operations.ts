@@ -1,6 +1,6 @@
 import { type OperationArgs, type OperationContext, registerOperation } from '../cli/operations.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { parseBatchFile } from './batch-file.js';
+import { type BatchRow, parseBatchFile } from './batch-file.js';
 import { importRows } from './import-users.js';
 import { parseJsonImport } from './json-file.js';
 import { USER_GROUPS, type User, type UserGroup } from './model.js';
@@ -63,6 +63,32 @@ function reservedFor(ctx: OperationContext): ReservedLogins {
   return new ReservedLogins(ctx.config.udb);
 }
 
+/**
+ * Parses a batchimport file and checks every row (login pattern, reserved names, lengths)
+ * before anything is written: the operation refuses the whole file on any problem, and the
+ * admin web page shows the same rows and problems as its preview.
+ */
+export function prepareBatchImport(
+  text: string,
+  opts: { logins: boolean; passwords: boolean },
+  group: UserGroup,
+  reserved: ReservedLogins,
+): { rows: BatchRow[]; problems: string[] } {
+  const parsed = parseBatchFile(text, { ...opts, isReserved: (l) => reserved.problem(l) !== undefined });
+  const problems = [...parsed.problems];
+  for (const row of parsed.rows) {
+    try {
+      validateUser(
+        { ...row, password: row.password ?? 'generated', group, uid: 1, id: 1, shell: '/bin/bash', ssh_key: null },
+        reserved,
+      );
+    } catch (e) {
+      problems.push(`line ${row.line}: ${(e as Error).message}`);
+    }
+  }
+  return { rows: parsed.rows, problems };
+}
+
 registerOperation({
   name: UDB_OPERATIONS.batchimport,
   async run(ctx, args, output) {
@@ -77,38 +103,14 @@ registerOperation({
     const pwdlen = pwdlenFlag(args);
     const text = fileArg(args, 'file', '--file');
     const reserved = reservedFor(ctx);
-    const parsed = parseBatchFile(text, {
-      logins,
-      passwords,
-      isReserved: (l) => reserved.problem(l) !== undefined,
-    });
-    const problems = [...parsed.problems];
-    for (const row of parsed.rows) {
-      try {
-        // Everything a row can get wrong is checked before the first write.
-        validateUser(
-          {
-            ...row,
-            password: row.password ?? 'generated',
-            group,
-            uid: 1,
-            id: 1,
-            shell: '/bin/bash',
-            ssh_key: null,
-          },
-          reserved,
-        );
-      } catch (e) {
-        problems.push(`line ${row.line}: ${(e as Error).message}`);
-      }
-    }
+    const { rows, problems } = prepareBatchImport(text, { logins, passwords }, group, reserved);
     if (problems.length > 0) {
       for (const p of problems) output.err(p);
       output.err(`batchimport: nothing imported; fix the ${problems.length} line(s) above and run it again`);
       return 1;
     }
     return importRows(
-      parsed.rows,
+      rows,
       {
         group,
         pwdlen,

@@ -313,12 +313,12 @@ t.test('scenario 19: ansible inventory', async (t) => {
   t.same(inv._meta.hostvars.node1!.aliases, ['']);
 });
 
-t.test('the mdb host serves /metrics and a pointer at /; other paths 404', async (t) => {
+t.test('the mdb host serves /metrics and the admin pages at /; other paths 404', async (t) => {
   const gh = await startGatehouse(t);
   const m = await rawCall(gh.baseUrl, 'mdb', '/metrics', 'GET');
   t.match(m.text, /gatehouse_rpc_call_in_seconds/);
   const root = await rawCall(gh.baseUrl, 'mdb', '/', 'GET');
-  t.match(root.text, /RPC at \/call/);
+  t.equal(root.status, 303, 'the admin pages: sent to sign in');
   const missing = await rawCall(gh.baseUrl, 'mdb', '/admin/', 'GET');
   t.equal(missing.status, 404);
   await gh.app.store.write((tx) => {

@@ -28,7 +28,7 @@ t.test('mdb and udb pages carry X-SSO-* from Gatehouse\'s own lookup, never from
   };
 
   let res = await page('mdb', { 'X-SSO-User': 'root_gw' });
-  t.equal(res.status, 200);
+  t.equal(res.status, 303, 'a client-sent X-SSO-User signs nobody in: sent to the sign-in form');
   t.equal(res.headers.get('x-sso-status'), 'logged-out machine localhost1');
   t.equal(res.headers.get('x-sso-user'), null, 'a client-sent X-SSO-User is not trusted');
   t.equal(res.headers.get('x-sso-backend-status'), 'working');
@@ -47,6 +47,7 @@ t.test('mdb and udb pages carry X-SSO-* from Gatehouse\'s own lookup, never from
     res = await page(host);
     t.equal(res.headers.get('x-sso-status'), 'authenticated', host);
     t.equal(res.headers.get('x-sso-user'), 'nathalie', host);
+    t.equal(res.status, 403, `${host}: nathalie has no UDB account here, so the admin pages refuse her`);
   }
   const rpc = await request(`${gh.baseUrl}/call/query`, { headers: { host: 'mdb' } });
   await rpc.body.dump();

@@ -202,11 +202,8 @@ t.test('the udb host serves metrics and 404 elsewhere', async (t) => {
     404,
     'trailing slash is not an RPC call',
   );
-  t.match(
-    (await rawCall(gh.baseUrl, 'udb', '/', 'GET')).text,
-    /query_private/,
-    'the root says where things are',
-  );
+  t.equal((await rawCall(gh.baseUrl, 'udb', '/', 'GET')).status, 303, 'the root is the admin pages: sent to sign in');
+  t.match((await rawCall(gh.baseUrl, 'udb', '/_auth/login', 'GET')).text, /Sign in to UDB/);
   t.equal(
     (await rawCall(gh.baseUrl, 'udb.prolo:80', '/call/query', 'GET')).status,
     200,
