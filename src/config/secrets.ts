@@ -18,6 +18,8 @@ export const secretsConfigSchema = z
     presencesyncSub: secret.default('demo-presencesync-sub'),
     /** Bearer token for the JSON admin API (/api/v1). */
     adminToken: secret.default('demo-admin-token'),
+    /** Bearer token between the two gateways of an HA pair (replication, acks, notify hook). */
+    haReplication: secret.default('demo-ha-replication'),
   })
   .prefault({});
 

@@ -158,6 +158,9 @@ export function createRpcHandler(opts: RpcHandlerOptions): Handler {
       } catch (e) {
         if (e instanceof RpcException) throw new RpcReply(500, e.exnType, e.message);
         if (e instanceof RpcReply) throw e;
+        // Errors that name their HTTP status keep it (a standby gateway's refusal: 503).
+        const own = (e as { status?: unknown }).status;
+        if (e instanceof GatehouseError && typeof own === 'number') throw new RpcReply(own, 'RuntimeError', e.message);
         ctx.logger.error('rpc.method_failed', { app, method: name, error: e });
         throw new RpcReply(500, e instanceof GatehouseError ? 'RuntimeError' : 'Exception', errorMessage(e));
       }

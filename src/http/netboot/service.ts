@@ -1,3 +1,4 @@
+import { statusOfError } from '../../ha/errors.js';
 import type { GatehouseConfig } from '../../config/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Counter } from '../../metrics.js';
@@ -117,6 +118,14 @@ export class NetbootService implements Service {
         ip = await this.register(args);
       } catch (e) {
         const message = errorMessage(e);
+        const status = statusOfError((e as { cause?: unknown }).cause);
+        if (status !== undefined) {
+          // A standby gateway: the client retries on the floating address (src/ha).
+          sendText(res, status, `${message}\n`);
+          this.requests.inc({ endpoint: 'register', outcome: 'refused' });
+          ctx.logger.info('netboot.request', { endpoint: 'register', outcome: 'refused', status, client: ctx.remoteAddress });
+          return;
+        }
         answer('register', 'register_failed', registerFailure(message), { ...args, error: message });
         return;
       }

@@ -1,0 +1,217 @@
+import t from 'tap';
+import { request } from 'undici';
+import { defaultConfig } from '../../src/config/index.js';
+import type { HaService, HaStatus } from '../../src/ha/service.js';
+import { machinesTable } from '../../src/mdb/model.js';
+import type { Machine } from '../../src/mdb/model.js';
+import type { ChangeEvent } from '../../src/store/index.js';
+import { type TestGatehouse, startGatehouse } from '../helpers/gatehouse.js';
+
+/**
+ * Two in-process gateways on loopback. Roles are forced through `ha.role` (the floating
+ * address part is tested in namespaces: test/netns/ha.test.ts).
+ */
+
+const SECRET = 'test-ha-secret';
+
+async function gateway(
+  t: Parameters<Parameters<typeof tap.test>[1]>[0],
+  node: string,
+  role: 'primary' | 'standby',
+  peer?: string,
+  extra: Record<string, unknown> = {},
+): Promise<TestGatehouse> {
+  return startGatehouse(t, {
+    secrets: { haReplication: SECRET },
+    ha: { enabled: true, node, role, ...(peer ? { peer } : {}), retryMs: 50, syncTimeoutMs: 2000, ...extra },
+  });
+}
+const tap = t;
+
+async function register(gh: TestGatehouse, i: number): Promise<{ status: number; body: string }> {
+  const mac = `52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  const r = await request(
+    `${gh.baseUrl}/register?hostname=m${i}&mac=${mac}&rfs=0&hfs=0&room=pasteur&mtype=user`,
+    { headers: { host: 'netboot' } },
+  );
+  return { status: r.statusCode, body: await r.body.text() };
+}
+
+function machines(gh: TestGatehouse): Machine[] {
+  return gh.app.store.read((tx) => tx.values(machinesTable(gh.app.store)));
+}
+
+async function status(gh: TestGatehouse): Promise<HaStatus> {
+  const r = await request(`${gh.baseUrl}/ha/v1/status`, { headers: { authorization: `Bearer ${SECRET}` } });
+  return (await r.body.json()) as HaStatus;
+}
+
+async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function setRole(gh: TestGatehouse, role: 'primary' | 'standby', peer?: string) {
+  const config = defaultConfig({ ...gh.config, ha: { ...gh.config.ha, role, ...(peer ? { peer } : {}) } });
+  gh.config = config;
+  return gh.app.reload(config);
+}
+
+t.test('a standby applies every primary transaction with the same sequence numbers and refuses writes', async (t) => {
+  const a = await gateway(t, 'gwa', 'primary');
+  for (let i = 0; i < 5; i++) t.equal((await register(a, i)).status, 200);
+  const b = await gateway(t, 'gwb', 'standby', a.baseUrl);
+  // The first contact is a snapshot (b never followed anyone).
+  await until('b has the 5 machines', () => machines(b).length === 5);
+  const seen: ChangeEvent[][] = [];
+  b.app.store.subscribe((evs) => seen.push([...evs]));
+  for (let i = 5; i < 25; i++) t.equal((await register(a, i)).status, 200, `registration ${i} on the primary`);
+  await until('b has the 25 machines', () => machines(b).length === 25);
+  t.same(
+    machines(b).map((m) => [m.hostname, m.ip]),
+    machines(a).map((m) => [m.hostname, m.ip]),
+    'same rows',
+  );
+  t.equal(b.app.store.lastSeq, a.app.store.lastSeq, 'same change sequence');
+  t.same(b.app.store.changesSince(0), a.app.store.changesSince(0), 'same change log');
+  t.equal(seen.length, 20, 'one published transaction per replicated transaction');
+  t.ok(
+    seen.every((evs, i) => i === 0 || evs[0]!.seq === seen[i - 1]![seen[i - 1]!.length - 1]!.seq + 1),
+    'in commit order',
+  );
+  // Unlogged tables (the MDB indexes, DHCP leases…) replicate too: b answers a query by MAC.
+  const q = await request(`${b.baseUrl}/call/query?mac=52:54:00:00:00:07`, { headers: { host: 'mdb' } });
+  t.match(await q.body.text(), /"hostname": "m7"/);
+
+  const refused = await register(b, 99);
+  t.equal(refused.status, 503, 'the standby refuses registrations');
+  t.match(refused.body, /standby/);
+  const rpc = await request(`${b.baseUrl}/call/register`, {
+    method: 'POST',
+    headers: { host: 'mdb', 'content-type': 'application/x-www-form-urlencoded' },
+    body: `data=${encodeURIComponent(JSON.stringify({ args: [], kwargs: { hostname: 'x', mac: '52:54:00:aa:aa:aa', rfs: 0, hfs: 0, room: 'pasteur', mtype: 'user' } }))}`,
+  });
+  t.equal(rpc.statusCode, 503, 'the standby refuses RPC writes');
+  t.match(await rpc.body.text(), /GH_HA_STANDBY|standby/);
+  const admin = await request(`${b.baseUrl}/api/v1/settings/self_registration`, {
+    method: 'PUT',
+    headers: { authorization: 'Bearer demo-admin-token', 'content-type': 'application/json' },
+    body: JSON.stringify({ value: false }),
+  });
+  await admin.body.dump();
+  t.not(admin.statusCode, 200, 'the standby refuses admin writes');
+
+  const sa = await status(a);
+  const sb = await status(b);
+  t.match(sa, { role: 'primary', node: 'gwa', appliedR: sb.appliedR });
+  t.match(sb, { role: 'standby', node: 'gwb', lagTransactions: 0, following: { connected: true, primaryNode: 'gwa' } });
+  t.equal(sb.term, sa.term, 'the standby knows the primary term');
+  const metrics = await (await request(`${b.baseUrl}/metrics`)).body.text();
+  t.match(metrics, /gatehouse_ha_replication_lag_transactions 0/);
+  t.match(metrics, /gatehouse_ha_role 0/);
+});
+
+t.test('a standby resumes from its position after a disconnect, without a snapshot', async (t) => {
+  const a = await gateway(t, 'gwa', 'primary');
+  const b = await gateway(t, 'gwb', 'standby', a.baseUrl);
+  for (let i = 0; i < 3; i++) await register(a, i);
+  await until('b has 3', () => machines(b).length === 3);
+  const snapshotsBefore = (await status(b)).following!.snapshots;
+  // Cut the stream: b stops following (forced primary would promote; a peer change reconnects).
+  await setRole(b, 'standby', `${a.baseUrl}/`);
+  for (let i = 3; i < 10; i++) await register(a, i);
+  await until('b has 10', () => machines(b).length === 10);
+  t.equal((await status(b)).following!.snapshots, snapshotsBefore, 'resumed from the journal, no new snapshot');
+  t.ok(a.logs.some((l) => l.event === 'ha.feed_resume'), 'the primary logged a resume');
+});
+
+t.test('a standby whose position is older than the kept journal takes a snapshot', async (t) => {
+  const a = await gateway(t, 'gwa', 'primary', undefined, { journalMax: 10 });
+  const b = await gateway(t, 'gwb', 'standby', a.baseUrl);
+  await register(a, 0);
+  await until('b has 1', () => machines(b).length === 1);
+  await b.app.stop();
+  for (let i = 1; i < 1100; i++) await register(a, i);
+  await until('journal compacted', () => a.app.store.read(() => true));
+  const b2 = await startGatehouse(t, { ...b.config, http: { listen: ['127.0.0.1:0'] } } as never);
+  await until('b2 has 1100', () => machines(b2).length === 1100, 30_000);
+  t.equal(b2.app.store.lastSeq, a.app.store.lastSeq);
+  t.ok(b2.logs.some((l) => l.event === 'ha.snapshot_applied'), 'took a snapshot');
+});
+
+t.test('takeover: the standby is promoted with a higher term, the old primary rejoins as standby and catches up', async (t) => {
+  const a = await gateway(t, 'gwa', 'primary');
+  const b = await gateway(t, 'gwb', 'standby', a.baseUrl);
+  for (let i = 0; i < 5; i++) await register(a, i);
+  await until('b has 5', () => machines(b).length === 5);
+  const termA = (await status(a)).term;
+  // keepalived moved the address: a loses it first, then b gets it.
+  await setRole(a, 'standby', b.baseUrl);
+  t.equal((await register(a, 50)).status, 503, 'a no longer accepts writes');
+  await setRole(b, 'primary');
+  const sb = await status(b);
+  t.equal(sb.role, 'primary');
+  t.ok(sb.term > termA, 'the new primary has a higher term');
+  for (let i = 5; i < 12; i++) t.equal((await register(b, i)).status, 200);
+  await until('a caught up', () => machines(a).length === 12);
+  t.equal(a.app.store.lastSeq, b.app.store.lastSeq, 'same sequence on both');
+  t.equal((await status(a)).role, 'standby');
+  t.equal((await status(a)).following!.snapshots, 0, 'the old primary resumed from its journal (histories match)');
+});
+
+t.test('a stale primary: entries of an older term are refused; a diverged history is replaced by a snapshot', async (t) => {
+  // Partition: both were primary. b (term higher) keeps the address; a wrote alone meanwhile.
+  const a = await gateway(t, 'gwa', 'primary');
+  const b = await gateway(t, 'gwb', 'standby', a.baseUrl);
+  await register(a, 0);
+  await until('b has 1', () => machines(b).length === 1);
+  await setRole(b, 'primary');
+  await register(b, 1); // acknowledged on the side that keeps the address
+  await register(a, 2); // a still believes it is primary: this write is lost by design
+  // b (newer term) must refuse to follow a (older term).
+  await setRole(b, 'standby', a.baseUrl);
+  await until('b refuses a', () => b.logs.some((l) => l.event === 'ha.stale_primary'));
+  t.equal(machines(b).length, 2, 'b applied nothing from the stale primary');
+  // a loses the address and follows b, which becomes primary again.
+  await setRole(a, 'standby', b.baseUrl);
+  await setRole(b, 'primary');
+  await until('a converged on b', () => machines(a).length === 2 && machines(a).some((m) => m.hostname === 'm1'));
+  t.notOk(machines(a).some((m) => m.hostname === 'm2'), "a's write of the partition is gone");
+  t.equal(a.app.store.lastSeq, b.app.store.lastSeq);
+  t.ok(a.logs.some((l) => l.event === 'ha.snapshot_applied'), 'a took a snapshot (diverged history)');
+});
+
+t.test('sync mode waits for the standby; without a standby it degrades to async and says so in /readyz', async (t) => {
+  const a = await gateway(t, 'gwa', 'primary', undefined, { mode: 'sync', syncTimeoutMs: 300 });
+  const ready0 = await request(`${a.baseUrl}/readyz`);
+  t.equal(ready0.statusCode, 503);
+  t.match(await ready0.body.text(), /replication degraded/);
+  t.equal((await register(a, 0)).status, 200, 'no standby: answers at commit');
+  const b = await gateway(t, 'gwb', 'standby', a.baseUrl);
+  await until('b caught up', async () => machines(b).length === 1 && (await request(`${a.baseUrl}/readyz`)).statusCode === 200);
+  for (let i = 1; i < 10; i++) {
+    t.equal((await register(a, i)).status, 200);
+    t.equal(machines(b).length, i + 1, `registration ${i} is on the standby when its answer arrives`);
+  }
+  // The standby stops: the next write waits syncTimeoutMs at most, then writes stop waiting.
+  await b.app.stop();
+  const t0 = Date.now();
+  t.equal((await register(a, 10)).status, 200);
+  t.ok(Date.now() - t0 < 3000, 'answered despite the standby being down');
+  await until('readyz says degraded', async () => (await request(`${a.baseUrl}/readyz`)).statusCode === 503);
+  const m = await (await request(`${a.baseUrl}/metrics`)).body.text();
+  t.match(m, /gatehouse_ha_sync_degraded 1/);
+});
+
+t.test('the replication endpoints need the shared secret', async (t) => {
+  const a = await gateway(t, 'gwa', 'primary');
+  const r = await request(`${a.baseUrl}/ha/v1/log?r=0`, { headers: { authorization: 'Bearer wrong' } });
+  t.equal(r.statusCode, 401);
+  await r.body.dump();
+  const ha = a.app.service<HaService>('ha');
+  t.equal(ha?.currentRole, 'primary');
+});
