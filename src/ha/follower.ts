@@ -140,6 +140,8 @@ export class Follower {
         }
         this.primaryR = m.r;
         this.primaryTerm = m.term;
+        // The newest term this gateway has seen: entries of older terms are refused from now on.
+        if (m.term > journal.term) void journal.setTerm(m.term);
         if (m.k === 'hello') this.primaryNode = m.node;
         this.opts.onPrimary?.({ term: m.term, r: m.r, ...(m.k === 'hello' ? { node: m.node } : {}) });
         return snap;

@@ -151,7 +151,7 @@ export class HaService implements Service {
   private committed(x: JournalEntry): Promise<void> | undefined {
     this.feed.publish(x);
     this.m.position.set(x.r);
-    if (++this.sinceCompact >= 1000) {
+    if (++this.sinceCompact >= Math.min(1000, this.cfg.journalMax)) {
       this.sinceCompact = 0;
       void this.journal.compact(this.cfg.journalMax).catch((e: unknown) => {
         this.logger.error('ha.compact_failed', { error: errorMessage(e) });
