@@ -71,6 +71,7 @@ t.test('a standby applies every primary transaction with the same sequence numbe
   // The first contact is a snapshot (b never followed anyone).
   await until('b has the 5 machines', () => machines(b).length === 5);
   const seen: ChangeEvent[][] = [];
+  await until('quiet', async () => (await status(b)).appliedR === (await status(a)).appliedR);
   const before = (await status(b)).appliedR;
   b.app.store.subscribe((evs) => seen.push([...evs]));
   for (let i = 5; i < 25; i++) t.equal((await register(a, i)).status, 200, `registration ${i} on the primary`);
@@ -82,8 +83,12 @@ t.test('a standby applies every primary transaction with the same sequence numbe
   );
   t.equal(b.app.store.lastSeq, a.app.store.lastSeq, 'same change sequence');
   t.same(b.app.store.changesSince(0), a.app.store.changesSince(0), 'same change log');
-  t.equal(seen.length, (await status(b)).appliedR - before, 'one published transaction per replicated transaction');
-  t.ok(seen.length >= 20);
+  t.ok((await status(b)).appliedR - before >= seen.length, 'no more publications than replicated transactions');
+  t.equal(
+    seen.filter((evs) => evs.some((e) => e.table === 'machines')).length,
+    20,
+    'one published transaction per registration',
+  );
   t.ok(
     seen.every((evs, i) => i === 0 || evs[0]!.seq === seen[i - 1]![seen[i - 1]!.length - 1]!.seq + 1),
     'in commit order',
