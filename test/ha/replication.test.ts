@@ -7,7 +7,7 @@ import { defaultConfig } from '../../src/config/index.js';
 import type { HaService, HaStatus } from '../../src/ha/service.js';
 import { machinesTable } from '../../src/mdb/model.js';
 import type { Machine } from '../../src/mdb/model.js';
-import type { ChangeEvent } from '../../src/store/index.js';
+import type { ChangeEvent, Table } from '../../src/store/index.js';
 import { type TestGatehouse, startGatehouse } from '../helpers/gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -247,4 +247,26 @@ t.test('gatehouse ha status [--json] shows role, term, positions and lag', async
   out.length = 0;
   t.equal(await runCli(['ha', 'status', '--config', file, '--server', server], io), 0);
   t.match(out.join('\n'), /role: +standby[\s\S]*lag: +0 transactions/);
+});
+
+t.test('DHCP lease blocks (unlogged, bytes) replicate; the local engine marker does not', async (t) => {
+  const a = await gateway(t, 'gwa', 'primary');
+  const b = await gateway(t, 'gwb', 'standby', a.baseUrl);
+  const leases = { name: 'dhcp_leases', logged: false } as Table<Uint8Array>;
+  const state = { name: 'dhcp_state', logged: false } as Table<unknown>;
+  const block = new Uint8Array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 255]);
+  await a.app.store.write((tx) => {
+    tx.put(leases, '10.9.9.0/24', block);
+    tx.put(state, 'engine', { running: true, startedAt: 1, maxLeaseTime: 60 });
+  });
+  await until('b has the block', () => b.app.store.read((tx) => tx.get(leases, '10.9.9.0/24')) !== undefined);
+  t.same([...b.app.store.read((tx) => tx.get(leases, '10.9.9.0/24'))!], [...block], 'same bytes');
+  t.notMatch(b.app.store.read((tx) => tx.get(state, 'engine')), { startedAt: 1 }, 'dhcp_state stays local');
+  // DHCP itself runs on the primary only.
+  t.ok(a.logs.some((l) => l.event === 'dhcp.started'), 'DHCP runs on the primary');
+  t.notOk(b.logs.some((l) => l.event === 'dhcp.started'), 'DHCP is silent on the standby');
+  await setRole(a, 'standby', b.baseUrl);
+  await setRole(b, 'primary');
+  await until('DHCP started on promotion', () => b.logs.some((l) => l.event === 'dhcp.started'));
+  t.ok(a.logs.some((l) => l.event === 'ha.service_stopped'), 'and stopped on the demoted gateway');
 });
