@@ -107,13 +107,18 @@ t.test('a standby applies every primary transaction with the same sequence numbe
   });
   t.equal(rpc.statusCode, 503, 'the standby refuses RPC writes');
   t.match(await rpc.body.text(), /GH_HA_STANDBY|standby/);
-  const admin = await request(`${b.baseUrl}/api/v1/settings/self_registration`, {
-    method: 'PUT',
-    headers: { authorization: 'Bearer demo-admin-token', 'content-type': 'application/json' },
-    body: JSON.stringify({ value: false }),
-  });
-  await admin.body.dump();
-  t.not(admin.statusCode, 200, 'the standby refuses admin writes');
+  const adminWrite = (gh: TestGatehouse) =>
+    request(`${gh.baseUrl}/api/v1/settings`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer demo-admin-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'ha_test', value_int: 1 }),
+    });
+  const admin = await adminWrite(b);
+  t.equal(admin.statusCode, 503, 'the standby refuses admin writes');
+  t.match(await admin.body.json(), { code: 'GH_HA_STANDBY' });
+  const adminOk = await adminWrite(a);
+  await adminOk.body.dump();
+  t.equal(adminOk.statusCode, 201, 'the primary accepts the same write');
 
   const sa = await status(a);
   const sb = await status(b);
