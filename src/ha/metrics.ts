@@ -13,6 +13,12 @@ export function haMetrics(metrics: Metrics) {
       'gatehouse_ha_replication_lag_seconds',
       "Standby: age of the newest applied transaction when it was applied (primary's commit clock), while behind",
     ),
+    applyLag: metrics.histogram(
+      'gatehouse_ha_apply_lag_seconds',
+      "Standby: primary commit to standby commit of each replicated transaction (primary's clock vs standby's)",
+      [],
+      [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    ),
     syncDegraded: metrics.gauge(
       'gatehouse_ha_sync_degraded',
       '1 while synchronous replication has degraded to asynchronous (standby absent or too slow)',

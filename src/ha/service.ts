@@ -105,7 +105,10 @@ export class HaService implements Service {
         secret: () => this.secret,
         node: this.cfg.node,
         retryMs: this.cfg.retryMs,
-        onApplied: () => this.updateGauges(),
+        onApplied: (x) => {
+          this.m.applyLag.observe(Math.max(0, Date.now() - x.ts) / 1000);
+          this.updateGauges();
+        },
       });
     }
     return this.follower;
