@@ -1,9 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import t from 'tap';
 import { generateToken } from '../../src/sync/timeauth.js';
-import { Netns, ip, needsRoot } from '../helpers/netns.js';
-import { type SpawnedGatehouse, repoRoot, spawnGatehouse } from '../helpers/spawn-gatehouse.js';
+import { HA_FLOATING as FLOATING, createHaPair, until } from '../helpers/ha-pair.js';
+import { needsRoot } from '../helpers/netns.js';
 import { tempDir } from '../helpers/tmp.js';
 import { missingCommands } from '../helpers/tools.js';
 
@@ -15,144 +13,14 @@ import { missingCommands } from '../helpers/tools.js';
  * registration storm; every acknowledged registration must be on the new primary.
  */
 
-const P = 'ha';
-const FLOATING = '10.77.0.254';
-const OWN = { g1: '10.77.0.1', g2: '10.77.0.2' } as const;
-const SECRET = 'netns-ha-secret';
 const SUB = 'demo-mdbsync-sub';
-
 const missing = needsRoot || missingCommands(['keepalived', 'curl', 'dig']);
 
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function keepalivedConf(name: string, notify: string): string {
-  const conf = fs.readFileSync(path.join(repoRoot, 'contrib/keepalived/keepalived.conf'), 'utf8');
-  return conf
-    .replace(/router_id \S+/, `router_id gatehouse-${name}`)
-    .replace(/^\s*enable_script_security\n/m, '') // the test's scripts live in /tmp
-    .replace(/virtual_ipaddress \{[^}]*\}/, `virtual_ipaddress {\n        ${FLOATING}/24 dev lan0\n    }`)
-    .replace(/notify \S+/, `notify ${notify}`);
-}
-
-function gatehouseYaml(dir: string, name: 'g1' | 'g2'): string {
-  const peer = name === 'g1' ? OWN.g2 : OWN.g1;
-  return [
-    `dataDir: ${dir}/data`,
-    'demo: { seed: false }',
-    'log: { level: info }',
-    "http: { listen: ['0.0.0.0:80'] }",
-    // UDP answers must leave from the address asked (dig rejects others): the floating address
-    // is bound explicitly, which net.ipv4.ip_nonlocal_bind=1 allows while the standby lacks it.
-    `dns: { listen: ['${OWN[name]}:53', '${FLOATING}:53'] }`,
-    'dhcp: { enabled: false }',
-    'tftp: { enabled: false }',
-    'presence: { enabled: false }',
-    'sso: { enabled: false }',
-    `secrets: { haReplication: ${SECRET} }`,
-    `ha: { enabled: true, node: ${name}, peer: 'http://${peer}', floatingAddresses: [${FLOATING}], mode: sync, addressCheckMs: 100, retryMs: 100 }`,
-    '',
-  ].join('\n');
-}
-
-interface Gateway {
-  name: 'g1' | 'g2';
-  ns: Netns;
-  dir: string;
-  gatehouse?: SpawnedGatehouse;
-  startGatehouse(): Promise<void>;
-  startKeepalived(): void;
-  kill(): Promise<void>;
-  holdsFloating(): Promise<boolean>;
-}
-
 t.test('hot standby in namespaces: kill -9 of the primary during a registration storm', { skip: missing }, async (t) => {
-  const root = tempDir(t, 'gatehouse-ha-');
-  const sw = new Netns(`${P}-sw`);
-  const client = new Netns(`${P}-c0`);
-  const gws: Gateway[] = [];
-  const all: Netns[] = [sw, client];
-  for (const ns of ['g1', 'g2', 'sw', 'c0']) await ip('netns', 'del', `${P}-${ns}`).catch(() => {});
-  t.teardown(async () => {
-    for (const ns of all) await ns.killAll();
-    for (const ns of all) await ip('netns', 'del', ns.name).catch(() => {});
-  });
-  for (const ns of [sw, client]) {
-    await ip('netns', 'add', ns.name);
-    await ns.exec('ip', ['link', 'set', 'lo', 'up']);
-  }
-  await sw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
-  await sw.exec('ip', ['link', 'set', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-  await sw.exec('ip', ['link', 'set', 'br0', 'up']);
-  const attach = async (ns: Netns, tag: string, ifname: string, addr: string) => {
-    await ip('link', 'add', `${P}${tag}`, 'netns', ns.name, 'type', 'veth', 'peer', 'name', `${P}${tag}s`, 'netns', sw.name);
-    await ns.exec('ip', ['link', 'set', `${P}${tag}`, 'name', ifname]);
-    await ns.exec('ip', ['addr', 'add', `${addr}/24`, 'dev', ifname]);
-    await ns.exec('ip', ['link', 'set', ifname, 'up']);
-    await sw.exec('ip', ['link', 'set', `${P}${tag}s`, 'master', 'br0', 'up']);
-  };
-  await attach(client, 'c0', 'eth0', '10.77.0.10');
-
-  for (const name of ['g1', 'g2'] as const) {
-    const ns = new Netns(`${P}-${name}`);
-    all.push(ns);
-    await ip('netns', 'add', ns.name);
-    await ns.exec('ip', ['link', 'set', 'lo', 'up']);
-    await attach(ns, name, 'lan0', OWN[name]);
-    await ns.exec('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
-    const dir = path.join(root, name);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'secret'), SECRET);
-    const notify = path.join(dir, 'notify.sh');
-    fs.writeFileSync(
-      notify,
-      `#!/bin/sh\nexport GATEHOUSE_URL=http://127.0.0.1 GATEHOUSE_HA_SECRET_FILE=${dir}/secret\nexec ${repoRoot}/contrib/keepalived/keepalived-notify.sh "$@"\n`,
-      { mode: 0o755 },
-    );
-    fs.writeFileSync(path.join(dir, 'keepalived.conf'), keepalivedConf(name, notify));
-    const gw: Gateway = {
-      name,
-      ns,
-      dir,
-      async startGatehouse() {
-        gw.gatehouse = await spawnGatehouse({ configYaml: gatehouseYaml(dir, name), dir, netns: ns, startTimeoutMs: 60_000 });
-      },
-      startKeepalived() {
-        ns.spawn('keepalived', [
-          '--dont-fork',
-          '--log-console',
-          '--vrrp',
-          '-f',
-          path.join(dir, 'keepalived.conf'),
-          '-p',
-          path.join(dir, 'keepalived.pid'),
-          '-r',
-          path.join(dir, 'vrrp.pid'),
-        ]);
-      },
-      async kill() {
-        await ns.killAll();
-      },
-      async holdsFloating() {
-        const r = await ns.exec('ip', ['-4', 'addr', 'show', 'dev', 'lan0']);
-        return r.stdout.includes(`${FLOATING}/`);
-      },
-    };
-    gws.push(gw);
-  }
-  const [g1, g2] = gws as [Gateway, Gateway];
-
-  const curl = (args: string[]) => client.exec('curl', ['-s', '-m', '3', ...args], { allowFail: true });
-  const status = async (gw: Gateway) => {
-    const r = await curl(['-H', `Authorization: Bearer ${SECRET}`, `http://${OWN[gw.name]}/ha/v1/status`]);
-    return JSON.parse(r.stdout || '{}') as { role?: string; term?: number; appliedR?: number; seq?: number; lagTransactions?: number };
-  };
+  const pair = await createHaPair({ prefix: 'ha', root: tempDir(t, 'gatehouse-ha-') });
+  t.teardown(() => pair.destroy());
+  const { g1, g2, client, curl, status } = pair;
+  const OWN = { g1: g1.address, g2: g2.address };
 
   // g1 first, so it becomes MASTER; then g2.
   await g1.startGatehouse();
