@@ -2,8 +2,10 @@
  * Takeover time of a hot-standby pair (docs/ha.md) over N failovers: the namespace pair of
  * test/helpers/ha-pair.ts (Gatehouse + keepalived, VRRPv3 at 200 ms, nopreempt), a prober in the
  * client namespace asking DNS (UDP, the floating address) and HTTP (/healthz, the floating
- * address) every 20 ms. Each round kills -9 the gateway holding the address (Gatehouse and
- * keepalived), measures last answer before → first answer after, restarts the dead gateway
+ * address) every 20 ms. Each round makes the gateway holding the address die (its LAN link goes
+ * down, then kill -9 of Gatehouse and keepalived: test/helpers/ha-pair.ts), measures last answer
+ * before → first answer after (answers after the kill completed can only come from the other
+ * gateway), restarts the dead gateway
  * (it rejoins as standby and catches up) and goes on with the other. Needs root.
  *
  *   node --import tsx bench/ha/takeover.ts [--failovers 10]
@@ -61,22 +63,31 @@ try {
     }
   });
   await until('prober answers', () => answers.dns.length > 5 && answers.http.length > 5);
-  const rows: Array<{ dns: number; http: number }> = [];
+  const rows: Array<{ dns: number; http: number; vrrp: number }> = [];
   let primary: HaGateway = pair.g1;
   let standby: HaGateway = pair.g2;
   for (let round = 1; round <= FAILOVERS; round++) {
     await new Promise((r) => setTimeout(r, 500));
     const killedAt = Date.now();
     await primary.kill();
-    await until('both answer again', () => answers.dns.some((t) => t > killedAt + 50) && answers.http.some((t) => t > killedAt + 50), 30_000);
+    const killedDone = Date.now();
+    let vrrpAt = 0;
+    await until('the standby holds the address', async () => {
+      if (await standby.holdsFloating()) vrrpAt = Date.now();
+      return vrrpAt > 0;
+    }, 30_000);
+    // The old gateway is dead once kill() returned: answers after that come from the new one.
+    await until('both answer again', () => answers.dns.some((t) => t > killedDone) && answers.http.some((t) => t > killedDone), 30_000);
     const gap = (xs: number[]) => {
-      const before = xs.filter((t) => t <= killedAt).pop() ?? killedAt;
-      const after = xs.find((t) => t > killedAt + 50)!;
+      const before = xs.filter((t) => t <= killedDone).pop() ?? killedAt;
+      const after = xs.find((t) => t > killedDone)!;
       return after - before;
     };
-    const row = { dns: gap(answers.dns), http: gap(answers.http) };
+    const row = { dns: gap(answers.dns), http: gap(answers.http), vrrp: vrrpAt - killedAt };
     rows.push(row);
-    console.log(`failover ${round}: ${primary.name} → ${standby.name}: DNS ${row.dns} ms, HTTP ${row.http} ms`);
+    console.log(
+      `failover ${round}: ${primary.name} → ${standby.name}: DNS ${row.dns} ms, HTTP ${row.http} ms (kill took ${killedDone - killedAt} ms; address on the standby after ${row.vrrp} ms)`,
+    );
     // The dead gateway comes back as standby and catches up before the next round.
     await primary.startGatehouse();
     primary.startKeepalived();
@@ -95,6 +106,7 @@ try {
   console.log(`## Takeover over ${rows.length} failovers (kill -9 of the primary gateway)`);
   console.log(`DNS:  ${stats(rows.map((r) => r.dns))}`);
   console.log(`HTTP: ${stats(rows.map((r) => r.http))}`);
+  console.log(`address on the standby (ip addr polled, ±100 ms): ${stats(rows.map((r) => r.vrrp))}`);
 } finally {
   prober?.kill('SIGKILL');
   await pair.destroy();

@@ -30,7 +30,7 @@ export interface HaGateway {
   gatehouse?: SpawnedGatehouse;
   startGatehouse(): Promise<void>;
   startKeepalived(): void;
-  /** kill -9 of everything in the namespace (the gateway dies). */
+  /** The gateway dies: its LAN link goes silent, kill -9 of everything, then it is back without processes. */
   kill(): Promise<void>;
   holdsFloating(): Promise<boolean>;
 }
@@ -145,7 +145,14 @@ export async function createHaPair(opts: {
         ]);
       },
       async kill() {
+        // Power loss, seen from the LAN: the link goes silent first. A plain kill -9 is not
+        // that: keepalived's VRRP child gets SIGTERM from its dead parent (PDEATHSIG) and says
+        // goodbye with a priority-0 advertisement, a faster takeover than a real failure.
+        await ns.exec('ip', ['link', 'set', 'lan0', 'down']);
         await ns.killAll();
+        // "Rebooted": keepalived did not remove the address it held.
+        await ns.exec('ip', ['addr', 'del', `${HA_FLOATING}/24`, 'dev', 'lan0'], { allowFail: true });
+        await ns.exec('ip', ['link', 'set', 'lan0', 'up']);
       },
       async holdsFloating() {
         const r = await ns.exec('ip', ['-4', 'addr', 'show', 'dev', 'lan0']);
