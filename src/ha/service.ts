@@ -135,6 +135,8 @@ export class HaService implements Service {
       },
       journal: (tx) => (this.role === 'primary' ? this.record(tx) : undefined),
       committed: (x) => this.committed(x),
+      // Numbers stay dense: the next entry takes the number of the one that did not commit.
+      aborted: () => this.journal.reload(),
     });
     await this.evaluate();
     this.timer = setInterval(() => void this.evaluate(), this.cfg.addressCheckMs);

@@ -160,6 +160,7 @@ export class Store {
       (e: unknown) => {
         // The batch did not commit: re-read the persisted sequence so numbers stay dense.
         this.seq = (this.meta.get('seq') as number | undefined) ?? 0;
+        if (record !== undefined) this.hooks.aborted?.();
         throw e;
       },
     );

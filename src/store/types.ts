@@ -78,4 +78,6 @@ export interface ReplicationHooks<R = unknown> {
   admit?(tables: ReadonlySet<string>): void;
   journal?(tx: CommittedWrites): R | undefined;
   committed?(record: R): Promise<void> | undefined;
+  /** A write transaction that ran `journal` did not commit (its record is void). */
+  aborted?(): void;
 }
