@@ -59,8 +59,16 @@ async function startPair(mode: 'sync' | 'async'): Promise<Pair> {
   };
   const aUrl = `http://127.0.0.1:${pa}`;
   const bUrl = `http://127.0.0.1:${pb}`;
-  const a = await spawnGatehouse({ configYaml: yaml('a', pa, 'primary'), dir: dir('a'), startTimeoutMs: 60_000 });
-  const b = await spawnGatehouse({ configYaml: yaml('b', pb, 'standby', aUrl), dir: dir('b'), startTimeoutMs: 60_000 });
+  const a = await spawnGatehouse({
+    configYaml: yaml('a', pa, 'primary'),
+    dir: dir('a'),
+    startTimeoutMs: 60_000,
+  });
+  const b = await spawnGatehouse({
+    configYaml: yaml('b', pb, 'standby', aUrl),
+    dir: dir('b'),
+    startTimeoutMs: 60_000,
+  });
   const pair = {
     a,
     b,
@@ -72,12 +80,19 @@ async function startPair(mode: 'sync' | 'async'): Promise<Pair> {
       fs.rmSync(root, { recursive: true, force: true });
     },
   };
-  await until(async () => (await status(bUrl)).lagTransactions === 0 && (await status(aUrl)).standby?.connected === 1);
+  await until(
+    async () => (await status(bUrl)).lagTransactions === 0 && (await status(aUrl)).standby?.connected === 1,
+  );
   return pair;
 }
 
-async function status(url: string): Promise<{ appliedR: number; lagTransactions: number; standby?: { connected: number } }> {
-  const r = await request(`${url}/ha/v1/status`, { headers: { authorization: `Bearer ${SECRET}` }, dispatcher: agent });
+async function status(
+  url: string,
+): Promise<{ appliedR: number; lagTransactions: number; standby?: { connected: number } }> {
+  const r = await request(`${url}/ha/v1/status`, {
+    headers: { authorization: `Bearer ${SECRET}` },
+    dispatcher: agent,
+  });
   return (await r.body.json()) as never;
 }
 
@@ -110,10 +125,12 @@ function pct(sorted: number[], p: number): number {
 
 /** p-th percentile upper bound from a Prometheus histogram's cumulative buckets. */
 function histogramPct(metrics: string, name: string, p: number): string {
-  const buckets = [...metrics.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm'))].map((m) => ({
-    le: m[1]!,
-    count: Number(m[2]),
-  }));
+  const buckets = [...metrics.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm'))].map(
+    (m) => ({
+      le: m[1]!,
+      count: Number(m[2]),
+    }),
+  );
   const total = buckets[buckets.length - 1]?.count ?? 0;
   const want = (p / 100) * total;
   const hit = buckets.find((b) => b.count >= want);
@@ -149,7 +166,9 @@ async function lagAtRate(): Promise<void> {
     const sum = Number(/^gatehouse_ha_apply_lag_seconds_sum (\S+)/m.exec(metrics)?.[1]);
     const count = Number(/^gatehouse_ha_apply_lag_seconds_count (\S+)/m.exec(metrics)?.[1]);
     console.log(`## Replication lag at ${RATE} writes/s (async mode, ${total} writes)`);
-    console.log(`achieved rate: ${(total / elapsed).toFixed(0)} writes/s; write latency p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms`);
+    console.log(
+      `achieved rate: ${(total / elapsed).toFixed(0)} writes/s; write latency p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms`,
+    );
     console.log(
       `apply lag (primary commit → standby commit): mean ${((sum / count) * 1000).toFixed(2)} ms over ${count} transactions; p50 ${histogramPct(metrics, 'gatehouse_ha_apply_lag_seconds', 50)}, p99 ${histogramPct(metrics, 'gatehouse_ha_apply_lag_seconds', 99)}; max backlog seen ${maxLagTx} transactions`,
     );
@@ -159,7 +178,9 @@ async function lagAtRate(): Promise<void> {
 }
 
 async function latencyCost(): Promise<void> {
-  console.log(`## Write latency, async vs sync (${LATENCY_WRITES} sequential writes; then ${CONCURRENCY} concurrent writers)`);
+  console.log(
+    `## Write latency, async vs sync (${LATENCY_WRITES} sequential writes; then ${CONCURRENCY} concurrent writers)`,
+  );
   for (const mode of ['async', 'sync'] as const) {
     const pair = await startPair(mode);
     try {

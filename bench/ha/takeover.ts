@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { HA_FLOATING, type HaGateway, createHaPair, until } from '../../test/helpers/ha-pair.js';
+import { createHaPair, HA_FLOATING, type HaGateway, until } from '../../test/helpers/ha-pair.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -72,12 +72,20 @@ try {
     await primary.kill();
     const killedDone = Date.now();
     let vrrpAt = 0;
-    await until('the standby holds the address', async () => {
-      if (await standby.holdsFloating()) vrrpAt = Date.now();
-      return vrrpAt > 0;
-    }, 30_000);
+    await until(
+      'the standby holds the address',
+      async () => {
+        if (await standby.holdsFloating()) vrrpAt = Date.now();
+        return vrrpAt > 0;
+      },
+      30_000,
+    );
     // The old gateway is dead once kill() returned: answers after that come from the new one.
-    await until('both answer again', () => answers.dns.some((t) => t > killedDone) && answers.http.some((t) => t > killedDone), 30_000);
+    await until(
+      'both answer again',
+      () => answers.dns.some((t) => t > killedDone) && answers.http.some((t) => t > killedDone),
+      30_000,
+    );
     const gap = (xs: number[]) => {
       const before = xs.filter((t) => t <= killedDone).pop() ?? killedAt;
       const after = xs.find((t) => t > killedDone)!;
@@ -92,10 +100,14 @@ try {
     await primary.startGatehouse();
     primary.startKeepalived();
     const [dead, alive] = [primary, standby];
-    await until('rejoined', async () => {
-      const [s1, s2] = [await pair.status(dead), await pair.status(alive)];
-      return s1.role === 'standby' && s2.role === 'primary' && s1.appliedR === s2.appliedR;
-    }, 60_000);
+    await until(
+      'rejoined',
+      async () => {
+        const [s1, s2] = [await pair.status(dead), await pair.status(alive)];
+        return s1.role === 'standby' && s2.role === 'primary' && s1.appliedR === s2.appliedR;
+      },
+      60_000,
+    );
     await new Promise((r) => setTimeout(r, 1500)); // keepalived of the returning gateway settles as BACKUP
     [primary, standby] = [alive, dead];
   }

@@ -27,17 +27,22 @@ export const haCommand: CommandGroup = {
 async function call(argv: string[], method: 'GET' | 'POST', path: string) {
   const args = parseArgs(argv, { values: ['config', 'data', 'server'], booleans: ['json'] });
   const config = resolveConfig(flagString(args, 'config'), flagString(args, 'data'));
-  if (!config.ha.enabled) throw new GatehouseError('GH_CONFIG_INVALID', 'ha.enabled is false in this configuration');
+  if (!config.ha.enabled)
+    throw new GatehouseError('GH_CONFIG_INVALID', 'ha.enabled is false in this configuration');
   const server = flagString(args, 'server') ?? readServerLock(config.dataDir)?.http;
   if (!server) {
-    throw new GatehouseError('GH_NOT_FOUND', `no Gatehouse server runs on ${config.dataDir} (start it, or pass --server HOST:PORT)`);
+    throw new GatehouseError(
+      'GH_NOT_FOUND',
+      `no Gatehouse server runs on ${config.dataDir} (start it, or pass --server HOST:PORT)`,
+    );
   }
   const res = await request(`http://${server}${path}`, {
     method,
     headers: { authorization: `Bearer ${config.secrets.haReplication}` },
   });
   const text = await res.body.text();
-  if (res.statusCode !== 200) throw new GatehouseError('GH_INTERNAL', `the server answered ${res.statusCode}: ${text.trim()}`);
+  if (res.statusCode !== 200)
+    throw new GatehouseError('GH_INTERNAL', `the server answered ${res.statusCode}: ${text.trim()}`);
   return { args, status: JSON.parse(text) as HaStatus };
 }
 
@@ -77,7 +82,8 @@ export function formatStatus(s: HaStatus): string {
 
 async function notify(argv: string[], io: CliIo): Promise<number> {
   const [state, ...rest] = argv;
-  if (!state || !/^(MASTER|BACKUP|FAULT|STOP)$/.test(state)) throw new UsageError('notify needs MASTER, BACKUP, FAULT or STOP');
+  if (!state || !/^(MASTER|BACKUP|FAULT|STOP)$/.test(state))
+    throw new UsageError('notify needs MASTER, BACKUP, FAULT or STOP');
   const { status: s } = await call(rest, 'POST', `/ha/v1/notify?state=${state}`);
   io.out(`${s.node}: ${s.role} (${s.why})`);
   return 0;

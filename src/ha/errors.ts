@@ -13,8 +13,7 @@ export class StandbyError extends GatehouseError {
   }
 }
 
-/** The HTTP status an error asks for, when it carries one (StandbyError: 503). */
-export function statusOfError(e: unknown): number | undefined {
-  const s = (e as { status?: unknown } | null)?.status;
-  return e instanceof GatehouseError && typeof s === 'number' ? s : undefined;
+/** A write refused because this gateway is the standby (answer 503, not the usual error). */
+export function isStandbyRefusal(e: unknown): e is StandbyError {
+  return e instanceof GatehouseError && e.code === 'GH_HA_STANDBY';
 }

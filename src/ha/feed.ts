@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Journal } from './journal.js';
-import { type JournalEntry, type Position, type StreamMessage, encodeMessage } from './wire.js';
+import { encodeMessage, type JournalEntry, type Position, type StreamMessage } from './wire.js';
 
 const CHUNK = 500;
 
@@ -48,7 +48,13 @@ export class ReplicationFeed {
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
     const stream: FeedStream = { res, cursor: 0, peer };
     const here = journal.position();
-    this.send(stream, { k: 'hello', node: this.opts.node(), term: this.opts.term(), r: here.r, seq: store.lastSeq });
+    this.send(stream, {
+      k: 'hello',
+      node: this.opts.node(),
+      term: this.opts.term(),
+      r: here.r,
+      seq: store.lastSeq,
+    });
     if (forceSnapshot || !journal.canResume(from)) {
       this.sendSnapshot(stream);
     } else {
@@ -67,14 +73,20 @@ export class ReplicationFeed {
     const { store, journal } = this.opts;
     const image = store.image(this.opts.replicatedTables(), () => journal.position());
     this.send(stream, { k: 'snap', pos: image.extra, tables: image.tables, seq: image.seq });
-    for (let i = 0; i < image.rows.length; i += CHUNK) this.send(stream, { k: 'rows', rows: image.rows.slice(i, i + CHUNK) });
+    for (let i = 0; i < image.rows.length; i += CHUNK)
+      this.send(stream, { k: 'rows', rows: image.rows.slice(i, i + CHUNK) });
     for (let i = 0; i < image.changelog.length; i += CHUNK) {
       this.send(stream, { k: 'log', events: image.changelog.slice(i, i + CHUNK) });
     }
     this.send(stream, { k: 'end' });
     stream.cursor = image.extra.r;
     this.snapshotsServed++;
-    this.opts.logger.info('ha.feed_snapshot', { peer: stream.peer, r: image.extra.r, rows: image.rows.length, seq: image.seq });
+    this.opts.logger.info('ha.feed_snapshot', {
+      peer: stream.peer,
+      r: image.extra.r,
+      rows: image.rows.length,
+      seq: image.seq,
+    });
   }
 
   /** Sends what the journal holds beyond the stream's cursor; false when it has a hole. */
@@ -84,7 +96,11 @@ export class ReplicationFeed {
       if (batch.length === 0) return true;
       for (const x of batch) {
         if (x.r !== stream.cursor + 1) {
-          this.opts.logger.warn('ha.feed_gap', { peer: stream.peer, expected: stream.cursor + 1, found: x.r });
+          this.opts.logger.warn('ha.feed_gap', {
+            peer: stream.peer,
+            expected: stream.cursor + 1,
+            found: x.r,
+          });
           stream.res.destroy();
           return false;
         }

@@ -3,7 +3,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChangeEvent, Key, ReplicaImage, Store } from '../store/index.js';
 import type { Journal } from './journal.js';
-import { type JournalEntry, LineSplitter, type StreamMessage, decodeMessage } from './wire.js';
+import { decodeMessage, type JournalEntry, LineSplitter, type StreamMessage } from './wire.js';
 
 export interface FollowerOptions {
   store: Store;
@@ -72,7 +72,8 @@ export class Follower {
         await this.follow();
       } catch (e) {
         if (!this.running) break;
-        if (e instanceof StalePrimary) this.opts.logger.warn('ha.stale_primary', { peer: this.opts.peer, error: e.message });
+        if (e instanceof StalePrimary)
+          this.opts.logger.warn('ha.stale_primary', { peer: this.opts.peer, error: e.message });
         else this.opts.logger.info('ha.follow_interrupted', { peer: this.opts.peer, error: errorMessage(e) });
       }
       this.connected = false;
@@ -161,7 +162,11 @@ export class Follower {
           () => store.applyImage(image, () => journal.resetTo(image.pos)),
           () => {
             this.snapshotsTaken++;
-            this.opts.logger.info('ha.snapshot_applied', { r: image.pos.r, rows: image.rows.length, seq: image.seq });
+            this.opts.logger.info('ha.snapshot_applied', {
+              r: image.pos.r,
+              rows: image.rows.length,
+              seq: image.seq,
+            });
             this.scheduleAck();
           },
           fail,

@@ -27,7 +27,8 @@ export class Journal {
   }
 
   private readLast(): Position {
-    for (const { value } of this.db.getRange({ reverse: true, limit: 1 })) return positionOf(value as JournalEntry);
+    for (const { value } of this.db.getRange({ reverse: true, limit: 1 }))
+      return positionOf(value as JournalEntry);
     return this.base();
   }
 

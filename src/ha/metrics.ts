@@ -4,7 +4,10 @@ export function haMetrics(metrics: Metrics) {
   return {
     role: metrics.gauge('gatehouse_ha_role', '1 while this gateway is the HA primary, 0 while standby'),
     term: metrics.gauge('gatehouse_ha_term', 'Highest HA term this gateway has written in or seen'),
-    position: metrics.gauge('gatehouse_ha_position', 'Replicated transactions written (primary) or applied (standby)'),
+    position: metrics.gauge(
+      'gatehouse_ha_position',
+      'Replicated transactions written (primary) or applied (standby)',
+    ),
     lagTransactions: metrics.gauge(
       'gatehouse_ha_replication_lag_transactions',
       'Transactions the standby has not applied yet (standby: seen from the primary; primary: not acknowledged)',

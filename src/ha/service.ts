@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatehouseConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { readBody, sendJson } from '../http/respond.js';
@@ -34,7 +34,13 @@ export interface HaStatus {
   primaryR: number;
   lagTransactions: number;
   lagMs: number;
-  following?: { peer: string; connected: boolean; primaryNode: string; primaryTerm: number; snapshots: number };
+  following?: {
+    peer: string;
+    connected: boolean;
+    primaryNode: string;
+    primaryTerm: number;
+    snapshots: number;
+  };
   standby?: { connected: number; ackedR: number; syncDegraded: boolean; degradations: number };
   keepalived?: { state: string; at: string };
 }
@@ -148,7 +154,14 @@ export class HaService implements Service {
     const w = tx.writes.filter((x) => this.replicated(x[0]));
     if (w.length === 0 && tx.events.length === 0) return undefined;
     const at = this.journal.position();
-    const x: JournalEntry = { r: at.r + 1, t: this.journal.term, n: this.cfg.node, ts: Date.now(), w, e: tx.events };
+    const x: JournalEntry = {
+      r: at.r + 1,
+      t: this.journal.term,
+      n: this.cfg.node,
+      ts: Date.now(),
+      w,
+      e: tx.events,
+    };
     this.journal.append(x);
     return x;
   }
@@ -189,7 +202,9 @@ export class HaService implements Service {
       if (want.role === 'primary') await this.promote();
       else await this.demote();
     });
-    return this.transition.catch((e: unknown) => this.logger.error('ha.transition_failed', { error: errorMessage(e) }));
+    return this.transition.catch((e: unknown) =>
+      this.logger.error('ha.transition_failed', { error: errorMessage(e) }),
+    );
   }
 
   private async promote(): Promise<void> {
@@ -202,7 +217,13 @@ export class HaService implements Service {
     this.sync.degraded = false;
     this.m.role.set(1);
     this.m.term.set(term);
-    this.logger.info('ha.promoted', { node: this.cfg.node, term, r: this.journal.position().r, seq: this.store.lastSeq, why: this.why });
+    this.logger.info('ha.promoted', {
+      node: this.cfg.node,
+      term,
+      r: this.journal.position().r,
+      seq: this.store.lastSeq,
+      why: this.why,
+    });
     await this.notify('primary');
     this.logger.info('ha.primary_ready', { ms: Math.round(performance.now() - t0) });
   }
@@ -285,7 +306,11 @@ export class HaService implements Service {
   }
 
   notReady(): string | undefined {
-    if (this.role === 'primary' && this.cfg.mode === 'sync' && (this.sync.degraded || this.feed.connected === 0)) {
+    if (
+      this.role === 'primary' &&
+      this.cfg.mode === 'sync' &&
+      (this.sync.degraded || this.feed.connected === 0)
+    ) {
       return 'replication degraded to asynchronous: no standby acknowledges writes (see gatehouse ha status)';
     }
     return undefined;
@@ -301,14 +326,20 @@ export class HaService implements Service {
 
   private async route(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     if (!this.authorized(req)) {
-      sendJson(res, 401, { error: 'send "Authorization: Bearer <secrets.haReplication>"', code: 'GH_UNAUTHORIZED' });
+      sendJson(res, 401, {
+        error: 'send "Authorization: Bearer <secrets.haReplication>"',
+        code: 'GH_UNAUTHORIZED',
+      });
       return;
     }
     const path = ctx.url.pathname;
     const q = ctx.url.searchParams;
     if (req.method === 'GET' && path === '/ha/v1/log') {
       if (this.role !== 'primary') {
-        sendJson(res, 503, { error: `gateway ${this.cfg.node} is the standby; follow the primary`, code: 'GH_HA_STANDBY' });
+        sendJson(res, 503, {
+          error: `gateway ${this.cfg.node} is the standby; follow the primary`,
+          code: 'GH_HA_STANDBY',
+        });
         return;
       }
       const theirTerm = Number(q.get('term') ?? 0);

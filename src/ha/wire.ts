@@ -40,7 +40,8 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
 function reviver(_key: string, value: unknown): unknown {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const o = value as Record<string, unknown>;
-    if (typeof o.$b === 'string' && Object.keys(o).length === 1) return new Uint8Array(Buffer.from(o.$b, 'base64'));
+    if (typeof o.$b === 'string' && Object.keys(o).length === 1)
+      return new Uint8Array(Buffer.from(o.$b, 'base64'));
   }
   return value;
 }

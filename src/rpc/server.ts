@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError, errorMessage } from '../errors.js';
+import { isStandbyRefusal } from '../ha/errors.js';
 import { readBody, sendText } from '../http/respond.js';
 import type { Handler } from '../http/server.js';
 import type { Logger } from '../log.js';
@@ -158,9 +159,8 @@ export function createRpcHandler(opts: RpcHandlerOptions): Handler {
       } catch (e) {
         if (e instanceof RpcException) throw new RpcReply(500, e.exnType, e.message);
         if (e instanceof RpcReply) throw e;
-        // Errors that name their HTTP status keep it (a standby gateway's refusal: 503).
-        const own = (e as { status?: unknown }).status;
-        if (e instanceof GatehouseError && typeof own === 'number') throw new RpcReply(own, 'RuntimeError', e.message);
+        // A standby gateway's refusal: 503, the client retries on the floating address.
+        if (isStandbyRefusal(e)) throw new RpcReply(503, 'RuntimeError', e.message);
         ctx.logger.error('rpc.method_failed', { app, method: name, error: e });
         throw new RpcReply(500, e instanceof GatehouseError ? 'RuntimeError' : 'Exception', errorMessage(e));
       }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { LineSplitter, decodeMessage, encodeMessage } from '../../src/ha/wire.js';
+import { decodeMessage, encodeMessage, LineSplitter } from '../../src/ha/wire.js';
 
 t.test('row values survive the stream, bytes included (DHCP lease blocks)', async (t) => {
   const value = fc.oneof(
@@ -21,7 +21,7 @@ t.test('row values survive the stream, bytes included (DHCP lease blocks)', asyn
   const buf = Buffer.from([1, 2, 3, 250]);
   const back = decodeMessage(encodeMessage({ k: 'rows', rows: [['dhcp_leases', '10.0.0.0/24', buf]] }));
   t.ok(back.k === 'rows' && back.rows[0]![2] instanceof Uint8Array);
-  t.same([...((back as { rows: Array<[string, string, Uint8Array]> }).rows[0]![2])], [1, 2, 3, 250]);
+  t.same([...(back as { rows: Array<[string, string, Uint8Array]> }).rows[0]![2]], [1, 2, 3, 250]);
 });
 
 t.test('lines are split across chunks', async (t) => {

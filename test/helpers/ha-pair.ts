@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Netns, ip } from './netns.js';
-import { type SpawnedGatehouse, repoRoot, spawnGatehouse } from './spawn-gatehouse.js';
+import { ip, Netns } from './netns.js';
+import { repoRoot, type SpawnedGatehouse, spawnGatehouse } from './spawn-gatehouse.js';
 
 /**
  * A hot-standby pair in namespaces (docs/ha.md): `<p>-g1` and `<p>-g2`, each with Gatehouse and
@@ -92,7 +92,20 @@ export async function createHaPair(opts: {
   await sw.exec('ip', ['link', 'set', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
   await sw.exec('ip', ['link', 'set', 'br0', 'up']);
   const attach = async (ns: Netns, tag: string, ifname: string, addr: string) => {
-    await ip('link', 'add', `${P}${tag}`, 'netns', ns.name, 'type', 'veth', 'peer', 'name', `${P}${tag}s`, 'netns', sw.name);
+    await ip(
+      'link',
+      'add',
+      `${P}${tag}`,
+      'netns',
+      ns.name,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      `${P}${tag}s`,
+      'netns',
+      sw.name,
+    );
     await ns.exec('ip', ['link', 'set', `${P}${tag}`, 'name', ifname]);
     await ns.exec('ip', ['addr', 'add', `${addr}/24`, 'dev', ifname]);
     await ns.exec('ip', ['link', 'set', ifname, 'up']);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { generateToken } from '../../src/sync/timeauth.js';
-import { HA_FLOATING as FLOATING, createHaPair, until } from '../helpers/ha-pair.js';
+import { createHaPair, HA_FLOATING as FLOATING, until } from '../helpers/ha-pair.js';
 import { needsRoot } from '../helpers/netns.js';
 import { tempDir } from '../helpers/tmp.js';
 import { missingCommands } from '../helpers/tools.js';
@@ -16,100 +16,130 @@ import { missingCommands } from '../helpers/tools.js';
 const SUB = 'demo-mdbsync-sub';
 const missing = needsRoot || missingCommands(['keepalived', 'curl', 'dig']);
 
-t.test('hot standby in namespaces: kill -9 of the primary during a registration storm', { skip: missing }, async (t) => {
-  const pair = await createHaPair({ prefix: 'ha', root: tempDir(t, 'gatehouse-ha-') });
-  t.teardown(() => pair.destroy());
-  const { g1, g2, client, curl, status } = pair;
-  const OWN = { g1: g1.address, g2: g2.address };
+t.test(
+  'hot standby in namespaces: kill -9 of the primary during a registration storm',
+  { skip: missing },
+  async (t) => {
+    const pair = await createHaPair({ prefix: 'ha', root: tempDir(t, 'gatehouse-ha-') });
+    t.teardown(() => pair.destroy());
+    const { g1, g2, client, curl, status } = pair;
+    const OWN = { g1: g1.address, g2: g2.address };
 
-  // g1 first, so it becomes MASTER; then g2.
-  await g1.startGatehouse();
-  g1.startKeepalived();
-  await until('g1 holds the floating address', () => g1.holdsFloating());
-  await until('g1 is primary', async () => (await status(g1)).role === 'primary');
-  await g2.startGatehouse();
-  g2.startKeepalived();
-  await until('g2 follows g1', async () => (await status(g2)).role === 'standby' && (await status(g1)).lagTransactions === 0);
+    // g1 first, so it becomes MASTER; then g2.
+    await g1.startGatehouse();
+    g1.startKeepalived();
+    await until('g1 holds the floating address', () => g1.holdsFloating());
+    await until('g1 is primary', async () => (await status(g1)).role === 'primary');
+    await g2.startGatehouse();
+    g2.startKeepalived();
+    await until(
+      'g2 follows g1',
+      async () => (await status(g2)).role === 'standby' && (await status(g1)).lagTransactions === 0,
+    );
 
-  // Writes on the primary appear on the standby.
-  const reg = async (i: number) => {
-    const mac = `52:54:00:77:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
-    const r = await curl([
+    // Writes on the primary appear on the standby.
+    const reg = async (i: number) => {
+      const mac = `52:54:00:77:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      const r = await curl([
+        '-H',
+        'Host: netboot',
+        `http://${FLOATING}/register?hostname=h${i}&mac=${mac}&rfs=0&hfs=0&room=pasteur&mtype=user`,
+      ]);
+      return r.stdout.includes('Registration succeeded');
+    };
+    t.ok(await reg(0), 'a registration through the floating address');
+    const q = await curl(['-H', 'Host: mdb', `http://${OWN.g2}/call/query?hostname=h0`]);
+    t.match(q.stdout, /"hostname": "h0"/, 'the standby has it (sync mode: before the answer)');
+    const dig0 = await client.exec('dig', ['@' + OWN.g2, '+short', '+time=2', '+tries=1', 'h0.prolo', 'A']);
+    t.match(
+      dig0.stdout.trim(),
+      /^\d+\.\d+\.\d+\.\d+$/,
+      "the standby's DNS answers from the replicated store",
+    );
+    const refused = await curl([
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
       '-H',
       'Host: netboot',
-      `http://${FLOATING}/register?hostname=h${i}&mac=${mac}&rfs=0&hfs=0&room=pasteur&mtype=user`,
+      `http://${OWN.g2}/register?hostname=x&mac=52:54:00:77:ff:ff&rfs=0&hfs=0&room=pasteur&mtype=user`,
     ]);
-    return r.stdout.includes('Registration succeeded');
-  };
-  t.ok(await reg(0), 'a registration through the floating address');
-  const q = await curl(['-H', 'Host: mdb', `http://${OWN.g2}/call/query?hostname=h0`]);
-  t.match(q.stdout, /"hostname": "h0"/, 'the standby has it (sync mode: before the answer)');
-  const dig0 = await client.exec('dig', ['@' + OWN.g2, '+short', '+time=2', '+tries=1', 'h0.prolo', 'A']);
-  t.match(dig0.stdout.trim(), /^\d+\.\d+\.\d+\.\d+$/, "the standby's DNS answers from the replicated store");
-  const refused = await curl(['-o', '/dev/null', '-w', '%{http_code}', '-H', 'Host: netboot', `http://${OWN.g2}/register?hostname=x&mac=52:54:00:77:ff:ff&rfs=0&hfs=0&room=pasteur&mtype=user`]);
-  t.equal(refused.stdout, '503', 'the standby refuses registrations');
+    t.equal(refused.stdout, '503', 'the standby refuses registrations');
 
-  // An mdbsync subscriber notes the sequence it has seen.
-  const pollUrl = (since: number) =>
-    `http://${FLOATING}/poll?data=${encodeURIComponent('{}')}&hmac=${encodeURIComponent(generateToken(SUB, null))}&seq=1&since=${since}`;
-  const first = await curl(['-m', '1', '-D', '-', '-H', 'Host: mdbsync', pollUrl(0)]);
-  const seenSeq = Number(/x-gatehouse-seq: (\d+)/i.exec(first.stdout)?.[1]);
-  t.ok(seenSeq > 0, `the subscriber saw seq ${seenSeq}`);
+    // An mdbsync subscriber notes the sequence it has seen.
+    const pollUrl = (since: number) =>
+      `http://${FLOATING}/poll?data=${encodeURIComponent('{}')}&hmac=${encodeURIComponent(generateToken(SUB, null))}&seq=1&since=${since}`;
+    const first = await curl(['-m', '1', '-D', '-', '-H', 'Host: mdbsync', pollUrl(0)]);
+    const seenSeq = Number(/x-gatehouse-seq: (\d+)/i.exec(first.stdout)?.[1]);
+    t.ok(seenSeq > 0, `the subscriber saw seq ${seenSeq}`);
 
-  // The storm: one registration after another; kill -9 the primary gateway in the middle.
-  const acked: number[] = [];
-  let stop = false;
-  let lastOldAnswer = 0;
-  let firstNewAnswer = 0;
-  let killedAt = 0;
-  const storm = (async () => {
-    for (let i = 1; !stop && i < 5000; i++) {
-      if (await reg(i)) {
-        acked.push(i);
-        if (killedAt === 0) lastOldAnswer = Date.now();
-        else if (firstNewAnswer === 0) firstNewAnswer = Date.now();
+    // The storm: one registration after another; kill -9 the primary gateway in the middle.
+    const acked: number[] = [];
+    let stop = false;
+    let lastOldAnswer = 0;
+    let firstNewAnswer = 0;
+    let killedAt = 0;
+    const storm = (async () => {
+      for (let i = 1; !stop && i < 5000; i++) {
+        if (await reg(i)) {
+          acked.push(i);
+          if (killedAt === 0) lastOldAnswer = Date.now();
+          else if (firstNewAnswer === 0) firstNewAnswer = Date.now();
+        }
       }
-    }
-  })();
-  await until('20 registrations acknowledged', () => acked.length >= 20);
-  killedAt = Date.now();
-  await g1.kill();
-  await until('registrations are acknowledged again', () => firstNewAnswer > 0, 30_000);
-  await until('10 more registrations', () => acked.length >= 40 && firstNewAnswer > 0, 30_000);
-  stop = true;
-  await storm;
-  t.ok(await g2.holdsFloating(), 'g2 holds the floating address');
-  const takeoverMs = firstNewAnswer - lastOldAnswer;
-  t.ok(takeoverMs < 10_000, `takeover ${takeoverMs} ms (last answer of g1 → first of g2)`);
+    })();
+    await until('20 registrations acknowledged', () => acked.length >= 20);
+    killedAt = Date.now();
+    await g1.kill();
+    await until('registrations are acknowledged again', () => firstNewAnswer > 0, 30_000);
+    await until('10 more registrations', () => acked.length >= 40 && firstNewAnswer > 0, 30_000);
+    stop = true;
+    await storm;
+    t.ok(await g2.holdsFloating(), 'g2 holds the floating address');
+    const takeoverMs = firstNewAnswer - lastOldAnswer;
+    t.ok(takeoverMs < 10_000, `takeover ${takeoverMs} ms (last answer of g1 → first of g2)`);
 
-  // Every acknowledged registration is on the new primary.
-  const all2 = await curl(['-H', 'Host: mdb', `http://${FLOATING}/call/query`]);
-  const names = new Set([...all2.stdout.matchAll(/"hostname": "(h\d+)"/g)].map((m) => m[1]));
-  const lost = acked.filter((i) => !names.has(`h${i}`));
-  t.same(lost, [], `all ${acked.length} acknowledged registrations are on g2`);
+    // Every acknowledged registration is on the new primary.
+    const all2 = await curl(['-H', 'Host: mdb', `http://${FLOATING}/call/query`]);
+    const names = new Set([...all2.stdout.matchAll(/"hostname": "(h\d+)"/g)].map((m) => m[1]));
+    const lost = acked.filter((i) => !names.has(`h${i}`));
+    t.same(lost, [], `all ${acked.length} acknowledged registrations are on g2`);
 
-  // DNS and netboot answer again on the floating address.
-  const last = acked[acked.length - 1]!;
-  const dig = await client.exec('dig', ['@' + FLOATING, '+short', '+time=2', '+tries=3', `h${last}.prolo`, 'A']);
-  t.match(dig.stdout.trim(), /^\d+\.\d+\.\d+\.\d+$/, 'DNS answers on the floating address');
-  const boot = await curl(['-H', 'Host: netboot', `http://${FLOATING}/bootstrap`]);
-  t.match(boot.stdout, /^#!ipxe/, 'netboot answers on the floating address');
+    // DNS and netboot answer again on the floating address.
+    const last = acked[acked.length - 1]!;
+    const dig = await client.exec('dig', [
+      '@' + FLOATING,
+      '+short',
+      '+time=2',
+      '+tries=3',
+      `h${last}.prolo`,
+      'A',
+    ]);
+    t.match(dig.stdout.trim(), /^\d+\.\d+\.\d+\.\d+$/, 'DNS answers on the floating address');
+    const boot = await curl(['-H', 'Host: netboot', `http://${FLOATING}/bootstrap`]);
+    t.match(boot.stdout, /^#!ipxe/, 'netboot answers on the floating address');
 
-  // The subscriber resumes with ?since= on the new primary, without a snapshot.
-  const resumed = await curl(['-m', '1', '-D', '-', '-H', 'Host: mdbsync', pollUrl(seenSeq)]);
-  t.match(resumed.stdout, /x-gatehouse-resumed: true/i, 'resumed without a snapshot');
-  t.match(resumed.stdout, new RegExp(`"h${last}"`), 'and got the registrations made since');
+    // The subscriber resumes with ?since= on the new primary, without a snapshot.
+    const resumed = await curl(['-m', '1', '-D', '-', '-H', 'Host: mdbsync', pollUrl(seenSeq)]);
+    t.match(resumed.stdout, /x-gatehouse-resumed: true/i, 'resumed without a snapshot');
+    t.match(resumed.stdout, new RegExp(`"h${last}"`), 'and got the registrations made since');
 
-  // The old primary comes back: it stays standby and catches up.
-  await g1.startGatehouse();
-  g1.startKeepalived();
-  await until('g1 caught up', async () => {
-    const [s1, s2] = [await status(g1), await status(g2)];
-    return s1.role === 'standby' && s1.seq === s2.seq && s1.appliedR === s2.appliedR;
-  }, 30_000);
-  await new Promise((r) => setTimeout(r, 1500));
-  t.notOk(await g1.holdsFloating(), 'g1 did not take the address back (nopreempt)');
-  t.equal((await status(g1)).role, 'standby');
-  t.ok((await status(g2)).term! > 1, 'g2 is primary in a newer term');
-  t.ok(await reg(9999), 'writes still go to g2');
-});
+    // The old primary comes back: it stays standby and catches up.
+    await g1.startGatehouse();
+    g1.startKeepalived();
+    await until(
+      'g1 caught up',
+      async () => {
+        const [s1, s2] = [await status(g1), await status(g2)];
+        return s1.role === 'standby' && s1.seq === s2.seq && s1.appliedR === s2.appliedR;
+      },
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    t.notOk(await g1.holdsFloating(), 'g1 did not take the address back (nopreempt)');
+    t.equal((await status(g1)).role, 'standby');
+    t.ok((await status(g2)).term! > 1, 'g2 is primary in a newer term');
+    t.ok(await reg(9999), 'writes still go to g2');
+  },
+);

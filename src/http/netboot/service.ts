@@ -1,4 +1,4 @@
-import { statusOfError } from '../../ha/errors.js';
+import { isStandbyRefusal } from '../../ha/errors.js';
 import type { GatehouseConfig } from '../../config/index.js';
 import { errorMessage } from '../../errors.js';
 import type { Counter } from '../../metrics.js';
@@ -118,9 +118,9 @@ export class NetbootService implements Service {
         ip = await this.register(args);
       } catch (e) {
         const message = errorMessage(e);
-        const status = statusOfError((e as { cause?: unknown }).cause);
-        if (status !== undefined) {
+        if (isStandbyRefusal((e as { cause?: unknown }).cause)) {
           // A standby gateway: the client retries on the floating address (src/ha).
+          const status = 503;
           sendText(res, status, `${message}\n`);
           this.requests.inc({ endpoint: 'register', outcome: 'refused' });
           ctx.logger.info('netboot.request', { endpoint: 'register', outcome: 'refused', status, client: ctx.remoteAddress });
