@@ -150,14 +150,31 @@ async function lagAtRate(): Promise<void> {
       }
     })();
     const t0 = performance.now();
+    const failures: string[] = [];
     const pending: Promise<number>[] = [];
     for (let i = 0; i < total; i++) {
       const due = t0 + (i * 1000) / RATE;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      pending.push(write(pair.aUrl));
+      pending.push(
+        write(pair.aUrl).catch((e: unknown) => {
+          failures.push(String(e));
+          return Number.NaN;
+        }),
+      );
     }
-    const lat = (await Promise.all(pending)).sort((x, y) => x - y);
+    const lat = (await Promise.all(pending)).filter((x) => !Number.isNaN(x)).sort((x, y) => x - y);
+    if (failures.length > 0) {
+      console.log(`${failures.length} writes failed, first: ${failures[0]}`);
+      const tail = (g: SpawnedGatehouse) =>
+        g.logs
+          .slice(-5)
+          .map((l) => JSON.stringify(l))
+          .join('\n');
+      console.log(
+        `primary exit ${pair.a.proc.exitCode}, last logs:\n${tail(pair.a)}\nstandby last logs:\n${tail(pair.b)}`,
+      );
+    }
     const elapsed = (performance.now() - t0) / 1000;
     await until(async () => (await status(pair.bUrl)).lagTransactions === 0);
     sampling = false;

@@ -69,7 +69,7 @@ try {
   for (let round = 1; round <= FAILOVERS; round++) {
     await new Promise((r) => setTimeout(r, 500));
     const killedAt = Date.now();
-    await primary.kill();
+    const silentAt = await primary.kill();
     const killedDone = Date.now();
     let vrrpAt = 0;
     await until(
@@ -80,18 +80,19 @@ try {
       },
       30_000,
     );
-    // The old gateway is dead once kill() returned: answers after that come from the new one.
+    // Nothing the old gateway sends arrives after its link went down: answers after that come
+    // from the new one.
     await until(
       'both answer again',
-      () => answers.dns.some((t) => t > killedDone) && answers.http.some((t) => t > killedDone),
+      () => answers.dns.some((t) => t > silentAt) && answers.http.some((t) => t > silentAt),
       30_000,
     );
     const gap = (xs: number[]) => {
-      const before = xs.filter((t) => t <= killedDone).pop() ?? killedAt;
-      const after = xs.find((t) => t > killedDone)!;
+      const before = xs.filter((t) => t <= silentAt).pop() ?? killedAt;
+      const after = xs.find((t) => t > silentAt)!;
       return after - before;
     };
-    const row = { dns: gap(answers.dns), http: gap(answers.http), vrrp: vrrpAt - killedAt };
+    const row = { dns: gap(answers.dns), http: gap(answers.http), vrrp: vrrpAt - silentAt };
     rows.push(row);
     console.log(
       `failover ${round}: ${primary.name} → ${standby.name}: DNS ${row.dns} ms, HTTP ${row.http} ms (kill took ${killedDone - killedAt} ms; address on the standby after ${row.vrrp} ms)`,

@@ -30,8 +30,11 @@ export interface HaGateway {
   gatehouse?: SpawnedGatehouse;
   startGatehouse(): Promise<void>;
   startKeepalived(): void;
-  /** The gateway dies: its LAN link goes silent, kill -9 of everything, then it is back without processes. */
-  kill(): Promise<void>;
+  /**
+   * The gateway dies: its LAN link goes silent, kill -9 of everything, then it is back without
+   * processes. Resolves with the time the link was down (nothing it sends arrives after it).
+   */
+  kill(): Promise<number>;
   holdsFloating(): Promise<boolean>;
 }
 
@@ -162,10 +165,12 @@ export async function createHaPair(opts: {
         // that: keepalived's VRRP child gets SIGTERM from its dead parent (PDEATHSIG) and says
         // goodbye with a priority-0 advertisement, a faster takeover than a real failure.
         await ns.exec('ip', ['link', 'set', 'lan0', 'down']);
+        const silentAt = Date.now();
         await ns.killAll();
         // "Rebooted": keepalived did not remove the address it held.
         await ns.exec('ip', ['addr', 'del', `${HA_FLOATING}/24`, 'dev', 'lan0'], { allowFail: true });
         await ns.exec('ip', ['link', 'set', 'lan0', 'up']);
+        return silentAt;
       },
       async holdsFloating() {
         const r = await ns.exec('ip', ['-4', 'addr', 'show', 'dev', 'lan0']);
