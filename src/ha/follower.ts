@@ -88,6 +88,7 @@ export class Follower {
     await this.applyChain.catch(() => {});
     this.applyChain = Promise.resolve();
     this.failed = false;
+    this.opts.journal.reload();
     const at = journal.position();
     const url = new URL('/ha/v1/log', this.opts.peer);
     url.searchParams.set('r', String(at.r));
@@ -180,17 +181,22 @@ export class Follower {
           return snap;
         }
         this.enqueue(
-          () => {
-            const at = journal.position();
-            if (x.r !== at.r + 1) {
-              this.forceSnapshot = true;
-              throw new Error(`transaction ${x.r} does not follow ${at.r}`);
-            }
-            return store.applyReplicated({ writes: x.w, events: x.e }, () => {
-              journal.append(x);
-              journal.putTermInTx(x.t);
-            });
-          },
+          () =>
+            store.applyReplicated(
+              { writes: x.w, events: x.e },
+              () => {
+                journal.append(x);
+                journal.putTermInTx(x.t);
+              },
+              () => {
+                // In the transaction, before any write: the position of the one before it.
+                const at = journal.position();
+                if (x.r !== at.r + 1) {
+                  this.forceSnapshot = true;
+                  throw new Error(`transaction ${x.r} does not follow ${at.r}`);
+                }
+              },
+            ),
           () => {
             this.lastLagMs = Math.max(0, Date.now() - x.ts);
             this.opts.onApplied?.(x);
@@ -203,9 +209,17 @@ export class Follower {
     }
   }
 
+  /**
+   * Starts applying at once — the store runs transactions in call order and commits several
+   * at a time, which is what lets a standby keep up with a busy primary — and runs `done` in
+   * order once each has committed.
+   */
   private enqueue(apply: () => Promise<void>, done: () => void, fail: (e: Error) => void): void {
+    if (this.failed) return;
+    const applying = apply();
+    applying.catch(() => {});
     // Once one entry fails the chain stays rejected: later entries of this stream must not apply.
-    this.applyChain = this.applyChain.then(apply).then(done, (e: unknown) => {
+    this.applyChain = this.applyChain.then(() => applying).then(done, (e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
       if (!this.failed) {
         this.failed = true;

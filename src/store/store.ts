@@ -213,12 +213,14 @@ export class Store {
    * change events under their original sequence numbers (so `?since=` means the same on both
    * sides), and `inTx` (the replica's bookkeeping) in the same LMDB transaction. Subscribers
    * then receive the events as for a local write. Throws GH_HA_DIVERGED when the sequence
-   * numbers do not follow this store's.
+   * numbers do not follow this store's; `check` runs first in the transaction and may throw too
+   * (nothing is written then). Calls are applied in call order, several per LMDB commit.
    */
-  applyReplicated(tx: CommittedWrites, inTx: () => void): Promise<void> {
+  applyReplicated(tx: CommittedWrites, inTx: () => void, check?: () => void): Promise<void> {
     this.assertOpen();
     const first = tx.events[0]?.seq;
     const committed = this.root.transaction(() => {
+      check?.();
       if (first !== undefined && first !== this.seq + 1) {
         throw new GatehouseError(
           'GH_HA_DIVERGED',
