@@ -42,6 +42,8 @@ export interface HaPair {
   g1: HaGateway;
   g2: HaGateway;
   client: Netns;
+  /** Holds the bridge; the gateways' ports are `<p>g1s`, `<p>g2s`. */
+  sw: Netns;
   curl(args: string[]): Promise<{ stdout: string; code: number }>;
   status(gw: HaGateway): Promise<HaStatusView>;
   destroy(): Promise<void>;
@@ -184,6 +186,7 @@ export async function createHaPair(opts: {
     g1: gws[0]!,
     g2: gws[1]!,
     client,
+    sw,
     curl,
     async status(gw) {
       const r = await curl(['-H', `Authorization: Bearer ${HA_SECRET}`, `http://${gw.address}/ha/v1/status`]);

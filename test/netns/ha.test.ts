@@ -143,3 +143,96 @@ t.test(
     t.ok(await reg(9999), 'writes still go to g2');
   },
 );
+
+t.test(
+  'partition: both gateways take the address; after healing the side that keeps it lost nothing',
+  { skip: missing },
+  async (t) => {
+    const pair = await createHaPair({ prefix: 'hap', root: tempDir(t, 'gatehouse-hap-') });
+    t.teardown(() => pair.destroy());
+    const { g1, g2, curl, status } = pair;
+    await g1.startGatehouse();
+    g1.startKeepalived();
+    await until('g1 primary', async () => (await status(g1)).role === 'primary');
+    await g2.startGatehouse();
+    g2.startKeepalived();
+    await until(
+      'g2 follows g1',
+      async () => (await status(g2)).role === 'standby' && (await status(g1)).lagTransactions === 0,
+    );
+    const reg = async (addr: string, name: string, i: number) => {
+      const mac = `52:54:00:78:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      const r = await curl([
+        '-H',
+        'Host: netboot',
+        `http://${addr}/register?hostname=${name}&mac=${mac}&rfs=0&hfs=0&room=pasteur&mtype=user`,
+      ]);
+      return r.stdout.includes('Registration succeeded');
+    };
+    t.ok(await reg(g1.address, 'before', 0));
+
+    // The gateways stop hearing each other (isolated bridge ports); the client still reaches both.
+    const isolate = (on: boolean) =>
+      Promise.all(
+        ['g1', 'g2'].map((g) =>
+          pair.sw.exec('bridge', ['link', 'set', 'dev', `hap${g}s`, 'isolated', on ? 'on' : 'off']),
+        ),
+      );
+    await isolate(true);
+    await until(
+      'both hold the address',
+      async () => (await g1.holdsFloating()) && (await g2.holdsFloating()),
+      20_000,
+    );
+    await until('g2 primary too', async () => (await status(g2)).role === 'primary');
+    const acked: Record<'g1' | 'g2', string[]> = { g1: [], g2: [] };
+    for (let i = 1; i <= 5; i++) {
+      for (const gw of [g1, g2]) {
+        const name = `${gw.name}p${i}`;
+        if (await reg(gw.address, name, gw.name === 'g1' ? i : 100 + i)) acked[gw.name].push(name);
+      }
+    }
+    t.equal(acked.g1.length + acked.g2.length, 10, 'both sides acknowledged writes during the partition');
+
+    await isolate(false);
+    let winner = g1;
+    let loser = g2;
+    await until(
+      'one gateway holds the address',
+      async () => (await g1.holdsFloating()) !== (await g2.holdsFloating()),
+      20_000,
+    );
+    if (await g2.holdsFloating()) [winner, loser] = [g2, g1];
+    await until(
+      'the loser converged on the winner',
+      async () => {
+        const [w, l] = [await status(winner), await status(loser)];
+        return w.role === 'primary' && l.role === 'standby' && w.seq === l.seq && w.appliedR === l.appliedR;
+      },
+      30_000,
+    );
+    const names = async (gw: typeof g1) => {
+      const q = await curl(['-H', 'Host: mdb', `http://${gw.address}/call/query`]);
+      return new Set([...q.stdout.matchAll(/"hostname": "([^"]+)"/g)].map((m) => m[1]));
+    };
+    for (const gw of [winner, loser]) {
+      const have = await names(gw);
+      t.same(
+        acked[winner.name].filter((n) => !have.has(n)),
+        [],
+        `${gw.name} has every write ${winner.name} (kept the address) acknowledged`,
+      );
+      t.ok(have.has('before'));
+    }
+    t.ok((await status(winner)).term! >= (await status(loser)).term!, 'the winner is in the newest term');
+    const kept = await names(winner);
+    t.same(
+      acked[loser.name].filter((n) => kept.has(n)),
+      [],
+      'the writes of the side that lost the address during the partition are gone (docs/ha.md)',
+    );
+    t.comment(
+      `winner ${winner.name}; writes of ${loser.name} during the partition are gone: ${acked[loser.name].join(' ')}`,
+    );
+  },
+);
