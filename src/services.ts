@@ -6,6 +6,8 @@ import { firewallServiceFactory } from './nft/service.js';
 import { presenceServiceFactory } from './presence/service.js';
 import { dnsServiceFactory } from './dns/service.js';
 import { dhcpService } from './dhcp/server.js';
+import { primaryOnly } from './ha/primary-only.js';
+import { haServiceFactory } from './ha/service.js';
 import { ssoServiceFactory } from './presence/sso.js';
 import type { Service, ServiceContext } from './service.js';
 import { tftpServiceFactory } from './tftp/service.js';
@@ -17,12 +19,13 @@ import { webServiceFactory } from './web/service.js';
  * undefined when its config section disables it. Protocol folders add one line here.
  */
 export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>> = [
+  haServiceFactory,
   mdbServiceFactory,
   // Before the services that report boot progress into it (DHCP, TFTP, netboot).
   bootServiceFactory,
   tftpServiceFactory,
   dnsServiceFactory,
-  dhcpService,
+  primaryOnly(dhcpService),
   netbootService,
   lldpService,
   udbServiceFactory,

@@ -126,6 +126,20 @@ export const commands: readonly CommandSpec[] = [
     ],
   },
   {
+    name: 'ha',
+    summary: 'the hot-standby pair: role, term, replication position and lag (docs/ha.md)',
+    common: '[--config FILE] [--data DIR] [--server HOST:PORT]',
+    load: () => import('./ha.js').then((m) => m.ha),
+    subcommands: [
+      { name: 'status', summary: "this gateway's HA state", args: '[--json]' },
+      {
+        name: 'notify',
+        summary: "keepalived's notify hook: make the server re-check its role now",
+        args: 'MASTER|BACKUP|FAULT|STOP',
+      },
+    ],
+  },
+  {
     name: 'lldp',
     summary: "LLDP neighbours, from the running server's memory",
     common: STORE,

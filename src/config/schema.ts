@@ -5,6 +5,7 @@ import { httpConfigSchema } from '../http/config.js';
 import { netbootConfigSchema } from '../http/netboot/config.js';
 import { lldpConfigSchema } from '../lldp/config.js';
 import { timeauthConfigSchema } from '../mdb/config.js';
+import { haConfigSchema } from '../ha/config.js';
 import { firewallConfigSchema } from '../nft/config.js';
 import { presenceConfigSchema, ssoConfigSchema } from '../presence/config.js';
 import { tftpConfigSchema } from '../tftp/config.js';
@@ -38,6 +39,7 @@ export const configSchema = z
     presence: presenceConfigSchema,
     sso: ssoConfigSchema,
     firewall: firewallConfigSchema,
+    ha: haConfigSchema,
   })
   .prefault({});
 

@@ -19,6 +19,8 @@ export const secretsConfigSchema = z
     presencesyncSub: secret.default('demo-presencesync-sub'),
     /** Bearer token for the JSON admin API (/api/v1). */
     adminToken: secret.default(DEFAULT_ADMIN_TOKEN),
+    /** Bearer token between the two gateways of an HA pair (replication, acks, notify hook). */
+    haReplication: secret.default('demo-ha-replication'),
   })
   .prefault({});
 

@@ -281,13 +281,19 @@ export class DnsService implements Service {
     return plan.zones;
   }
 
+  /** A standby gateway keeps its serials in memory; the primary's rows replicate (src/ha). */
+  private serialWriteFailed(e: unknown): void {
+    if ((e as { code?: unknown }).code === 'GH_HA_STANDBY') this.logger.debug('dns.serial_write_standby', {});
+    else this.logger.error('dns.serial_write_failed', { error: e });
+  }
+
   /** Serial rows are written in order, one transaction per build. */
   private persist(writes: Map<string, SerialRow>): Promise<void> {
     this.persisting = this.persisting
       .then(() => this.store.write((tx) => writeSerialRows(tx, writes)))
       .then(
         () => {},
-        (e: unknown) => this.logger.error('dns.serial_write_failed', { error: e }),
+        (e: unknown) => this.serialWriteFailed(e),
       );
     return this.persisting;
   }
@@ -418,7 +424,7 @@ export class DnsService implements Service {
       const served = new Map([...rows].filter((e): e is [string, SerialRow] => e[1] !== undefined));
       await this.store
         .write((tx) => releaseReservations(tx, served))
-        .catch((e: unknown) => this.logger.error('dns.serial_write_failed', { error: e }));
+        .catch((e: unknown) => this.serialWriteFailed(e));
     }
     await this.udp?.close();
     await this.tcp?.close();

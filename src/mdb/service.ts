@@ -34,7 +34,8 @@ export class MdbService implements Service {
   async start(): Promise<void> {
     const { store, logger, metrics, http } = this.ctx;
     const log = logger.child({ service: 'mdb' });
-    if (this.config.demo.seed) {
+    // A standby gets its rows from the primary (src/ha).
+    if (this.config.demo.seed && !store.writeRefusal()) {
       const seeded = await seedDemo(store);
       if (seeded > 0) log.info('mdb.demo_seeded', { machines: seeded });
     }

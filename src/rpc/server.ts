@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError, errorMessage } from '../errors.js';
 import { isClientAbort } from '../http/body.js';
+import { isStandbyRefusal } from '../ha/errors.js';
 import { readBody, sendText } from '../http/respond.js';
 import type { Handler } from '../http/server.js';
 import type { Logger } from '../log.js';
@@ -131,6 +132,8 @@ export function createRpcHandler(opts: RpcHandlerOptions): Handler {
       } catch (e) {
         if (e instanceof RpcException) throw new RpcReply(500, e.exnType, e.message);
         if (e instanceof RpcReply) throw e;
+        // A standby gateway's refusal: 503, the client retries on the floating address.
+        if (isStandbyRefusal(e)) throw new RpcReply(503, 'RuntimeError', e.message);
         ctx.logger.error('rpc.method_failed', { app, method: name, error: e });
         throw new RpcReply(500, e instanceof GatehouseError ? 'RuntimeError' : 'Exception', errorMessage(e));
       }

@@ -4,7 +4,20 @@ import { type Database, type RootDatabase, open } from 'lmdb';
 import { GatehouseError, errorMessage } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { BufferedWriteTx, compareKeys } from './write-tx.js';
-import type { ChangeEvent, ChangeListener, Entry, Key, Migration, ReadTx, Table, WriteTx } from './types.js';
+import type {
+  ChangeEvent,
+  ChangeListener,
+  CommittedWrites,
+  Entry,
+  Key,
+  Migration,
+  ReadTx,
+  ReplicaImage,
+  ReplicationHooks,
+  RowWrite,
+  Table,
+  WriteTx,
+} from './types.js';
 
 export interface StoreOptions {
   /** Data directory; the LMDB file is `<dir>/gatehouse.mdb`. Created if missing. */
@@ -37,6 +50,7 @@ export class Store {
   private publishChain: Promise<void> = Promise.resolve();
   private closed = false;
   private compacting = false;
+  private hooks: ReplicationHooks<unknown> = {};
 
   private constructor(
     private readonly root: RootDatabase,
@@ -114,32 +128,190 @@ export class Store {
   write<R>(fn: (tx: WriteTx) => R): Promise<R> {
     this.assertOpen();
     let events: ChangeEvent[] = [];
+    let record: unknown;
     const committed = this.root.transaction(() => {
       const tx = new BufferedWriteTx((t) => this.db(t), this.now());
       const result = fn(tx);
       if (result instanceof Promise) {
         throw new GatehouseError('GH_INTERNAL', 'store.write callbacks must be synchronous');
       }
+      // The one check of a standby (src/ha): a write that would change a replicated table is
+      // refused here, whoever asked for it (RPC, admin API, netboot, DHCP, CLI operations).
+      this.hooks.admit?.(tx.writtenTables());
       tx.apply();
       if (tx.events.length > 0) {
         events = tx.events.map((e) => ({ ...e, seq: ++this.seq }));
         for (const ev of events) void this.changelog.put(ev.seq, ev);
         void this.meta.put('seq', this.seq);
       }
+      if (this.hooks.journal) {
+        record = this.hooks.journal({ writes: tx.rowWrites(), events });
+      }
       return result;
     });
     // Publishing is chained so subscribers see transactions in commit order even when a
     // later batch resolves first.
     const published = this.publishChain.then(() => committed).then(
-      () => this.publish(events),
+      () => {
+        this.publish(events);
+        // Boxed so the chain below does not wait for it.
+        return { wait: record !== undefined ? this.hooks.committed?.(record) : undefined };
+      },
       (e: unknown) => {
         // The batch did not commit: re-read the persisted sequence so numbers stay dense.
+        this.seq = (this.meta.get('seq') as number | undefined) ?? 0;
+        if (record !== undefined) this.hooks.aborted?.();
+        throw e;
+      },
+    );
+    this.publishChain = published.then(
+      () => {},
+      () => {},
+    );
+    // `committed` hooks may return a promise (synchronous replication waits for the standby's
+    // acknowledgement): the caller's answer waits for it, the next transaction does not.
+    return published.then(({ wait }) => (wait ? wait.then(() => committed) : committed));
+  }
+
+  /** Why writes to replicated tables are refused right now (a standby), or undefined. */
+  writeRefusal(): string | undefined {
+    try {
+      this.hooks.admit?.(new Set(this.tableNames()));
+      return undefined;
+    } catch (e) {
+      return errorMessage(e);
+    }
+  }
+
+  /** Installs the replication hooks (src/ha). One set per store. */
+  setReplicationHooks<R>(hooks: ReplicationHooks<R>): void {
+    this.hooks = hooks as ReplicationHooks<unknown>;
+  }
+
+  /** An internal database (name starting with `_ha`) for replication bookkeeping. */
+  internalDb(name: string, opts: { uintKeys?: boolean } = {}): Database {
+    if (!name.startsWith('_ha')) throw new GatehouseError('GH_INTERNAL', `internal database ${name} is not _ha*`);
+    return this.root.openDB({ name, ...(opts.uintKeys ? { keyEncoding: 'uint32' as const } : {}) });
+  }
+
+  /** Names of every table that has ever been written in this store (declared or not). */
+  tableNames(): string[] {
+    const out: string[] = [];
+    for (const k of this.root.getKeys()) {
+      const name = String(k);
+      if (name.startsWith('t:')) out.push(name.slice(2));
+    }
+    return out;
+  }
+
+  private dbByName(name: string): Database {
+    return this.db(this.tables.get(name) ?? { name, logged: false });
+  }
+
+  /**
+   * Applies one transaction replicated from another store, atomically: its row writes, its
+   * change events under their original sequence numbers (so `?since=` means the same on both
+   * sides), and `inTx` (the replica's bookkeeping) in the same LMDB transaction. Subscribers
+   * then receive the events as for a local write. Throws GH_HA_DIVERGED when the sequence
+   * numbers do not follow this store's; `check` runs first in the transaction and may throw too
+   * (nothing is written then). Calls are applied in call order, several per LMDB commit.
+   */
+  applyReplicated(tx: CommittedWrites, inTx: () => void, check?: () => void): Promise<void> {
+    this.assertOpen();
+    const first = tx.events[0]?.seq;
+    const committed = this.root.transaction(() => {
+      check?.();
+      if (first !== undefined && first !== this.seq + 1) {
+        throw new GatehouseError(
+          'GH_HA_DIVERGED',
+          `replicated transaction starts at seq ${first} but this store is at ${this.seq}; a snapshot is needed`,
+        );
+      }
+      this.putRows(tx.writes);
+      for (const ev of tx.events) void this.changelog.put(ev.seq, ev);
+      if (tx.events.length > 0) {
+        this.seq = tx.events[tx.events.length - 1]!.seq;
+        void this.meta.put('seq', this.seq);
+      }
+      inTx();
+    });
+    return this.chainPublish(committed, tx.events);
+  }
+
+  private putRows(writes: readonly RowWrite[]): void {
+    for (const w of writes) {
+      const db = this.dbByName(w[0]);
+      if (w.length === 2) void db.remove(w[1]);
+      else void db.put(w[1], w[2]);
+    }
+  }
+
+  private chainPublish(committed: Promise<unknown>, events: ChangeEvent[]): Promise<void> {
+    const published = this.publishChain.then(() => committed).then(
+      () => this.publish(events),
+      (e: unknown) => {
         this.seq = (this.meta.get('seq') as number | undefined) ?? 0;
         throw e;
       },
     );
     this.publishChain = published.catch(() => {});
-    return published.then(() => committed);
+    return published;
+  }
+
+  /**
+   * A consistent image of the given tables, the change log and the sequence, read in one
+   * synchronous pass (one LMDB read snapshot). `extra` reads more in the same pass.
+   */
+  image<X>(tables: readonly string[], extra: () => X): ReplicaImage & { extra: X } {
+    this.assertOpen();
+    const rows: ReplicaImage['rows'] = [];
+    for (const name of tables) {
+      for (const { key, value } of this.dbByName(name).getRange()) rows.push([name, key as Key, value]);
+    }
+    const changelog: ChangeEvent[] = [];
+    for (const { value } of this.changelog.getRange()) changelog.push(value as ChangeEvent);
+    const seq = (this.meta.get('seq') as number | undefined) ?? 0;
+    return { tables: [...tables], rows, changelog, seq, extra: extra() };
+  }
+
+  /**
+   * Replaces the given tables, the change log and the sequence by an image (a replica's
+   * snapshot), with `inTx` in the same transaction. Subscribers receive the differences of
+   * logged tables as one transaction numbered with the image's last sequence.
+   */
+  applyImage(image: ReplicaImage, inTx: () => void): Promise<void> {
+    this.assertOpen();
+    let events: ChangeEvent[] = [];
+    const committed = this.root.transaction(() => {
+      const incoming = new Map<string, Map<Key, unknown>>();
+      for (const name of image.tables) incoming.set(name, new Map());
+      for (const [name, key, value] of image.rows) incoming.get(name)?.set(key, value);
+      const ts = this.now();
+      const diff: Omit<ChangeEvent, 'seq'>[] = [];
+      for (const [name, rows] of incoming) {
+        const db = this.dbByName(name);
+        const logged = this.tables.get(name)?.logged ?? false;
+        for (const { key, value } of db.getRange()) {
+          const k = key as Key;
+          if (rows.has(k)) continue;
+          void db.remove(k);
+          if (logged) diff.push({ table: name, op: 'delete', key: k, before: value, after: null, ts });
+        }
+        for (const [k, value] of rows) {
+          const before = db.get(k);
+          if (logged && JSON.stringify(before) === JSON.stringify(value)) continue;
+          void db.put(k, value);
+          if (logged) diff.push({ table: name, op: 'put', key: k, before: before ?? null, after: value, ts });
+        }
+      }
+      for (const { key } of this.changelog.getRange()) void this.changelog.remove(key);
+      for (const ev of image.changelog) void this.changelog.put(ev.seq, ev);
+      this.seq = image.seq;
+      void this.meta.put('seq', this.seq);
+      events = diff.map((e) => ({ ...e, seq: image.seq }));
+      inTx();
+    });
+    return this.chainPublish(committed, events);
   }
 
   private publish(events: ChangeEvent[]): void {

@@ -50,3 +50,34 @@ export interface Migration {
 }
 
 export type ChangeListener = (events: readonly ChangeEvent[]) => void;
+
+/** One row write of a transaction: `[table, key, value]`, or `[table, key]` for a deletion. */
+export type RowWrite = [table: string, key: Key, value: unknown] | [table: string, key: Key];
+
+/** What one committed write transaction changed: every row write (logged or not) and its events. */
+export interface CommittedWrites {
+  writes: RowWrite[];
+  events: ChangeEvent[];
+}
+
+/** A consistent copy of some tables, the change log and the sequence (a replica's snapshot). */
+export interface ReplicaImage {
+  tables: string[];
+  rows: Array<[table: string, key: Key, value: unknown]>;
+  changelog: ChangeEvent[];
+  seq: number;
+}
+
+/**
+ * Hooks a replication layer (src/ha) installs on a store. `admit` and `journal` run inside the
+ * write transaction: `admit` throws to refuse it (a standby); `journal` records it and returns
+ * what `committed` receives after the commit is durable, in commit order. A promise returned by
+ * `committed` delays the writer's answer (synchronous replication), not the next transaction.
+ */
+export interface ReplicationHooks<R = unknown> {
+  admit?(tables: ReadonlySet<string>): void;
+  journal?(tx: CommittedWrites): R | undefined;
+  committed?(record: R): Promise<void> | undefined;
+  /** A write transaction that ran `journal` did not commit (its record is void). */
+  aborted?(): void;
+}

@@ -1,5 +1,5 @@
 import type { Database } from 'lmdb';
-import type { ChangeEvent, Entry, Key, Table, WriteTx } from './types.js';
+import type { ChangeEvent, Entry, Key, RowWrite, Table, WriteTx } from './types.js';
 
 const DELETED = Symbol('deleted');
 type Pending = unknown | typeof DELETED;
@@ -80,6 +80,20 @@ export class BufferedWriteTx implements WriteTx {
       this.events.push({ table: table.name, op: 'delete', key, before, after: null, ts: this.now });
     }
     return true;
+  }
+
+  /** Names of the tables this transaction writes. */
+  writtenTables(): Set<string> {
+    return new Set(this.overlay.keys());
+  }
+
+  /** The transaction's row writes in table order, as a replica applies them. */
+  rowWrites(): RowWrite[] {
+    const out: RowWrite[] = [];
+    for (const [name, m] of this.overlay) {
+      for (const [k, v] of m) out.push(v === DELETED ? [name, k] : [name, k, v]);
+    }
+    return out;
   }
 
   /** Writes the overlay into LMDB; called inside the lmdb transaction callback. */

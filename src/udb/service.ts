@@ -47,7 +47,7 @@ export class UdbService implements Service {
   async start(): Promise<void> {
     const { ctx } = this;
     const cfg = () => this.config;
-    if (cfg().demo.seed) {
+    if (cfg().demo.seed && !ctx.store.writeRefusal()) {
       const added = await seedDemoUsers(ctx.store, this.tables, new ReservedLogins(cfg().udb));
       if (added > 0) this.logger.info('udb.demo_seeded', { users: added });
     }

@@ -1,5 +1,6 @@
 import type { BootProgress } from '../../boot/progress.js';
 import { bootProgressOf } from '../../boot/service.js';
+import { isStandbyRefusal } from '../../ha/errors.js';
 import type { GatehouseConfig } from '../../config/index.js';
 import { PeriodSummary } from '../../log-summary.js';
 import { errorMessage } from '../../errors.js';
@@ -134,6 +135,14 @@ export class NetbootService implements Service {
         ip = await this.register(args);
       } catch (e) {
         const message = errorMessage(e);
+        if (isStandbyRefusal((e as { cause?: unknown }).cause)) {
+          // A standby gateway: the client retries on the floating address (src/ha).
+          const status = 503;
+          sendText(res, status, `${message}\n`);
+          this.requests.inc({ endpoint: 'register', outcome: 'refused' });
+          ctx.logger.info('netboot.request', { endpoint: 'register', outcome: 'refused', status, client: ctx.remoteAddress });
+          return;
+        }
         answer('register', 'register_failed', registerFailure(message), { ...args, error: message });
         return;
       }
