@@ -3,6 +3,7 @@
  * file, iPXE DORA, the two HTTP GETs, one DNS query. A failed phase ends the machine with
  * (phase, reason); nothing waits forever.
  */
+import crypto from 'node:crypto';
 import { TftpClientError, tftpGet } from '../../src/tftp/client.js';
 import { queryA } from './dns-client.js';
 import { fetchBootScripts } from './http-client.js';
@@ -52,6 +53,8 @@ export interface MachineResult {
   tftpBytes: number;
   tftpTsize: number;
   httpKeepAlive: boolean;
+  /** SHA-256 of the /boot/<mac>/ answer (hex), so a test can tell it is the machine's own. */
+  bootScriptSha256: string;
   dnsRetransmissions: number;
 }
 
@@ -99,6 +102,7 @@ export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<M
     tftpBytes: 0,
     tftpTsize: 0,
     httpKeepAlive: false,
+    bootScriptSha256: '',
     dnsRetransmissions: 0,
   };
   const fail = (phase: Phase, reason: string) => {
@@ -173,6 +177,7 @@ export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<M
   r.httpMs = env.now() - t;
   r.bootScriptMs = env.now() - r.arrivalMs;
   r.httpKeepAlive = http.boot.reusedSocket;
+  r.bootScriptSha256 = crypto.createHash('sha256').update(http.boot.body).digest('hex');
   if (!http.bootstrap.body.startsWith('#!ipxe')) return fail('http', 'bootstrap-not-ipxe');
   if (
     spec.expectScript !== undefined

@@ -9,9 +9,13 @@ import { CpuGroup, kb, readProc } from '../tftp/procs.js';
 
 export { CpuGroup };
 
-/** The processes of a cpu group, their summed RSS sampled every 100 ms (peak kept). */
+/**
+ * Peak memory of a stack, sampled every 100 ms: the summed PSS of its processes (shared pages
+ * counted once: nginx workers, tftpd-hpa's forks), or the high-water mark (VmHWM) when the stack
+ * is one process (Gatehouse), which also catches peaks between samples.
+ */
 export class GroupMemory {
-  peakRssKb = 0;
+  peakKb = 0;
   private timer: NodeJS.Timeout | undefined;
   constructor(private readonly group: CpuGroup) {}
   pids(): number[] {
@@ -24,15 +28,14 @@ export class GroupMemory {
     }
   }
   sample(): void {
-    let rss = 0;
-    let hwm = 0;
-    for (const pid of this.pids()) {
-      const status = readProc(pid, 'status');
-      rss += kb(status, 'VmRSS');
-      hwm += kb(status, 'VmHWM');
+    const pids = this.pids();
+    if (pids.length === 1) {
+      this.peakKb = Math.max(this.peakKb, kb(readProc(pids[0]!, 'status'), 'VmHWM'));
+      return;
     }
-    // A lone process's high-water mark catches peaks between samples.
-    this.peakRssKb = Math.max(this.peakRssKb, rss, this.pids().length === 1 ? hwm : 0);
+    let pss = 0;
+    for (const pid of pids) pss += kb(readProc(pid, 'smaps_rollup'), 'Pss');
+    this.peakKb = Math.max(this.peakKb, pss);
   }
   start(): void {
     this.sample();

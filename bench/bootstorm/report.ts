@@ -133,7 +133,7 @@ export function describe(s: StormSummary): string {
       .map(([p, v]) => `${p} ${fmtS(v.p50)}/${fmtS(v.p95)}/${fmtS(v.p99)}/${fmtS(v.max)}`)
       .join('; ')}`,
     `  retransmissions: PXE DHCP ${s.retransmissions.dhcpPxe}, iPXE DHCP ${s.retransmissions.dhcpIpxe} (${s.retransmissions.machinesWithDhcpRetransmission} machines), TFTP ${s.retransmissions.tftp}, DNS ${s.retransmissions.dns}; HTTP keep-alive reused ${s.httpKeepAlive}/${s.completed}`,
-    `  server: CPU ${fmtS(s.serverCpuSeconds)} s (${fmtS(s.cpuMsPerBooted)} ms per booted machine), peak RSS ${fmtS(s.peakRssMb, 0)} MB; kernel: UDP RcvbufErrors ${s.kernel.udpRcvbufErrors}, InErrors ${s.kernel.udpInErrors}, ListenOverflows ${s.kernel.listenOverflows}, ListenDrops ${s.kernel.listenDrops}; client-side UDP RcvbufErrors ${s.clientUdpRcvbufErrors}`,
+    `  server: CPU ${fmtS(s.serverCpuSeconds)} s (${fmtS(s.cpuMsPerBooted)} ms per booted machine), peak memory ${fmtS(s.peakRssMb, 0)} MB; kernel: UDP RcvbufErrors ${s.kernel.udpRcvbufErrors}, InErrors ${s.kernel.udpInErrors}, ListenOverflows ${s.kernel.listenOverflows}, ListenDrops ${s.kernel.listenDrops}; client-side UDP RcvbufErrors ${s.clientUdpRcvbufErrors}`,
     `  box busy: ${fmtS(s.boxBusyBeforePct, 0)} % before, ${fmtS(s.boxBusyDuringPct, 0)} % during`,
   ];
   const f = Object.entries(s.failures);
@@ -145,7 +145,7 @@ export function describe(s: StormSummary): string {
 /** Markdown comparison: one row per server and run, then the peers' ratios to Gatehouse. */
 export function comparisonTable(rows: readonly StormSummary[]): string {
   const out = [
-    '| server | run | booted | p50 s | p95 s | p99 s | max s | DHCP retx | TFTP retx | CPU s | CPU ms/boot | peak RSS MB | UDP rcvbuf drops | listen overflows | box busy before/during % |',
+    '| server | run | booted | p50 s | p95 s | p99 s | max s | DHCP retx | TFTP retx | CPU s | CPU ms/boot | peak mem MB | UDP rcvbuf drops | listen overflows | box busy before/during % |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of rows) {
@@ -169,7 +169,7 @@ export function comparisonTable(rows: readonly StormSummary[]): string {
   if (ratios.length) {
     out.push(
       '',
-      '| ratio (peer / Gatehouse) | run | booted | p50 | p95 | p99 | CPU s | CPU/boot | peak RSS |',
+      '| ratio (peer / Gatehouse) | run | booted | p50 | p95 | p99 | CPU s | CPU/boot | peak mem |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...ratios,
     );
