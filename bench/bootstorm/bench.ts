@@ -228,6 +228,7 @@ async function oneStorm(
     const memory = new GroupMemory(stack.group);
     const k0 = await kernelCounters(topo.server);
     const c0 = await kernelCounters(topo.client);
+    const d0 = await kernelCounters(topo.dhcpClient);
     const soft0 = softnetDrops();
     const cpu0 = stack.group.seconds();
     const clientCpu0 = clientGroup.seconds();
@@ -241,7 +242,10 @@ async function oneStorm(
     memory.stop();
     burner.stop();
     const kernel = countersDelta(k0, await kernelCounters(topo.server));
-    const clientDrops = countersDelta(c0, await kernelCounters(topo.client)).udpRcvbufErrors;
+    // Both client namespaces: the DHCP agent's socket on port 68 takes every broadcast reply.
+    const clientDrops =
+      countersDelta(c0, await kernelCounters(topo.client)).udpRcvbufErrors +
+      countersDelta(d0, await kernelCounters(topo.dhcpClient)).udpRcvbufErrors;
     const soft = softnetDrops() - soft0;
     const output = finished ? readOutput(job.resultsFile) : undefined;
     const results = output?.results ?? unfinished(specs, 'bench-deadline');
