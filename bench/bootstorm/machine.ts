@@ -105,6 +105,23 @@ export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<M
     bootScriptSha256: '',
     dnsRetransmissions: 0,
   };
+  const state: { phase: Phase } = { phase: 'dhcp-pxe' };
+  try {
+    return await phases(spec, env, r, state);
+  } catch (e) {
+    // A bug or an unexpected socket error ends this machine, never the storm.
+    r.failPhase = state.phase;
+    r.failReason = `exception-${(e as NodeJS.ErrnoException).code?.toLowerCase() ?? 'error'}`;
+    return r;
+  }
+}
+
+async function phases(
+  spec: MachineSpec,
+  env: MachineEnv,
+  r: MachineResult,
+  state: { phase: Phase },
+): Promise<MachineResult> {
   const fail = (phase: Phase, reason: string) => {
     r.failPhase = phase;
     r.failReason = reason;
@@ -124,6 +141,7 @@ export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<M
   await env.ensureAddress(r.ip);
 
   // 2. TFTP of the boot file, as ROMs ask for it.
+  state.phase = 'tftp';
   t = env.now();
   const timedOut = new TftpClientError('phase deadline', -2);
   const tftp = await deadline(
@@ -157,6 +175,7 @@ export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<M
     return fail('tftp', 'wrong-size');
 
   // 3. iPXE's DORA.
+  state.phase = 'dhcp-ipxe';
   t = env.now();
   const ipxe = await env.dhcp.dora(spec.mac, 'ipxe');
   r.ipxeRetransmissions = ipxe.retransmissions;
@@ -166,6 +185,7 @@ export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<M
   if (!ipxe.lease.bootFile.startsWith('http://')) return fail('dhcp-ipxe', 'no-chain-url');
 
   // 4. /bootstrap and /boot/<mac>/ on one connection.
+  state.phase = 'http';
   t = env.now();
   const http = await fetchBootScripts({
     server: env.expect.netbootIp ?? ipxe.lease.serverId,
@@ -187,6 +207,7 @@ export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<M
     return fail('http', 'wrong-boot-script');
 
   // 5. One DNS query: the machine's own name.
+  state.phase = 'dns';
   t = env.now();
   const dns = await queryA({
     server: ipxe.lease.dns ?? ipxe.lease.serverId,
