@@ -30,7 +30,7 @@ import {
 } from './probes.js';
 import { type StormSummary, summarizeMachines } from './report.js';
 import type { StormJob, StormOutput } from './storm.js';
-import { createStormTopology, type StormTopology } from './topology.js';
+import { createStormTopology, lossDrops, type StormTopology } from './topology.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -225,6 +225,7 @@ async function oneStorm(
     const idle1 = cpuJiffies();
     burner.start();
     if (opts.busyPct > 0) await new Promise((r) => setTimeout(r, 500));
+    const lost0 = await lossDrops(topo);
     const memory = new GroupMemory(stack.group);
     const k0 = await kernelCounters(topo.server);
     const c0 = await kernelCounters(topo.client);
@@ -254,6 +255,8 @@ async function oneStorm(
     notes.push(`bench clients used ${clientCpu.toFixed(2)} s of CPU`);
     const drops = await socketDrops(topo.server);
     if (drops.length) notes.push(`server sockets that dropped (since start): ${drops.join(', ')}`);
+    if (opts.lossPct > 0)
+      notes.push(`--loss dropped ${(await lossDrops(topo)) - lost0} of the server's packets`);
     if (soft > 0) notes.push(`box-wide softnet backlog drops ${soft}`);
     if (output?.dhcpSendErrors) notes.push(`client DHCP send errors ${output.dhcpSendErrors}`);
     const summary: StormSummary = {

@@ -75,6 +75,27 @@ export async function createStormTopology(opts: {
     restoreNeigh();
     throw e;
   }
+  try {
+    await prepare(lan, opts);
+  } catch (e) {
+    await lan.destroy();
+    restoreNeigh();
+    throw e;
+  }
+  return {
+    server: lan.gw,
+    client: lan.clients[0]!,
+    dhcpClient: lan.clients[1]!,
+    serverIface: 'lan0',
+    clientIface: 'eth0',
+    async destroy() {
+      await lan.destroy();
+      restoreNeigh();
+    },
+  };
+}
+
+async function prepare(lan: LanTopology, opts: { prefix: string; lossPct: number }): Promise<void> {
   const client = lan.clients[0]!;
   // Thousands of TFTP blocks and broadcasts at once: deeper queues on the veth pair than the
   // default 1000 packets, on both ends, for every stack alike.
@@ -89,29 +110,17 @@ export async function createStormTopology(opts: {
     await ns.exec('ip', ['link', 'set', dev, 'txqueuelen', '10000']);
   }
   if (opts.lossPct > 0) {
-    for (const port of [`${opts.prefix}c0s`, `${opts.prefix}c1s`])
-      await lan.sw.exec('tc', [
-        'qdisc',
-        'add',
-        'dev',
-        port,
-        'root',
-        'netem',
-        'loss',
-        `${opts.lossPct}%`,
-        'limit',
-        '100000',
-      ]);
+    const rule = `table ip bootstorm { chain loss { type filter hook prerouting priority raw; policy accept; ip saddr ${LAN.server} numgen random mod 1000 < ${Math.round(opts.lossPct * 10)} counter drop; }; }`;
+    for (const ns of lan.clients) await ns.exec('nft', [rule]);
   }
-  return {
-    server: lan.gw,
-    client,
-    dhcpClient: lan.clients[1]!,
-    serverIface: 'lan0',
-    clientIface: 'eth0',
-    async destroy() {
-      await lan.destroy();
-      restoreNeigh();
-    },
-  };
+}
+
+/** Packets the `--loss` rules have dropped so far (0 without `--loss`). */
+export async function lossDrops(topo: StormTopology): Promise<number> {
+  let n = 0;
+  for (const ns of [topo.client, topo.dhcpClient]) {
+    const r = await ns.exec('nft', ['list', 'table', 'ip', 'bootstorm'], { allowFail: true });
+    n += Number(/counter packets (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  }
+  return n;
 }
