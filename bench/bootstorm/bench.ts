@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { missingCommands } from '../../test/helpers/tools.js';
 import { CpuBurner } from './busy.js';
 import type { MachineResult, MachineSpec } from './machine.js';
 import { type StackName, startStack } from './peers.js';
@@ -294,6 +295,18 @@ export type Cleanup = () => Promise<void>;
 export async function runBench(opts: BenchOptions, onCleanup?: (c: Cleanup) => void): Promise<StormRun[]> {
   if (process.getuid?.() !== 0)
     throw new Error('bench/bootstorm needs root (network namespaces, raw sockets)');
+  const tools: Record<StackName, string[]> = {
+    gatehouse: [],
+    dnsmasq: ['dnsmasq', 'nginx'],
+    kea: ['kea-dhcp4', 'in.tftpd', 'dnsmasq', 'nginx'],
+  };
+  const missing = missingCommands([
+    'ip',
+    'ss',
+    ...(opts.lossPct > 0 ? ['nft'] : []),
+    ...opts.servers.flatMap((s) => tools[s]),
+  ]);
+  if (missing) throw new Error(`bench/bootstorm: ${missing}`);
   const machines = planMachines(opts.n + 1);
   const bootFile = crypto.randomBytes(BOOT_FILE_SIZE);
   const topo = await createStormTopology({ prefix: opts.prefix, machines: opts.n, lossPct: opts.lossPct });

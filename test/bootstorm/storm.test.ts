@@ -15,7 +15,7 @@ import { missingCommands } from '../helpers/tools.js';
 const N = 300;
 const skip = !isRoot
   ? 'needs root (network namespaces, raw sockets); CI runs as root'
-  : missingCommands(['ip', 'ss', 'tc']);
+  : missingCommands(['ip', 'ss']);
 
 t.setTimeout(300_000);
 
