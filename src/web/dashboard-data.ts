@@ -1,3 +1,4 @@
+import { bootProgressOf } from '../boot/service.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GatehouseConfig } from '../config/index.js';
@@ -39,10 +40,7 @@ export interface LldpSource {
 }
 
 export function bootSource(services: readonly Service[]): BootProgressSource | undefined {
-  const s = services.find((x) => x.name === 'boot') as Partial<BootProgressSource> | undefined;
-  return s && typeof s.snapshot === 'function' && typeof s.onChange === 'function'
-    ? (s as BootProgressSource)
-    : undefined;
+  return bootProgressOf(services);
 }
 
 export function lldpSource(services: readonly Service[]): LldpSource | undefined {
