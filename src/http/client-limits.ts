@@ -95,6 +95,7 @@ export class ClientLimits {
       if (closeAfterResponse(req) && reason && reason !== 'unread')
         this.refuse(reason, client, { status: res.statusCode });
     });
+    if (hasBody(req)) announceCloseIfUnread(req, res);
     if (!hasBody(req) || req.complete) return true;
     if (!this.bodies.tryAcquire(client, this.config.maxBodiesPerClient)) {
       this.answer(
@@ -159,4 +160,18 @@ export class ClientLimits {
     this.refused.inc({ reason });
     this.logs.log('info', 'http.refused', { reason, peer: client, ...fields });
   }
+}
+
+/**
+ * A response whose head goes out before its request body has arrived (a 404 for an unknown
+ * path, a refusal) ends its connection (closeAfterResponse): say so in the head
+ * (`Connection: close`), or a keep-alive client would send its next request on a socket that
+ * is about to close and get a reset instead of an answer (RFC 9112 §9.6).
+ */
+function announceCloseIfUnread(req: IncomingMessage, res: ServerResponse): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function writeHeadClosingIfUnread(this: ServerResponse, ...args: unknown[]) {
+    if (!req.complete || discardReason(req) !== undefined) this.shouldKeepAlive = false;
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
 }

@@ -186,3 +186,17 @@ t.test(
     );
   },
 );
+
+t.test('an answer sent before its request body arrived says Connection: close', async (t) => {
+  const gh = await startGatehouse(t);
+  // presencesync does not serve /update: it answers 404 without reading the body.
+  const ex = rawExchange(
+    gh.app.http.port,
+    '127.0.0.1',
+    'POST /update HTTP/1.1\r\nHost: presencesync\r\nContent-Length: 100\r\n\r\n0123456789',
+  );
+  const text = await ex.closed;
+  t.match(text, /^HTTP\/1\.1 404 /, 'answered');
+  t.match(text, /\r\nconnection: close\r\n/i, 'the client is told the connection ends');
+  t.notMatch(text, /\r\nconnection: keep-alive\r\n/i);
+});
