@@ -23,8 +23,19 @@ interface Asset {
 }
 
 const require = createRequire(import.meta.url);
-/** `src/web` and `dist/web` are both two levels below the package root. */
-const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../static');
+/**
+ * The package's `static/` folder: the nearest one above this module. `src/web` and `dist/web`
+ * are two levels below the package root, a bench's own build (`bench/out/<name>/web`) deeper.
+ */
+const STATIC_DIR = findStaticDir(path.dirname(fileURLToPath(import.meta.url)));
+
+function findStaticDir(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'static');
+    if (fs.existsSync(path.join(candidate, 'gatehouse.css'))) return candidate;
+    if (path.dirname(dir) === dir) return path.resolve(from, '../../static');
+  }
+}
 
 const SOURCES: Record<string, { file: () => string; type: string }> = {
   'pico.css': {
