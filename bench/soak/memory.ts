@@ -13,9 +13,8 @@ import path from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { request } from 'undici';
 import { tftpGet } from '../../src/tftp/client.js';
-import { freePort } from '../../test/helpers/ports.js';
 import { OPTIONS, childrenOf, kb, readProc } from '../tftp/procs.js';
-import { build, configYaml, machineName, seed, startGatehouse, writeTftpRoot } from './server.js';
+import { machineName, startSoakServer } from './server.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,23 +25,11 @@ const DNS_WORKERS = arg('dns-workers', '0');
 const IDLE = Number(arg('idle', '0'));
 const mib = (k: number) => `${(k / 1024).toFixed(1)}`;
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-mem-'));
-const dataDir = path.join(dir, 'data');
-const files = writeTftpRoot(path.join(dir, 'tftp'));
-const ports = {
-  http: await freePort(),
-  dns: await freePort(),
-  tftp: await freePort(),
-  dhcp: await freePort(),
-};
-const configFile = path.join(dir, 'gatehouse.yml');
-fs.writeFileSync(
-  configFile,
-  configYaml({ dataDir, tftpRoot: path.join(dir, 'tftp'), ports, dnsWorkers: DNS_WORKERS }),
-);
-build();
-await seed(dataDir, MACHINES);
-const gh = await startGatehouse(configFile);
+const { dir, dataDir, files, ports, gh } = await startSoakServer({
+  name: 'mem',
+  machines: MACHINES,
+  dnsWorkers: DNS_WORKERS,
+});
 process.on('exit', () => gh.proc.kill('SIGKILL'));
 
 /** Resident pages of the LMDB data file mapped in `pid`, kB. */

@@ -16,11 +16,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../test/helpers/ports.js';
 import { startHostile } from './hostile.js';
 import { dispatcher, startLoads } from './loads.js';
 import { TreeRssSampler } from './rss.js';
-import { build, configYaml, seed, startGatehouse, writeTftpRoot } from './server.js';
+import { startSoakServer } from './server.js';
 import { Registry } from './stats.js';
 
 function arg(name: string, def: string): string {
@@ -35,30 +34,12 @@ const KEEP = process.argv.includes('--keep');
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MiB`;
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-soak-'));
-const dataDir = path.join(dir, 'data');
-const files = writeTftpRoot(path.join(dir, 'tftp'));
-const ports = {
-  http: await freePort(),
-  dns: await freePort(),
-  tftp: await freePort(),
-  dhcp: await freePort(),
-};
-const configFile = path.join(dir, 'gatehouse.yml');
-fs.writeFileSync(
-  configFile,
-  configYaml({
-    dataDir,
-    tftpRoot: path.join(dir, 'tftp'),
-    ports,
-    ...(DNS_WORKERS ? { dnsWorkers: DNS_WORKERS } : {}),
-  }),
-);
-
-console.log(`building (tsc) …`);
-build();
-await seed(dataDir, MACHINES);
-const gh = await startGatehouse(configFile, NODE_ARGS);
+const { dir, files, ports, gh } = await startSoakServer({
+  name: 'soak',
+  machines: MACHINES,
+  dnsWorkers: DNS_WORKERS,
+  nodeArgs: NODE_ARGS,
+});
 const startedAt = Date.now();
 const sampler = new TreeRssSampler(gh.pid);
 console.log(

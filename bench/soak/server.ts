@@ -5,12 +5,14 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machinesTable, type Machine } from '../../src/mdb/model.js';
 import { allMigrations } from '../../src/migrations.js';
 import { Store } from '../../src/store/index.js';
 import { type User, usersTable } from '../../src/udb/model.js';
+import { freePort } from '../../test/helpers/ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repo = path.resolve(here, '../..');
@@ -176,4 +178,46 @@ export function writeTftpRoot(root: string): { small: string; big: string } {
   fs.writeFileSync(path.join(root, 'pxelinux.0'), Buffer.alloc(32 * 1024, 7));
   fs.writeFileSync(path.join(root, 'vmlinuz'), Buffer.alloc(1024 * 1024, 9));
   return { small: 'pxelinux.0', big: 'vmlinuz' };
+}
+
+/**
+ * One soak server from scratch: a temporary folder with its data dir, TFTP root and config on
+ * free loopback ports, the production build, the seeded store, and the running process.
+ */
+export async function startSoakServer(opts: {
+  name: string;
+  machines: number;
+  dnsWorkers?: string;
+  nodeArgs?: string[];
+}): Promise<{
+  dir: string;
+  dataDir: string;
+  files: { small: string; big: string };
+  ports: SoakPorts;
+  gh: RunningGatehouse;
+}> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gatehouse-${opts.name}-`));
+  const dataDir = path.join(dir, 'data');
+  const files = writeTftpRoot(path.join(dir, 'tftp'));
+  const ports = {
+    http: await freePort(),
+    dns: await freePort(),
+    tftp: await freePort(),
+    dhcp: await freePort(),
+  };
+  const configFile = path.join(dir, 'gatehouse.yml');
+  fs.writeFileSync(
+    configFile,
+    configYaml({
+      dataDir,
+      tftpRoot: path.join(dir, 'tftp'),
+      ports,
+      ...(opts.dnsWorkers ? { dnsWorkers: opts.dnsWorkers } : {}),
+    }),
+  );
+  console.log('building (tsc) …');
+  build();
+  await seed(dataDir, opts.machines);
+  const gh = await startGatehouse(configFile, opts.nodeArgs ?? []);
+  return { dir, dataDir, files, ports, gh };
 }
