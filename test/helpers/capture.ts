@@ -20,7 +20,17 @@ export interface Capture {
  * tells which gateway sent a packet that carries a shared (floating) source address.
  */
 export function capture(ns: Netns, iface: string, filter: string, direction?: 'in' | 'out'): Capture {
-  const args = ['-i', iface, '-n', '-l', '-tt', '-U', ...(direction ? ['-Q', direction] : []), filter];
+  // --immediate-mode: without it, libpcap hands packets over in blocks up to a second late.
+  const args = [
+    '-i',
+    iface,
+    '-n',
+    '-l',
+    '-tt',
+    '--immediate-mode',
+    ...(direction ? ['-Q', direction] : []),
+    filter,
+  ];
   const proc: ChildProcess = ns.spawn('tcpdump', args);
   const packets: CapturedPacket[] = [];
   let buf = '';

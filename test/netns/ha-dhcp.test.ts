@@ -91,7 +91,15 @@ t.test(
     // renewal must go through REBINDING (broadcast, RFC 2131 §4.4.5).
     fs.writeFileSync(
       path.join(root, 'u2.nft'),
-      'table ip t { chain out { type filter hook output priority 0; udp dport 67 ip daddr != 255.255.255.255 drop; } }\n',
+      [
+        'table ip t {',
+        '  chain out {',
+        '    type filter hook output priority 0;',
+        '    udp dport 67 ip daddr != 255.255.255.255 drop',
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
     );
     await u2.exec('nft', ['-f', path.join(root, 'u2.nft')]);
 
@@ -154,7 +162,7 @@ t.test(
     await launcher;
     await Promise.all(clients);
     t.ok(await g2.holdsFloating(), 'g2 holds the floating address');
-    t.equal((await pair.status(g2)).role, 'primary');
+    t.equal((await pair.status(g2)).role, 'primary', 'g2 is primary');
 
     t.same(failed, [], `every storm client got a lease (${STORM})`);
     const byG1 = [...acked.values()].filter((a) => a.at <= silentAt).length;
@@ -224,6 +232,7 @@ t.test(
       () => Object.values(real).every((c) => c.events().some((e) => e.event === 'renew' && e.at >= renewAt)),
       30_000,
     );
+    await sleep(500); // the captures' last packets
     for (const [name, c] of Object.entries(real) as Array<[keyof typeof real, ReturnType<typeof udhcpc>]>) {
       const r = c.events().find((e) => e.event === 'renew' && e.at >= renewAt)!;
       t.equal(r.ip, bound[name].ip, `${name} kept its address ${bound[name].ip}`);
