@@ -296,6 +296,9 @@ t.test(
       [],
       `g1 (standby again) has all ${acked.size} leases`,
     );
-    t.comment(`DHCP takeover ${takeoverMs} ms; ${byG1} leases by g1, ${acked.size - byG1} by g2`);
+    const ready = g2.gatehouse!.logs.find((r) => r.event === 'ha.primary_ready');
+    t.comment(
+      `DHCP takeover ${takeoverMs} ms; g2's promotion took ${String(ready?.ms)} ms (DHCP start included); ${byG1} leases by g1, ${acked.size - byG1} by g2`,
+    );
   },
 );
