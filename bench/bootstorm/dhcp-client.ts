@@ -31,6 +31,7 @@ export const PXE_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
 
 export interface Lease {
   ip: string;
+  /** Option 54 of the ACK (of the OFFER when the ACK has none). */
   serverId: string;
   /** siaddr, or option 66 when siaddr is zero. */
   nextServer: string;
@@ -52,13 +53,13 @@ function uuidOf(mac: string): Uint8Array {
   return Uint8Array.of(0, ...crypto.createHash('md5').update(mac).digest());
 }
 
-/** The options a BIOS PXE ROM (Intel Boot Agent style) and iPXE's undionly send. */
 /** What a REQUEST asks for: SELECTING names the server (54), INIT-REBOOT does not. */
 interface Requested {
   ip: string;
   serverId: string | undefined;
 }
 
+/** The options a BIOS PXE ROM (Intel Boot Agent style) and iPXE's undionly send. */
 function requestOptions(kind: DhcpKind, mac: string, type: number, req?: Requested): OptionList {
   const opts: OptionList = [[OPT.MESSAGE_TYPE, u8Opt(type)]];
   if (req) {
