@@ -22,6 +22,8 @@ export interface HaStatusView {
   appliedR?: number;
   seq?: number;
   lagTransactions?: number;
+  mode?: string;
+  standby?: { connected: number; syncDegraded: boolean; degradations: number };
 }
 
 export interface HaGateway {

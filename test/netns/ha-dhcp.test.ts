@@ -158,12 +158,20 @@ t.test(
       }
     })();
     await until('50 leases acknowledged', () => acked.size >= 50, 60_000);
+    const beforeKill = await pair.status(g1);
     const silentAt = await g1.kill();
     await launcher;
     await Promise.all(clients);
     t.ok(await g2.holdsFloating(), 'g2 holds the floating address');
     t.equal((await pair.status(g2)).role, 'primary', 'g2 is primary');
 
+    // Not degraded at the kill: every ACK g1 sent had been applied by g2 (a degradation during
+    // the storm ends only once g2 has acknowledged everything).
+    t.match(
+      beforeKill,
+      { mode: 'sync', standby: { connected: 1, syncDegraded: false } },
+      'g1 acknowledged in sync mode, g2 connected and caught up, at the kill',
+    );
     t.same(failed, [], `every storm client got a lease (${STORM})`);
     const byG1 = [...acked.values()].filter((a) => a.at <= silentAt).length;
     t.ok(
