@@ -1,7 +1,8 @@
 /**
  * `dhcp-agent.ts IFACE [--zero-checksum]`: the DHCP client of a storm as a process of its own,
  * so it can run in a namespace without addresses (see dhcp-client.ts). Reads JSON lines
- * `{"id":1,"mac":"…","kind":"pxe"}` on stdin, answers `{"id":1,"result":{…}}` lines on stdout;
+ * `{"id":1,"mac":"…","kind":"pxe"}` (a DORA) or `{…,"reboot":"10.0.0.5","once":true}` (an
+ * INIT-REBOOT REQUEST) on stdin, answers `{"id":1,"result":{…}}` lines on stdout;
  * prints `{"ready":true}` once its sockets are open, and `{"stats":…}` when stdin closes.
  */
 import readline from 'node:readline';
@@ -15,8 +16,17 @@ const write = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 write({ ready: true });
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {
-  const req = JSON.parse(line) as { id: number; mac: string; kind: DhcpKind };
-  void client.dora(req.mac, req.kind).then((result) => write({ id: req.id, result }));
+  const req = JSON.parse(line) as {
+    id: number;
+    mac: string;
+    kind: DhcpKind;
+    reboot?: string;
+    once?: boolean;
+  };
+  const done = req.reboot
+    ? client.reboot(req.mac, req.kind, req.reboot, req.once)
+    : client.dora(req.mac, req.kind);
+  void done.then((result) => write({ id: req.id, result }));
 });
 rl.on('close', () => {
   write({ stats: { strayReplies: client.strayReplies, sendErrors: client.sendErrors } });

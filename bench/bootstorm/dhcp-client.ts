@@ -31,6 +31,7 @@ export const PXE_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
 
 export interface Lease {
   ip: string;
+  /** Option 54 of the ACK (of the OFFER when the ACK has none). */
   serverId: string;
   /** siaddr, or option 66 when siaddr is zero. */
   nextServer: string;
@@ -52,17 +53,18 @@ function uuidOf(mac: string): Uint8Array {
   return Uint8Array.of(0, ...crypto.createHash('md5').update(mac).digest());
 }
 
+/** What a REQUEST asks for: SELECTING names the server (54), INIT-REBOOT does not. */
+interface Requested {
+  ip: string;
+  serverId: string | undefined;
+}
+
 /** The options a BIOS PXE ROM (Intel Boot Agent style) and iPXE's undionly send. */
-function requestOptions(
-  kind: DhcpKind,
-  mac: string,
-  type: number,
-  req?: { ip: string; serverId: string },
-): OptionList {
+function requestOptions(kind: DhcpKind, mac: string, type: number, req?: Requested): OptionList {
   const opts: OptionList = [[OPT.MESSAGE_TYPE, u8Opt(type)]];
   if (req) {
     opts.push([OPT.REQUESTED_IP, ipOpt(ipOf(req.ip))]);
-    opts.push([OPT.SERVER_ID, ipOpt(ipOf(req.serverId))]);
+    if (req.serverId !== undefined) opts.push([OPT.SERVER_ID, ipOpt(ipOf(req.serverId))]);
   }
   if (kind === 'pxe') {
     opts.push([OPT.MAX_MESSAGE_SIZE, Uint8Array.of(0x04, 0xec)]); // 1260
@@ -177,13 +179,7 @@ export class DhcpClient {
     this.tx?.close();
   }
 
-  private send(
-    p: Pending,
-    xid: number,
-    type: number,
-    secs: number,
-    req?: { ip: string; serverId: string },
-  ): void {
+  private send(p: Pending, xid: number, type: number, secs: number, req?: Requested): void {
     const bytes = encodePacket({
       op: BOOTREQUEST,
       htype: 1,
@@ -225,9 +221,26 @@ export class DhcpClient {
 
   /** DISCOVER → OFFER → REQUEST → ACK with the kind's retransmission schedule. */
   dora(mac: string, kind: DhcpKind): Promise<DoraResult> {
+    return this.exchange(mac, kind, undefined, SCHEDULES[kind]);
+  }
+
+  /**
+   * INIT-REBOOT (RFC 2131 §4.3.2): a broadcast REQUEST for `ip` without a server identifier,
+   * answered by ACK or NAK from whichever server holds the lease database. `once`: a single
+   * transmission and 1 s to answer (a prober), else the kind's schedule.
+   */
+  reboot(mac: string, kind: DhcpKind, ip: string, once = false): Promise<DoraResult> {
+    return this.exchange(mac, kind, { ip, serverId: undefined }, once ? [1] : SCHEDULES[kind]);
+  }
+
+  private exchange(
+    mac: string,
+    kind: DhcpKind,
+    rebooting: Requested | undefined,
+    schedule: readonly number[],
+  ): Promise<DoraResult> {
     let xid = crypto.randomBytes(4).readUInt32BE(0);
     while (this.pending.has(xid)) xid = (xid + 1) >>> 0;
-    const schedule = SCHEDULES[kind];
     const started = performance.now();
     const secs = () => Math.min(0xffff, Math.floor((performance.now() - started) / 1000));
     return new Promise<DoraResult>((resolve) => {
@@ -235,12 +248,12 @@ export class DhcpClient {
       let attempt = 0;
       let timer: NodeJS.Timeout | undefined;
       let offerMs = 0;
-      let request: { ip: string; serverId: string } | undefined;
+      let request: Requested | undefined = rebooting;
       const p: Pending = {
         mac,
         chaddr: macBytes(mac),
         kind,
-        expect: 'offer',
+        expect: rebooting ? 'ack' : 'offer',
         onReply: (type, packet) => {
           if (!packet) return;
           if (p.expect === 'offer' && type === MSG.OFFER) {
@@ -263,13 +276,14 @@ export class DhcpClient {
             const siaddr =
               packet.siaddr !== 0 ? formatIp(packet.siaddr) : (text(o.get(OPT.TFTP_SERVER_NAME)) ?? '');
             const dns = o.get(OPT.DNS);
+            const ackServerId = o.get(OPT.SERVER_ID);
             finish({
               ok: true,
               retransmissions,
               offerMs,
               lease: {
                 ip: formatIp(packet.yiaddr),
-                serverId: request!.serverId,
+                serverId: ackServerId ? formatIp(readIp(ackServerId, 0)) : (request!.serverId ?? ''),
                 nextServer: siaddr,
                 bootFile: text(o.get(OPT.BOOTFILE_NAME)) ?? packet.file,
                 dns: dns ? formatIp(readIp(dns, 0)) : undefined,

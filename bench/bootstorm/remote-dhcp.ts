@@ -59,10 +59,19 @@ export class RemoteDhcp implements Dora {
   }
 
   dora(mac: string, kind: DhcpKind): Promise<DoraResult> {
+    return this.ask({ mac, kind });
+  }
+
+  /** DhcpClient.reboot: INIT-REBOOT REQUEST for `ip`. */
+  reboot(mac: string, kind: DhcpKind, ip: string, once = false): Promise<DoraResult> {
+    return this.ask({ mac, kind, reboot: ip, once });
+  }
+
+  private ask(req: { mac: string; kind: DhcpKind; reboot?: string; once?: boolean }): Promise<DoraResult> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
-      this.proc.stdin!.write(`${JSON.stringify({ id, mac, kind })}\n`);
+      this.proc.stdin!.write(`${JSON.stringify({ id, ...req })}\n`);
     });
   }
 

@@ -2,7 +2,11 @@
  * Takeover time of a hot-standby pair (docs/ha.md) over N failovers: the namespace pair of
  * test/helpers/ha-pair.ts (Gatehouse + keepalived, VRRPv3 at 200 ms, nopreempt), a prober in the
  * client namespace asking DNS (UDP, the floating address) and HTTP (/healthz, the floating
- * address) every 20 ms. Each round makes the gateway holding the address die (its LAN link goes
+ * address) every 20 ms, and a DHCP prober in a namespace without addresses (the boot-storm
+ * bench's raw client) sending an INIT-REBOOT REQUEST for its lease every 20 ms (RFC 2131
+ * §4.3.2: broadcast, no server identifier; an ACK needs the lease database, so it counts only
+ * once the new primary's DHCP service runs from the replicated leases). DHCP is on lan0 of both
+ * gateways, primary-only, `ha.mode: sync`. Each round makes the gateway holding the address die (its LAN link goes
  * down, then kill -9 of Gatehouse and keepalived: test/helpers/ha-pair.ts), measures last answer
  * before → first answer after (answers after the kill completed can only come from the other
  * gateway), restarts the dead gateway
@@ -15,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHaPair, HA_FLOATING, type HaGateway, until } from '../../test/helpers/ha-pair.js';
+import { RemoteDhcp } from '../bootstorm/remote-dhcp.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,16 +47,28 @@ setInterval(() => {
 `;
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-takeover-'));
-const pair = await createHaPair({ prefix: 'hab', root, logLevel: 'warn' });
-const answers = { dns: [] as number[], http: [] as number[] };
+const pair = await createHaPair({ prefix: 'hab', root, logLevel: 'warn', dhcp: { leaseTime: 3600 } });
+const answers = { dns: [] as number[], http: [] as number[], dhcp: [] as number[] };
 let prober: ChildProcess | undefined;
+let dhcp: RemoteDhcp | undefined;
+let probing = true;
 try {
-  await pair.g1.startGatehouse();
-  pair.g1.startKeepalived();
-  await until('g1 primary', async () => (await pair.status(pair.g1)).role === 'primary', 30_000);
-  await pair.g2.startGatehouse();
-  pair.g2.startKeepalived();
-  await until('g2 follows', async () => (await pair.status(pair.g2)).role === 'standby', 30_000);
+  await pair.start();
+  dhcp = new RemoteDhcp('eth0', (await pair.addClient('d0')).name);
+  await dhcp.open();
+  const MAC = '52:54:00:ab:00:01';
+  const first = await dhcp.dora(MAC, 'ipxe');
+  if (!first.ok) throw new Error(`the DHCP prober got no lease (${first.reason})`);
+  const leased = first.lease.ip;
+  const dhcpProbe = async () => {
+    while (probing) {
+      void dhcp!.reboot(MAC, 'ipxe', leased, true).then((r) => {
+        if (r.ok) answers.dhcp.push(Date.now());
+      });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  void dhcpProbe();
   prober = pair.client.spawn(process.execPath, ['-e', PROBER]);
   let buf = '';
   prober.stdout!.on('data', (d: Buffer) => {
@@ -62,8 +79,11 @@ try {
       if (kind === 'dns' || kind === 'http') answers[kind].push(Number(ts));
     }
   });
-  await until('prober answers', () => answers.dns.length > 5 && answers.http.length > 5);
-  const rows: Array<{ dns: number; http: number; vrrp: number }> = [];
+  await until(
+    'prober answers',
+    () => answers.dns.length > 5 && answers.http.length > 5 && answers.dhcp.length > 5,
+  );
+  const rows: Array<{ dns: number; http: number; dhcp: number; vrrp: number }> = [];
   let primary: HaGateway = pair.g1;
   let standby: HaGateway = pair.g2;
   for (let round = 1; round <= FAILOVERS; round++) {
@@ -83,8 +103,11 @@ try {
     // Nothing the old gateway sends arrives after its link went down: answers after that come
     // from the new one.
     await until(
-      'both answer again',
-      () => answers.dns.some((t) => t > silentAt) && answers.http.some((t) => t > silentAt),
+      'all answer again',
+      () =>
+        answers.dns.some((t) => t > silentAt) &&
+        answers.http.some((t) => t > silentAt) &&
+        answers.dhcp.some((t) => t > silentAt),
       30_000,
     );
     const gap = (xs: number[]) => {
@@ -92,10 +115,15 @@ try {
       const after = xs.find((t) => t > silentAt)!;
       return after - before;
     };
-    const row = { dns: gap(answers.dns), http: gap(answers.http), vrrp: vrrpAt - silentAt };
+    const row = {
+      dns: gap(answers.dns),
+      http: gap(answers.http),
+      dhcp: gap(answers.dhcp),
+      vrrp: vrrpAt - silentAt,
+    };
     rows.push(row);
     console.log(
-      `failover ${round}: ${primary.name} → ${standby.name}: DNS ${row.dns} ms, HTTP ${row.http} ms (kill took ${killedDone - killedAt} ms; address on the standby after ${row.vrrp} ms)`,
+      `failover ${round}: ${primary.name} → ${standby.name}: DNS ${row.dns} ms, HTTP ${row.http} ms, DHCP ${row.dhcp} ms (kill took ${killedDone - killedAt} ms; address on the standby after ${row.vrrp} ms)`,
     );
     // The dead gateway comes back as standby and catches up before the next round.
     await primary.startGatehouse();
@@ -105,7 +133,14 @@ try {
       'rejoined',
       async () => {
         const [s1, s2] = [await pair.status(dead), await pair.status(alive)];
-        return s1.role === 'standby' && s2.role === 'primary' && s1.appliedR === s2.appliedR;
+        // The DHCP prober writes ~50 transactions/s: caught up = within a few of the primary.
+        return (
+          s1.role === 'standby' &&
+          s2.role === 'primary' &&
+          s1.appliedR !== undefined &&
+          s2.appliedR !== undefined &&
+          s2.appliedR - s1.appliedR <= 10
+        );
       },
       60_000,
     );
@@ -119,9 +154,12 @@ try {
   console.log(`## Takeover over ${rows.length} failovers (kill -9 of the primary gateway)`);
   console.log(`DNS:  ${stats(rows.map((r) => r.dns))}`);
   console.log(`HTTP: ${stats(rows.map((r) => r.http))}`);
+  console.log(`DHCP: ${stats(rows.map((r) => r.dhcp))}`);
   console.log(`address on the standby (ip addr polled, ±100 ms): ${stats(rows.map((r) => r.vrrp))}`);
 } finally {
+  probing = false;
   prober?.kill('SIGKILL');
+  await dhcp?.close();
   await pair.destroy();
   fs.rmSync(root, { recursive: true, force: true });
 }

@@ -138,6 +138,8 @@ export class DhcpServer implements Service {
   private serverIdsAt = 0;
   /** `dhcp.serverId` parsed once (relay socket). */
   private configuredServerId: Ip | undefined;
+  /** `ha.floatingAddresses` (when HA is on): preferred server identifiers, see serverIdFor. */
+  private floatingIds: readonly Ip[] = [];
   /** Received counters by message type (index = option 53 value; 0 = BOOTP). */
   private receivedByType: Cell[] = [];
   private stopping = false;
@@ -153,6 +155,7 @@ export class DhcpServer implements Service {
     this.logLevel = LOG_LEVEL[opts.config.log.level];
     this.ackAfterCommit = opts.config.dhcp.ackAfterCommit;
     this.configuredServerId = opts.config.dhcp.serverId ? parseIp(opts.config.dhcp.serverId) : undefined;
+    this.floatingIds = floatingAddressesOf(opts.config);
     this.store = opts.store;
     this.logger = opts.logger.child({ part: 'dhcp' });
     this.limiter = new LogLimiter(this.logger);
@@ -416,6 +419,7 @@ export class DhcpServer implements Service {
     this.config = config;
     this.logLevel = LOG_LEVEL[config.log.level];
     this.configuredServerId = config.dhcp.serverId ? parseIp(config.dhcp.serverId) : undefined;
+    this.floatingIds = floatingAddressesOf(config);
     this.serverIdsAt = 0;
   }
 
@@ -441,6 +445,10 @@ export class DhcpServer implements Service {
     // Sent to one of our addresses (renewal, relay, dhcping): answer from that address.
     if (own.includes(dst)) return dst;
     if (transport.iface !== undefined) {
+      // HA (docs/ha.md): the floating address moves to the new primary, the gateway's own one
+      // does not. As option 54 it is where RENEWING clients unicast (RFC 2131 §4.4.5), so their
+      // renewals reach whichever gateway is primary instead of timing out until REBINDING.
+      for (const a of this.floatingIds) if (inCidr(network, a) && own.includes(a)) return a;
       for (const a of own) if (inCidr(network, a)) return a;
       return own[0];
     }
@@ -625,4 +633,9 @@ export function dhcpService(ctx: ServiceContext): Service | undefined {
     metrics: ctx.metrics,
     boot: bootProgressOf(ctx.services),
   });
+}
+
+function floatingAddressesOf(config: GatehouseConfig): Ip[] {
+  if (!config.ha.enabled) return [];
+  return config.ha.floatingAddresses.map((a) => parseIp(a)).filter((a): a is Ip => a !== undefined);
 }

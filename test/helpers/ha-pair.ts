@@ -11,6 +11,8 @@ import { repoRoot, type SpawnedGatehouse, spawnGatehouse } from './spawn-gatehou
  */
 
 export const HA_FLOATING = '10.77.0.254';
+/** With `dhcp`: the alien pool on the pair's LAN, served from the floating address. */
+export const HA_DHCP_RANGE = { start: '10.77.0.20', end: '10.77.0.250' } as const;
 export const HA_SECRET = 'netns-ha-secret';
 const OWN = { g1: '10.77.0.1', g2: '10.77.0.2' } as const;
 
@@ -20,6 +22,8 @@ export interface HaStatusView {
   appliedR?: number;
   seq?: number;
   lagTransactions?: number;
+  mode?: string;
+  standby?: { connected: number; syncDegraded: boolean; degradations: number };
 }
 
 export interface HaGateway {
@@ -45,6 +49,13 @@ export interface HaPair {
   /** Holds the bridge; the gateways' ports are `<p>g1s`, `<p>g2s`. */
   sw: Netns;
   curl(args: string[]): Promise<{ stdout: string; code: number }>;
+  /**
+   * One more namespace `<p>-<tag>` on the bridge (eth0), with `address`/24 or none (a DHCP
+   * client sending from 0.0.0.0 needs a namespace without addresses: bench/bootstorm/dhcp-client.ts).
+   */
+  addClient(tag: string, address?: string): Promise<Netns>;
+  /** g1 first (it takes the address and becomes primary), then g2, until g2 follows with no lag. */
+  start(timeoutMs?: number): Promise<void>;
   status(gw: HaGateway): Promise<HaStatusView>;
   destroy(): Promise<void>;
 }
@@ -58,7 +69,31 @@ function keepalivedConf(name: string, notify: string): string {
     .replace(/notify \S+/, `notify ${notify}`);
 }
 
-function gatehouseYaml(dir: string, name: 'g1' | 'g2', mode: string, logLevel: string): string {
+export interface HaDhcpOptions {
+  /** Alien lease time, seconds. */
+  leaseTime: number;
+}
+
+/**
+ * DHCP on lan0 of both gateways (primary-only: src/ha/primary-only.ts). The pair's LAN is the
+ * alien network, so every client is "unknown" and gets a dynamic lease: the leases that must
+ * replicate. The floating address is the alien gateway (router, DNS, option 54).
+ */
+function dhcpYaml(d: HaDhcpOptions | undefined): string[] {
+  if (!d) return ['dhcp: { enabled: false }'];
+  return [
+    `network: { alien: 10.77.0.0/24, alienGateway: ${HA_FLOATING} }`,
+    `dhcp: { interfaces: [lan0], alien: { rangeStart: ${HA_DHCP_RANGE.start}, rangeEnd: ${HA_DHCP_RANGE.end}, leaseTime: ${d.leaseTime} } }`,
+  ];
+}
+
+function gatehouseYaml(
+  dir: string,
+  name: 'g1' | 'g2',
+  mode: string,
+  logLevel: string,
+  dhcp: HaDhcpOptions | undefined,
+): string {
   const peer = name === 'g1' ? OWN.g2 : OWN.g1;
   return [
     `dataDir: ${dir}/data`,
@@ -68,7 +103,7 @@ function gatehouseYaml(dir: string, name: 'g1' | 'g2', mode: string, logLevel: s
     // UDP answers must leave from the address asked (dig rejects others): the floating address
     // is bound explicitly, which net.ipv4.ip_nonlocal_bind=1 allows while the standby lacks it.
     `dns: { listen: ['${OWN[name]}:53', '${HA_FLOATING}:53'] }`,
-    'dhcp: { enabled: false }',
+    ...dhcpYaml(dhcp),
     'tftp: { enabled: false }',
     'presence: { enabled: false }',
     'sso: { enabled: false }',
@@ -83,6 +118,7 @@ export async function createHaPair(opts: {
   root: string;
   mode?: 'sync' | 'async';
   logLevel?: string;
+  dhcp?: HaDhcpOptions;
 }): Promise<HaPair> {
   const P = opts.prefix;
   const sw = new Netns(`${P}-sw`);
@@ -96,7 +132,7 @@ export async function createHaPair(opts: {
   await sw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
   await sw.exec('ip', ['link', 'set', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
   await sw.exec('ip', ['link', 'set', 'br0', 'up']);
-  const attach = async (ns: Netns, tag: string, ifname: string, addr: string) => {
+  const attach = async (ns: Netns, tag: string, ifname: string, addr: string | undefined) => {
     await ip(
       'link',
       'add',
@@ -112,7 +148,7 @@ export async function createHaPair(opts: {
       sw.name,
     );
     await ns.exec('ip', ['link', 'set', `${P}${tag}`, 'name', ifname]);
-    await ns.exec('ip', ['addr', 'add', `${addr}/24`, 'dev', ifname]);
+    if (addr) await ns.exec('ip', ['addr', 'add', `${addr}/24`, 'dev', ifname]);
     await ns.exec('ip', ['link', 'set', ifname, 'up']);
     await sw.exec('ip', ['link', 'set', `${P}${tag}s`, 'master', 'br0', 'up']);
   };
@@ -143,7 +179,7 @@ export async function createHaPair(opts: {
       address: OWN[name],
       async startGatehouse() {
         gw.gatehouse = await spawnGatehouse({
-          configYaml: gatehouseYaml(dir, name, opts.mode ?? 'sync', opts.logLevel ?? 'info'),
+          configYaml: gatehouseYaml(dir, name, opts.mode ?? 'sync', opts.logLevel ?? 'info', opts.dhcp),
           dir,
           netns: ns,
           startTimeoutMs: 60_000,
@@ -182,12 +218,36 @@ export async function createHaPair(opts: {
     gws.push(gw);
   }
   const curl = (args: string[]) => client.exec('curl', ['-s', '-m', '3', ...args], { allowFail: true });
-  return {
+  const pair: HaPair = {
     g1: gws[0]!,
     g2: gws[1]!,
     client,
     sw,
     curl,
+    async addClient(tag, address) {
+      const ns = new Netns(`${P}-${tag}`);
+      await ip('netns', 'del', ns.name).catch(() => {});
+      all.push(ns);
+      await ip('netns', 'add', ns.name);
+      await ns.exec('ip', ['link', 'set', 'lo', 'up']);
+      await attach(ns, tag, 'eth0', address);
+      return ns;
+    },
+    async start(timeoutMs = 30_000) {
+      await pair.g1.startGatehouse();
+      pair.g1.startKeepalived();
+      await until('g1 holds the floating address', () => pair.g1.holdsFloating(), timeoutMs);
+      await until('g1 is primary', async () => (await pair.status(pair.g1)).role === 'primary', timeoutMs);
+      await pair.g2.startGatehouse();
+      pair.g2.startKeepalived();
+      await until(
+        'g2 follows g1',
+        async () =>
+          (await pair.status(pair.g2)).role === 'standby' &&
+          (await pair.status(pair.g1)).lagTransactions === 0,
+        timeoutMs,
+      );
+    },
     async status(gw) {
       const r = await curl(['-H', `Authorization: Bearer ${HA_SECRET}`, `http://${gw.address}/ha/v1/status`]);
       try {
@@ -201,6 +261,7 @@ export async function createHaPair(opts: {
       for (const ns of all) await ip('netns', 'del', ns.name).catch(() => {});
     },
   };
+  return pair;
 }
 
 export async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {

@@ -26,16 +26,7 @@ t.test(
     const OWN = { g1: g1.address, g2: g2.address };
 
     // g1 first, so it becomes MASTER; then g2.
-    await g1.startGatehouse();
-    g1.startKeepalived();
-    await until('g1 holds the floating address', () => g1.holdsFloating());
-    await until('g1 is primary', async () => (await status(g1)).role === 'primary');
-    await g2.startGatehouse();
-    g2.startKeepalived();
-    await until(
-      'g2 follows g1',
-      async () => (await status(g2)).role === 'standby' && (await status(g1)).lagTransactions === 0,
-    );
+    await pair.start();
 
     // Writes on the primary appear on the standby.
     const reg = async (i: number) => {
@@ -151,15 +142,7 @@ t.test(
     const pair = await createHaPair({ prefix: 'hap', root: tempDir(t, 'gatehouse-hap-') });
     t.teardown(() => pair.destroy());
     const { g1, g2, curl, status } = pair;
-    await g1.startGatehouse();
-    g1.startKeepalived();
-    await until('g1 primary', async () => (await status(g1)).role === 'primary');
-    await g2.startGatehouse();
-    g2.startKeepalived();
-    await until(
-      'g2 follows g1',
-      async () => (await status(g2)).role === 'standby' && (await status(g1)).lagTransactions === 0,
-    );
+    await pair.start();
     const reg = async (addr: string, name: string, i: number) => {
       const mac = `52:54:00:78:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
       const r = await curl([
