@@ -4,6 +4,7 @@ import { pyJsonDumps } from '../../src/rpc/pyjson.js';
 import type { Store } from '../../src/store/index.js';
 import { generateToken } from '../../src/sync/timeauth.js';
 import { type User, type UserGroup, usersTable } from '../../src/udb/model.js';
+import { type HttpReply, sendHttpRequest } from '../helpers/http-request.js';
 
 export const PUB = 'PUB';
 export const SUB = 'SUB';
@@ -63,12 +64,7 @@ export const FIXTURE_USERS = [
   user('nathalie', 'root', 12000),
 ];
 
-export interface Reply {
-  status: number;
-  reason: string;
-  body: string;
-  headers: http.IncomingHttpHeaders;
-}
+export type Reply = HttpReply;
 
 /** One plain HTTP request to the Gatehouse server with a chosen Host header. */
 export function httpRequest(
@@ -83,34 +79,17 @@ export function httpRequest(
   },
 ): Promise<Reply> {
   const url = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method: opts.method ?? 'GET',
-        path: opts.path,
-        headers: { host: opts.host, ...(opts.headers ?? {}) },
-        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            reason: res.statusMessage ?? '',
-            body: Buffer.concat(chunks).toString('utf8'),
-            headers: res.headers,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
-    if (opts.body !== undefined) req.end(opts.body);
-    else req.end();
-  });
+  return sendHttpRequest(
+    {
+      host: url.hostname,
+      port: url.port,
+      method: opts.method ?? 'GET',
+      path: opts.path,
+      headers: { host: opts.host, ...(opts.headers ?? {}) },
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    },
+    { body: opts.body, timeoutMs: 10_000, timeoutMessage: 'request timed out' },
+  );
 }
 
 /** A form POST signed like the Python presencesync client (`data` = json.dumps(msg)). */
