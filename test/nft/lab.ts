@@ -5,6 +5,7 @@ import type { GatehouseConfigInput } from '../../src/config/index.js';
 import type { Machine } from '../../src/mdb/model.js';
 import type { User } from '../../src/udb/model.js';
 import { type LanTopology, createLan } from '../helpers/netns.js';
+import { machineRecord } from '../helpers/records.js';
 import { repoRoot } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -39,18 +40,7 @@ export const USERS: User[] = [
 ];
 
 function machine(hostname: string, ip: string, mtype: Machine['mtype']): Machine {
-  return {
-    hostname,
-    aliases: '',
-    ip,
-    mac: '',
-    rfs: 0,
-    hfs: 0,
-    mtype,
-    room: 'pasteur',
-    is_faulty: false,
-    is_faulty_details: '',
-  };
+  return machineRecord({ hostname, ip, mac: '', mtype });
 }
 
 function user(login: string, group: User['group'], uid: number): User {

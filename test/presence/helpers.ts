@@ -5,24 +5,14 @@ import type { Store } from '../../src/store/index.js';
 import { generateToken } from '../../src/sync/timeauth.js';
 import { type User, type UserGroup, usersTable } from '../../src/udb/model.js';
 import { type HttpReply, sendHttpRequest } from '../helpers/http-request.js';
+import { machineRecord } from '../helpers/records.js';
 
 export const PUB = 'PUB';
 export const SUB = 'SUB';
 
 export function machine(hostname: string, ip: string, mtype: MachineType = 'user', n = 1): Machine {
   const mac = `aa:bb:cc:dd:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
-  return {
-    hostname,
-    aliases: '',
-    ip,
-    mac,
-    rfs: 0,
-    hfs: 0,
-    mtype,
-    room: 'pasteur',
-    is_faulty: false,
-    is_faulty_details: '',
-  };
+  return machineRecord({ hostname, ip, mac, mtype });
 }
 
 export function user(login: string, group: UserGroup, uid: number, id = uid): User {
