@@ -1,9 +1,12 @@
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Machine, type MachineType, machinesTable } from '../../src/mdb/model.js';
 import { pyJsonDumps } from '../../src/rpc/pyjson.js';
+import type { PresenceService } from '../../src/presence/service.js';
 import type { Store } from '../../src/store/index.js';
 import { generateToken } from '../../src/sync/timeauth.js';
 import { type User, type UserGroup, usersTable } from '../../src/udb/model.js';
+import { startGatehouse } from '../helpers/gatehouse.js';
 import { type HttpReply, sendHttpRequest } from '../helpers/http-request.js';
 import { machineRecord } from '../helpers/records.js';
 
@@ -53,6 +56,28 @@ export const FIXTURE_USERS = [
   user('cana_p', 'orga', 11000),
   user('nathalie', 'root', 12000),
 ];
+
+/** Gatehouse in this process with the PUB/SUB secrets, presence `timeoutS` and the fixtures seeded. */
+export async function startPresence(
+  t: { teardown(fn: () => void | Promise<void>): void },
+  timeoutS: number,
+  dataDir?: string,
+) {
+  const gh = await startGatehouse(t, {
+    secrets: { presencesyncPub: PUB, presencesyncSub: SUB },
+    presence: { timeout: timeoutS },
+    ...(dataDir ? { dataDir } : {}),
+  });
+  await seed(gh.app.store, FIXTURE_MACHINES, FIXTURE_USERS);
+  const presence = gh.app.service<PresenceService>('presencesync')!;
+  return { gh, presence };
+}
+
+/** Resolves when the start-up embargo is over (a wall-clock event; bounded by TIMEOUT). */
+export async function embargoOver(presence: PresenceService): Promise<void> {
+  const ms = presence.rules.embargoEndsAt * 1000 - Date.now();
+  if (ms > 0) await sleep(ms + 20);
+}
 
 export type Reply = HttpReply;
 
