@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { missingCommands } from '../../test/helpers/tools.js';
 import { CpuBurner } from './busy.js';
-import type { MachineResult, MachineSpec } from './machine.js';
+import { type MachineResult, type MachineSpec, notBooted } from './machine.js';
 import { type StackName, startStack } from './peers.js';
 import {
   BOOT_FILE,
@@ -128,30 +128,7 @@ export function startStormProcess(
 }
 
 function unfinished(machines: readonly MachineSpec[], reason: string): MachineResult[] {
-  return machines.map((m) => ({
-    index: m.index,
-    mac: m.mac,
-    hostname: m.hostname,
-    ip: '',
-    completed: false,
-    failPhase: 'dhcp-pxe',
-    failReason: reason,
-    arrivalMs: 0,
-    dhcpPxeMs: Number.NaN,
-    tftpMs: Number.NaN,
-    dhcpIpxeMs: Number.NaN,
-    httpMs: Number.NaN,
-    dnsMs: Number.NaN,
-    bootScriptMs: Number.NaN,
-    pxeRetransmissions: 0,
-    ipxeRetransmissions: 0,
-    tftpRetransmissions: 0,
-    tftpBytes: 0,
-    tftpTsize: 0,
-    httpKeepAlive: false,
-    bootScriptSha256: '',
-    dnsRetransmissions: 0,
-  }));
+  return machines.map((m) => ({ ...notBooted(m, 0), failPhase: 'dhcp-pxe', failReason: reason }));
 }
 
 /** Reads the storm's output; JSON turns NaN into null, which becomes NaN again here. */

@@ -3,13 +3,9 @@
  * from the machine's leased address with `Host: netboot` (iPXE sends the URL's host name).
  */
 import http from 'node:http';
+import { type HttpReply, sendHttpRequest } from '../../test/helpers/http-request.js';
 
-export interface HttpResponse {
-  status: number;
-  body: string;
-  /** Whether this request went over the connection the previous one used. */
-  reusedSocket: boolean;
-}
+export type HttpResponse = HttpReply;
 
 export type BootScriptsResult =
   | { ok: true; bootstrap: HttpResponse; boot: HttpResponse; bootstrapMs: number }
@@ -23,32 +19,17 @@ function get(
   localAddress: string,
   timeoutMs: number,
 ): Promise<HttpResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      {
-        host: server,
-        port,
-        path,
-        agent,
-        localAddress,
-        headers: { Host: 'netboot', 'User-Agent': 'iPXE/1.21.1' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString('utf8'),
-            reusedSocket: req.reusedSocket,
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
+  return sendHttpRequest(
+    {
+      host: server,
+      port,
+      path,
+      agent,
+      localAddress,
+      headers: { Host: 'netboot', 'User-Agent': 'iPXE/1.21.1' },
+    },
+    { timeoutMs, timeoutMessage: 'timeout' },
+  );
 }
 
 function reasonOf(e: unknown): string {

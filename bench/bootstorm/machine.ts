@@ -80,8 +80,9 @@ export interface MachineEnv {
   now(): number;
 }
 
-export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<MachineResult> {
-  const r: MachineResult = {
+/** The result of a machine that has reached no phase yet (arrived at `arrivalMs`). */
+export function notBooted(spec: MachineSpec, arrivalMs: number): MachineResult {
+  return {
     index: spec.index,
     mac: spec.mac,
     hostname: spec.hostname,
@@ -89,7 +90,7 @@ export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<M
     completed: false,
     failPhase: '',
     failReason: '',
-    arrivalMs: env.now(),
+    arrivalMs,
     dhcpPxeMs: Number.NaN,
     tftpMs: Number.NaN,
     dhcpIpxeMs: Number.NaN,
@@ -105,6 +106,10 @@ export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<M
     bootScriptSha256: '',
     dnsRetransmissions: 0,
   };
+}
+
+export async function bootMachine(spec: MachineSpec, env: MachineEnv): Promise<MachineResult> {
+  const r = notBooted(spec, env.now());
   const state: { phase: Phase } = { phase: 'dhcp-pxe' };
   try {
     return await phases(spec, env, r, state);

@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { spawnGatehouse } from '../helpers/spawn-gatehouse.js';
+import { spawnLoopbackGatehouse } from '../helpers/loopback-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
 t.test('SIGHUP reloads a good config and keeps the running one when the new file is bad', async (t) => {
   const dir = tempDir(t);
-  const base = `dataDir: ${dir}/data\ndemo:\n  seed: false\nhttp:\n  listen: ["127.0.0.1:0"]\ndns:\n  listen: ["127.0.0.1:0"]\ntftp:\n  listen: ["127.0.0.1:0"]\ndhcp:\n  listen: "127.0.0.1:0"\n`;
-  const gh = await spawnGatehouse({ configYaml: base, dir });
+  const gh = await spawnLoopbackGatehouse(dir);
   t.teardown(() => gh.stop('SIGKILL'));
-  const http = String(gh.stdout[0]).match(/http (\S+)/)![1]!.replace(/,$/, '');
+  const base = gh.configYaml;
+  const http = gh.httpAddr;
   const health = async () => (await fetch(`http://${http}/healthz`)).status;
   t.equal(await health(), 200);
 

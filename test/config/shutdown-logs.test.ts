@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import t from 'tap';
-import { spawnGatehouse } from '../helpers/spawn-gatehouse.js';
+import { spawnLoopbackGatehouse } from '../helpers/loopback-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -21,22 +21,9 @@ function childrenOf(pid: number): number[] {
 }
 
 t.test('client aborts and a SIGTERM to the process group log nothing at error level', async (t) => {
-  const dir = tempDir(t);
-  const gh = await spawnGatehouse({
-    startTimeoutMs: 60_000,
-    dir,
-    configYaml: [
-      `dataDir: ${dir}/data`,
-      'demo: { seed: false }',
-      'http: { listen: ["127.0.0.1:0"] }',
-      'dns: { listen: ["127.0.0.1:0"], workers: 2 }',
-      `tftp: { listen: ["127.0.0.1:0"], root: ${dir} }`,
-      'dhcp: { listen: "127.0.0.1:0" }',
-      '',
-    ].join('\n'),
-  });
+  const gh = await spawnLoopbackGatehouse(tempDir(t), { dns: 'workers: 2' });
   t.teardown(() => gh.stop('SIGKILL'));
-  const port = Number(/http \S+:(\d+)/.exec(gh.stdout[0]!)![1]);
+  const port = gh.httpPort;
 
   // A client that sends half an RPC body and goes away.
   const s = net.connect({ host: '127.0.0.1', port }, () =>

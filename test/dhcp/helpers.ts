@@ -10,6 +10,7 @@ import {
 import { type Ip, formatIp, ip } from '../../src/dhcp/ipv4.js';
 import { type DhcpRequest, decapsulate, ipOpt, readRequest, textOpt, u8Opt } from '../../src/dhcp/options.js';
 import type { Machine } from '../../src/mdb/model.js';
+import { machineRecord } from '../helpers/records.js';
 
 export interface ClientMessage {
   type: MessageType;
@@ -158,18 +159,7 @@ export function machine(
   ipAddr: string,
   mtype: Machine['mtype'] = 'user',
 ): Machine {
-  return {
-    hostname,
-    aliases: '',
-    ip: ipAddr,
-    mac,
-    rfs: 0,
-    hfs: 0,
-    mtype,
-    room: 'pasteur',
-    is_faulty: false,
-    is_faulty_details: '',
-  };
+  return machineRecord({ hostname, ip: ipAddr, mac, mtype });
 }
 
 export const ipOf = (s: string): Ip => ip(s);

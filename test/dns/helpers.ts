@@ -8,29 +8,17 @@ import type { DnsService } from '../../src/dns/service.js';
 import { type Machine, machinesTable } from '../../src/mdb/model.js';
 import type { Store } from '../../src/store/index.js';
 import { type TestGatehouse, startGatehouse } from '../helpers/gatehouse.js';
+import { machineRecord } from '../helpers/records.js';
 
 const execFileP = promisify(execFile);
 
 /** A machine as MDB stores it (spec §2.1 to_dict shape). */
 export function machine(hostname: string, ip: string, more: Partial<Machine> = {}): Machine {
-  return {
-    hostname,
-    aliases: '',
-    ip,
-    mac:
-      more.mac ??
-      `02:00:${ip
-        .split('.')
-        .map((o) => Number(o).toString(16).padStart(2, '0'))
-        .join(':')}`,
-    rfs: 0,
-    hfs: 0,
-    mtype: 'user',
-    room: 'pasteur',
-    is_faulty: false,
-    is_faulty_details: '',
-    ...more,
-  };
+  const mac = `02:00:${ip
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .join(':')}`;
+  return machineRecord({ hostname, ip, mac, ...more });
 }
 
 /** The gw record of spec §0.2 / scenario 26. */

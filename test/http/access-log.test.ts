@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { escapeField, formatAccessLine } from '../../src/http/access-log.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
-import { spawnGatehouse } from '../helpers/spawn-gatehouse.js';
+import { spawnLoopbackGatehouse } from '../helpers/loopback-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const execFileP = promisify(execFile);
@@ -119,22 +119,9 @@ t.test('access log: a client gone before the answer is logged 499; SIGHUP reopen
 });
 
 t.test('access log to stderr with path "-"', async (t) => {
-  const dir = tempDir(t);
-  const gh = await spawnGatehouse({
-    startTimeoutMs: 60_000,
-    dir,
-    configYaml: [
-      `dataDir: ${dir}/data`,
-      'demo: { seed: false }',
-      'http: { listen: ["127.0.0.1:0"], accessLog: { enabled: true, path: "-" } }',
-      'dns: { listen: ["127.0.0.1:0"] }',
-      `tftp: { listen: ["127.0.0.1:0"], root: ${dir} }`,
-      'dhcp: { listen: "127.0.0.1:0" }',
-      '',
-    ].join('\n'),
-  });
+  const gh = await spawnLoopbackGatehouse(tempDir(t), { http: 'accessLog: { enabled: true, path: "-" }' });
   t.teardown(() => gh.stop('SIGKILL'));
-  const http = /http (\S+)/.exec(gh.stdout[0]!)![1]!.replace(/,$/, '');
+  const http = gh.httpAddr;
   await execFileP('curl', ['-s', '-o', '/dev/null', '-H', 'Host: sso', `http://${http}/?a=b`]);
   const rec = await gh.waitForLog(
     (r) => r.event === 'stderr' && /"GET \/\?a=b HTTP\/1\.1"/.test(String(r.line)),

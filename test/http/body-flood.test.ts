@@ -2,9 +2,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
-import { spawnGatehouse } from '../helpers/spawn-gatehouse.js';
+import { spawnLoopbackGatehouse } from '../helpers/loopback-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -76,23 +75,9 @@ function chunkedUpload(port: number, body: Buffer): Promise<string> {
 t.test(
   '50 concurrent 1-byte-chunk uploads from one machine do not delay netboot or SSO for another',
   async (t) => {
-    const dir = tempDir(t);
-    fs.mkdirSync(path.join(dir, 'tftp'));
-    const gh = await spawnGatehouse({
-      startTimeoutMs: 60_000,
-      dir,
-      configYaml: [
-        `dataDir: ${dir}/data`,
-        'demo: { seed: false }',
-        'http: { listen: ["127.0.0.1:0"] }',
-        'dns: { listen: ["127.0.0.1:0"] }',
-        `tftp: { listen: ["127.0.0.1:0"], root: ${dir}/tftp }`,
-        'dhcp: { listen: "127.0.0.1:0" }',
-        '',
-      ].join('\n'),
-    });
+    const gh = await spawnLoopbackGatehouse(tempDir(t));
     t.teardown(() => gh.stop('SIGKILL'));
-    const port = Number(/http \S+:(\d+)/.exec(gh.stdout[0]!)![1]);
+    const port = gh.httpPort;
     const pid = gh.proc.pid!;
 
     const probe = async () => {

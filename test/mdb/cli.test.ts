@@ -7,6 +7,7 @@ import { Store } from '../../src/store/index.js';
 import { allMigrations } from '../../src/migrations.js';
 import { T } from '../../src/mdb/tables.js';
 import { settingsByKey } from '../../src/mdb/settings.js';
+import { userMachineFields } from '../helpers/cli-server.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 import { openPoll, pollQuery } from '../sync/poll-client.js';
@@ -105,26 +106,7 @@ t.test(
     const alloc = capture();
     t.equal(
       await runCli(
-        [
-          'mdb',
-          'addmachine',
-          '--hostname',
-          'pas-r01p01',
-          '--mac',
-          '52:54:00:12:34:56',
-          '--aliases',
-          '',
-          '--rfs',
-          '0',
-          '--hfs',
-          '0',
-          '--mtype',
-          'user',
-          '--room',
-          'pasteur',
-          '--data',
-          dir,
-        ],
+        ['mdb', 'addmachine', ...userMachineFields('pas-r01p01', '52:54:00:12:34:56'), '--data', dir],
         alloc.io,
       ),
       0,

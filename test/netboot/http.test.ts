@@ -7,6 +7,7 @@ import { createMachine } from '../../src/mdb/machines.js';
 import type { Machine } from '../../src/mdb/model.js';
 import { createSwitch } from '../../src/mdb/switches.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
+import { machineRecord } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -15,19 +16,7 @@ import { tempDir } from '../helpers/tmp.js';
  */
 
 function machine(over: Partial<Machine>): Machine {
-  return {
-    hostname: 'm',
-    aliases: '',
-    ip: '192.168.0.1',
-    mac: '00:00:00:00:00:01',
-    rfs: 0,
-    hfs: 0,
-    mtype: 'user',
-    room: 'pasteur',
-    is_faulty: false,
-    is_faulty_details: '',
-    ...over,
-  };
+  return machineRecord({ hostname: 'm', ip: '192.168.0.1', mac: '00:00:00:00:00:01', ...over });
 }
 
 type TeardownHost = { teardown(fn: () => void | Promise<void>): void };

@@ -10,21 +10,10 @@ import {
 } from '../../src/http/netboot/policy.js';
 import { buildSnapshot } from '../../src/http/netboot/view.js';
 import type { Machine } from '../../src/mdb/model.js';
+import { machineRecord } from '../helpers/records.js';
 
 function machine(over: Partial<Machine>): Machine {
-  return {
-    hostname: 'm',
-    aliases: '',
-    ip: '192.168.0.1',
-    mac: '00:00:00:00:00:01',
-    rfs: 0,
-    hfs: 0,
-    mtype: 'user',
-    room: 'pasteur',
-    is_faulty: false,
-    is_faulty_details: '',
-    ...over,
-  };
+  return machineRecord({ hostname: 'm', ip: '192.168.0.1', mac: '00:00:00:00:00:01', ...over });
 }
 
 const opts = { fallback: false, options: 'quiet' };

@@ -1,15 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { allMigrations } from '../../src/migrations.js';
-import { machinesTable } from '../../src/mdb/model.js';
-import { Store } from '../../src/store/index.js';
-import { usersTable } from '../../src/udb/model.js';
-import { createLan, needsRoot } from '../helpers/netns.js';
-import { repoRoot, spawnGatehouse } from '../helpers/spawn-gatehouse.js';
-import { tempDir } from '../helpers/tmp.js';
-import { ADDR, MACHINES, USERS, nsRun, nsSpawn } from './lab.js';
+import { needsRoot } from '../helpers/netns.js';
+import { repoRoot } from '../helpers/spawn-gatehouse.js';
+import { ADDR, nsRun } from './lab.js';
+import { startServeLab } from './serve-lab.js';
 
 /**
  * The whole appliance (`gatehouse serve`) in the gateway namespace: the firewall registered in
@@ -18,50 +13,13 @@ import { ADDR, MACHINES, USERS, nsRun, nsSpawn } from './lab.js';
  * programs the kernel itself when no server runs.
  */
 t.test('gatehouse serve + presence + gatehouse fw, in namespaces', { skip: needsRoot }, async (t) => {
-  const lan = await createLan({ prefix: 'ghfwe', clients: 1 });
-  const children: ChildProcess[] = [];
-  t.teardown(async () => {
-    for (const c of children) c.kill('SIGKILL');
-    await lan.destroy();
+  const { lan, c0, dataDir, configFile, start, allowedNow, until, spawnHeartbeat } = await startServeLab(t, {
+    prefix: 'ghfwe',
+    tmpPrefix: 'ghfwe-',
+    presenceTimeoutS: 2,
+    startTimeoutMs: 60_000,
   });
-  const c0 = lan.clients[0]!;
-  for (const a of [ADDR.contestant, ADDR.contestant2])
-    await c0.exec('ip', ['addr', 'add', `${a}/23`, 'dev', 'eth0']);
-  await c0.exec('ip', ['route', 'add', 'default', 'via', '192.168.1.254', 'src', ADDR.contestant]);
-  const internet = nsSpawn(lan.internet.name, [
-    process.execPath,
-    '--import',
-    'tsx',
-    path.join(repoRoot, 'test/nft/fixtures/internet.ts'),
-  ]);
-  children.push(internet);
-  await new Promise<void>((resolve) =>
-    internet.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
-  );
-
-  const dir = tempDir(t, 'ghfwe-');
-  const dataDir = path.join(dir, 'data');
-  const store = await Store.open({ dir: dataDir, migrations: allMigrations });
-  await store.write((tx) => {
-    for (const m of MACHINES) tx.put(machinesTable(store), m.hostname, m);
-    for (const u of USERS) tx.put(usersTable(store), u.login, u);
-  });
-  await store.close();
-  const configYaml = [
-    `dataDir: ${dataDir}`,
-    'demo: { seed: false }',
-    "http: { listen: ['0.0.0.0:80'] }",
-    "dns: { listen: ['127.0.0.1:0'] }",
-    "tftp: { listen: ['127.0.0.1:0'] }",
-    "dhcp: { listen: '127.0.0.1:0' }",
-    'presence: { timeout: 2 }',
-    'firewall: { enabled: true, lanInterfaces: [lan0], uplinkInterfaces: [uplink] }',
-    '',
-  ].join('\n');
-  const configFile = path.join(dir, 'gatehouse.yml');
-  // spawnGatehouse passes our environment on: drop tap's loader from it (see lab.ts childEnv).
-  delete process.env.NODE_OPTIONS;
-  const gh = await spawnGatehouse({ dir, netns: lan.gw, configYaml, startTimeoutMs: 60_000 });
+  const gh = await start();
   t.teardown(() => gh.stop());
 
   const fetch = async (src: string) => {
@@ -93,54 +51,14 @@ t.test('gatehouse serve + presence + gatehouse fw, in namespaces', { skip: needs
       ],
       30_000,
     );
-  // Polled through nft itself (a CLI start costs seconds under tsx).
-  const allowedNow = async () => {
-    const r = await nsRun(lan.gw.name, [
-      'nft',
-      '-j',
-      'list',
-      'set',
-      'inet',
-      'gatehouse',
-      'allowed_internet_access',
-    ]);
-    const doc = JSON.parse(r.stdout || '{"nftables":[]}') as {
-      nftables: Array<{ set?: { elem?: string[] } }>;
-    };
-    return doc.nftables.find((o) => o.set)?.set?.elem ?? [];
-  };
-  const until = async (what: string, pred: () => Promise<boolean>) => {
-    const end = Date.now() + 20_000;
-    while (!(await pred())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
-
   t.equal(await fetch(ADDR.contestant), null, 'nobody logged in: dropped');
 
   // The heartbeat daemon's "fake" mode keeps a session alive from the client machine.
-  const presence = nsSpawn(c0.name, [
-    process.execPath,
-    '--import',
-    'tsx',
-    path.join(repoRoot, 'src/cli/main.ts'),
-    'presence',
-    'fake',
-    'aproviste',
-    'm01',
-    '--every',
-    '0.5',
-    '--url',
-    'http://192.168.1.254/',
-    '--host-header',
-    'presencesync',
-    '--secret',
-    'demo-presencesync-pub',
-  ]);
-  children.push(presence);
-  await until('the session to reach the allowed set', async () =>
-    (await allowedNow()).includes(ADDR.contestant),
+  const presence = spawnHeartbeat(0.5);
+  await until(
+    'the session to reach the allowed set',
+    async () => (await allowedNow()).includes(ADDR.contestant),
+    20_000,
   );
   t.equal(await fetch(ADDR.contestant), lan.uplink.gw, 'logged in through presencesync: out, masqueraded');
   t.equal(await fetch(ADDR.contestant2), null, 'the neighbour stays dropped');
@@ -164,6 +82,7 @@ t.test('gatehouse serve + presence + gatehouse fw, in namespaces', { skip: needs
   await until(
     'the expired session to leave the set',
     async () => !(await allowedNow()).includes(ADDR.contestant),
+    20_000,
   );
   t.equal(await fetch(ADDR.contestant), null, 'session expired: dropped again');
 

@@ -5,6 +5,7 @@ import type { GatehouseConfigInput } from '../../src/config/index.js';
 import type { Machine } from '../../src/mdb/model.js';
 import type { User } from '../../src/udb/model.js';
 import { type LanTopology, createLan } from '../helpers/netns.js';
+import { machineRecord } from '../helpers/records.js';
 import { repoRoot } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -39,18 +40,7 @@ export const USERS: User[] = [
 ];
 
 function machine(hostname: string, ip: string, mtype: Machine['mtype']): Machine {
-  return {
-    hostname,
-    aliases: '',
-    ip,
-    mac: '',
-    rfs: 0,
-    hfs: 0,
-    mtype,
-    room: 'pasteur',
-    is_faulty: false,
-    is_faulty_details: '',
-  };
+  return machineRecord({ hostname, ip, mac: '', mtype });
 }
 
 function user(login: string, group: User['group'], uid: number): User {
@@ -214,6 +204,21 @@ export const labFirewallConfig = (dataDir: string) => ({
   } satisfies NonNullable<NonNullable<GatehouseConfigInput>['firewall']>,
 });
 
+/** Starts the test server of the "Internet" namespace (fixtures/internet.ts) into `children`; resolves once it answers. */
+export async function startInternetServer(lan: LanTopology, children: ChildProcess[]): Promise<void> {
+  const internet = spawnIn(lan.internet.name, [
+    process.execPath,
+    '--import',
+    'tsx',
+    path.join(repoRoot, 'test/nft/fixtures/internet.ts'),
+  ]);
+  children.push(internet);
+  await new Promise<void>((resolve, reject) => {
+    internet.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    internet.on('exit', (code) => reject(new Error(`internet server exited with ${code}`)));
+  });
+}
+
 export async function startLab(
   t: { teardown(fn: () => void | Promise<void>): void },
   prefix: string,
@@ -239,17 +244,7 @@ export async function startLab(
   for (const [a, len] of addrs) await c0.exec('ip', ['addr', 'add', `${a}/${len}`, 'dev', 'eth0']);
   await c0.exec('ip', ['route', 'add', 'default', 'via', '192.168.1.254', 'src', ADDR.contestant]);
 
-  const internet = spawnIn(lan.internet.name, [
-    process.execPath,
-    '--import',
-    'tsx',
-    path.join(repoRoot, 'test/nft/fixtures/internet.ts'),
-  ]);
-  children.push(internet);
-  await new Promise<void>((resolve, reject) => {
-    internet.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-    internet.on('exit', (code) => reject(new Error(`internet server exited with ${code}`)));
-  });
+  await startInternetServer(lan, children);
 
   const dataDir = tempDir(t, 'ghfw-');
   const startGateway = async (more: GatehouseConfigInput) => {

@@ -1,17 +1,12 @@
-import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { machinesTable } from '../../src/mdb/model.js';
-import { allMigrations } from '../../src/migrations.js';
 import { pyJsonDumps } from '../../src/rpc/pyjson.js';
-import { Store } from '../../src/store/index.js';
 import { generateToken } from '../../src/sync/timeauth.js';
-import { usersTable } from '../../src/udb/model.js';
-import { createLan, needsRoot } from '../helpers/netns.js';
-import { repoRoot, spawnGatehouse } from '../helpers/spawn-gatehouse.js';
-import { tempDir } from '../helpers/tmp.js';
-import { ADDR, MACHINES, USERS, nsRun, nsSpawn } from './lab.js';
+import { needsRoot } from '../helpers/netns.js';
+import { repoRoot } from '../helpers/spawn-gatehouse.js';
+import { ADDR, nsRun, nsSpawn } from './lab.js';
+import { PRESENCESYNC_PUB, startServeLab } from './serve-lab.js';
 
 /**
  * Issue 15 item 13 (docs/firewall.md: "never a window in which allowed machines are cut off"):
@@ -22,81 +17,21 @@ import { ADDR, MACHINES, USERS, nsRun, nsSpawn } from './lab.js';
  * one TIMEOUT.
  */
 const TIMEOUT = 10;
-const PUB = 'demo-presencesync-pub';
 
 t.test(
   'a restart cuts no allowed machine off and answers logins as before',
   { skip: needsRoot },
   async (t) => {
-    const lan = await createLan({ prefix: 'pr', clients: 1 });
-    const children: ChildProcess[] = [];
-    t.teardown(async () => {
-      for (const c of children) c.kill('SIGKILL');
-      await lan.destroy();
+    const { lan, c0, children, start, allowedNow, until, spawnHeartbeat } = await startServeLab(t, {
+      prefix: 'pr',
+      tmpPrefix: 'ghpr-',
+      presenceTimeoutS: TIMEOUT,
+      startTimeoutMs: 90_000,
     });
-    const c0 = lan.clients[0]!;
-    for (const a of [ADDR.contestant, ADDR.contestant2])
-      await c0.exec('ip', ['addr', 'add', `${a}/23`, 'dev', 'eth0']);
-    await c0.exec('ip', ['route', 'add', 'default', 'via', '192.168.1.254', 'src', ADDR.contestant]);
-    const internet = nsSpawn(lan.internet.name, [
-      process.execPath,
-      '--import',
-      'tsx',
-      path.join(repoRoot, 'test/nft/fixtures/internet.ts'),
-    ]);
-    children.push(internet);
-    await new Promise<void>((resolve) =>
-      internet.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
-    );
-
-    const dir = tempDir(t, 'ghpr-');
-    const dataDir = path.join(dir, 'data');
-    const store = await Store.open({ dir: dataDir, migrations: allMigrations });
-    await store.write((tx) => {
-      for (const m of MACHINES) tx.put(machinesTable(store), m.hostname, m);
-      for (const u of USERS) tx.put(usersTable(store), u.login, u);
-    });
-    await store.close();
-    const configYaml = [
-      `dataDir: ${dataDir}`,
-      'demo: { seed: false }',
-      "http: { listen: ['0.0.0.0:80'] }",
-      "dns: { listen: ['127.0.0.1:0'] }",
-      "tftp: { listen: ['127.0.0.1:0'] }",
-      "dhcp: { listen: '127.0.0.1:0' }",
-      `presence: { timeout: ${TIMEOUT} }`,
-      'firewall: { enabled: true, lanInterfaces: [lan0], uplinkInterfaces: [uplink] }',
-      '',
-    ].join('\n');
-    // spawnGatehouse passes our environment on: drop tap's loader from it (see lab.ts childEnv).
-    delete process.env.NODE_OPTIONS;
-    const start = () => spawnGatehouse({ dir, netns: lan.gw, configYaml, startTimeoutMs: 90_000 });
     let gh = await start();
     const firstStart = Date.now();
     t.teardown(() => gh.stop('SIGKILL'));
 
-    const allowedNow = async () => {
-      const r = await nsRun(lan.gw.name, [
-        'nft',
-        '-j',
-        'list',
-        'set',
-        'inet',
-        'gatehouse',
-        'allowed_internet_access',
-      ]);
-      const doc = JSON.parse(r.stdout || '{"nftables":[]}') as {
-        nftables: Array<{ set?: { elem?: string[] } }>;
-      };
-      return doc.nftables.find((o) => o.set)?.set?.elem ?? [];
-    };
-    const until = async (what: string, pred: () => Promise<boolean>) => {
-      const end = Date.now() + 30_000;
-      while (!(await pred())) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await sleep(200);
-      }
-    };
     /** POST /login from the client machine, as the PAM hook does: [status, body]. */
     const login = async (user: string, hostname: string) => {
       const data = pyJsonDumps({ login: user, hostname });
@@ -110,7 +45,7 @@ t.test(
         '--data-urlencode',
         `data=${data}`,
         '--data-urlencode',
-        `hmac=${generateToken(PUB, data)}`,
+        `hmac=${generateToken(PRESENCESYNC_PUB, data)}`,
         '-w',
         '\n%{http_code}',
         'http://192.168.1.254/login',
@@ -145,27 +80,11 @@ t.test(
     ];
 
     // The contestant's machine: a session kept by heartbeats every TIMEOUT/2, as in production.
-    const heartbeat = nsSpawn(c0.name, [
-      process.execPath,
-      '--import',
-      'tsx',
-      path.join(repoRoot, 'src/cli/main.ts'),
-      'presence',
-      'fake',
-      'aproviste',
-      'm01',
-      '--every',
-      String(TIMEOUT / 2),
-      '--url',
-      'http://192.168.1.254/',
-      '--host-header',
-      'presencesync',
-      '--secret',
-      PUB,
-    ]);
-    children.push(heartbeat);
-    await until('the session to reach the allowed set', async () =>
-      (await allowedNow()).includes(ADDR.contestant),
+    spawnHeartbeat(TIMEOUT / 2);
+    await until(
+      'the session to reach the allowed set',
+      async () => (await allowedNow()).includes(ADDR.contestant),
+      30_000,
     );
 
     const probe = nsSpawn(c0.name, [

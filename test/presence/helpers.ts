@@ -1,27 +1,21 @@
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Machine, type MachineType, machinesTable } from '../../src/mdb/model.js';
 import { pyJsonDumps } from '../../src/rpc/pyjson.js';
+import type { PresenceService } from '../../src/presence/service.js';
 import type { Store } from '../../src/store/index.js';
 import { generateToken } from '../../src/sync/timeauth.js';
 import { type User, type UserGroup, usersTable } from '../../src/udb/model.js';
+import { startGatehouse } from '../helpers/gatehouse.js';
+import { type HttpReply, sendHttpRequest } from '../helpers/http-request.js';
+import { machineRecord } from '../helpers/records.js';
 
 export const PUB = 'PUB';
 export const SUB = 'SUB';
 
 export function machine(hostname: string, ip: string, mtype: MachineType = 'user', n = 1): Machine {
   const mac = `aa:bb:cc:dd:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
-  return {
-    hostname,
-    aliases: '',
-    ip,
-    mac,
-    rfs: 0,
-    hfs: 0,
-    mtype,
-    room: 'pasteur',
-    is_faulty: false,
-    is_faulty_details: '',
-  };
+  return machineRecord({ hostname, ip, mac, mtype });
 }
 
 export function user(login: string, group: UserGroup, uid: number, id = uid): User {
@@ -63,12 +57,29 @@ export const FIXTURE_USERS = [
   user('nathalie', 'root', 12000),
 ];
 
-export interface Reply {
-  status: number;
-  reason: string;
-  body: string;
-  headers: http.IncomingHttpHeaders;
+/** Gatehouse in this process with the PUB/SUB secrets, presence `timeoutS` and the fixtures seeded. */
+export async function startPresence(
+  t: { teardown(fn: () => void | Promise<void>): void },
+  timeoutS: number,
+  dataDir?: string,
+) {
+  const gh = await startGatehouse(t, {
+    secrets: { presencesyncPub: PUB, presencesyncSub: SUB },
+    presence: { timeout: timeoutS },
+    ...(dataDir ? { dataDir } : {}),
+  });
+  await seed(gh.app.store, FIXTURE_MACHINES, FIXTURE_USERS);
+  const presence = gh.app.service<PresenceService>('presencesync')!;
+  return { gh, presence };
 }
+
+/** Resolves when the start-up embargo is over (a wall-clock event; bounded by TIMEOUT). */
+export async function embargoOver(presence: PresenceService): Promise<void> {
+  const ms = presence.rules.embargoEndsAt * 1000 - Date.now();
+  if (ms > 0) await sleep(ms + 20);
+}
+
+export type Reply = HttpReply;
 
 /** One plain HTTP request to the Gatehouse server with a chosen Host header. */
 export function httpRequest(
@@ -83,34 +94,17 @@ export function httpRequest(
   },
 ): Promise<Reply> {
   const url = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method: opts.method ?? 'GET',
-        path: opts.path,
-        headers: { host: opts.host, ...(opts.headers ?? {}) },
-        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            reason: res.statusMessage ?? '',
-            body: Buffer.concat(chunks).toString('utf8'),
-            headers: res.headers,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
-    if (opts.body !== undefined) req.end(opts.body);
-    else req.end();
-  });
+  return sendHttpRequest(
+    {
+      host: url.hostname,
+      port: url.port,
+      method: opts.method ?? 'GET',
+      path: opts.path,
+      headers: { host: opts.host, ...(opts.headers ?? {}) },
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    },
+    { body: opts.body, timeoutMs: 10_000, timeoutMessage: 'request timed out' },
+  );
 }
 
 /** A form POST signed like the Python presencesync client (`data` = json.dumps(msg)). */

@@ -5,14 +5,13 @@ import { startGatehouse } from '../helpers/gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
   del,
-  FIXTURE_MACHINES,
-  FIXTURE_USERS,
+  embargoOver,
   getList,
   openPoll,
   PUB,
   presencePost,
   SUB,
-  seed,
+  startPresence,
   upd,
 } from './helpers.js';
 
@@ -20,21 +19,7 @@ import {
 const TIMEOUT = 2;
 type Teardown = { teardown(fn: () => void | Promise<void>): void };
 
-async function start(t: Teardown, dataDir?: string) {
-  const gh = await startGatehouse(t, {
-    secrets: { presencesyncPub: PUB, presencesyncSub: SUB },
-    presence: { timeout: TIMEOUT },
-    ...(dataDir ? { dataDir } : {}),
-  });
-  await seed(gh.app.store, FIXTURE_MACHINES, FIXTURE_USERS);
-  const presence = gh.app.service<PresenceService>('presencesync')!;
-  return { gh, presence };
-}
-
-async function embargoOver(presence: PresenceService) {
-  const ms = presence.rules.embargoEndsAt * 1000 - Date.now();
-  if (ms > 0) await sleep(ms + 20);
-}
+const start = (t: Teardown, dataDir?: string) => startPresence(t, TIMEOUT, dataDir);
 
 t.test('scenario 60: without heartbeats a session disappears within TIMEOUT..1.5 TIMEOUT', async (t) => {
   const { gh, presence } = await start(t);

@@ -1,38 +1,21 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import type { PresenceService } from '../../src/presence/service.js';
 import { startGatehouse } from '../helpers/gatehouse.js';
 import {
   del,
-  FIXTURE_MACHINES,
-  FIXTURE_USERS,
+  embargoOver,
   getList,
   httpRequest,
   openPoll,
   PUB,
   presencePost,
   SUB,
-  seed,
+  startPresence,
   upd,
 } from './helpers.js';
 
 const TIMEOUT = 2;
 
-async function start(t: { teardown(fn: () => void | Promise<void>): void }) {
-  const gh = await startGatehouse(t, {
-    secrets: { presencesyncPub: PUB, presencesyncSub: SUB },
-    presence: { timeout: TIMEOUT },
-  });
-  await seed(gh.app.store, FIXTURE_MACHINES, FIXTURE_USERS);
-  const presence = gh.app.service<PresenceService>('presencesync')!;
-  return { gh, presence };
-}
-
-/** Resolves when the start-up embargo is over (a wall-clock event; bounded by TIMEOUT). */
-async function embargoOver(presence: PresenceService) {
-  const ms = presence.rules.embargoEndsAt * 1000 - Date.now();
-  if (ms > 0) await sleep(ms + 20);
-}
+const start = (t: Parameters<typeof startPresence>[0]) => startPresence(t, TIMEOUT);
 
 t.test('scenarios 55-59, 62, 64: login arbitration, get_list, logout, tokens', async (t) => {
   const { gh, presence } = await start(t);
