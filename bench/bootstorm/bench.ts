@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { missingCommands } from '../../test/helpers/tools.js';
 import { CpuBurner } from './busy.js';
 import type { MachineResult, MachineSpec } from './machine.js';
-import { type StackName, startStack } from './peers.js';
+import { buildProduction } from '../build.js';
+import { type GatehouseLaunch, type StackName, startStack } from './peers.js';
 import {
   BOOT_FILE,
   BOOT_FILE_SIZE,
@@ -45,6 +46,13 @@ export interface BenchOptions {
   busyPct: number;
   /** Namespace prefix (≤ 8 chars). */
   prefix: string;
+  /**
+   * Gatehouse runs from the production build (tsc into bench/out/bootstorm-dist, as the systemd
+   * unit runs dist/) unless `gatehouseTsx`: then src/ under the tsx loader, as before.
+   */
+  gatehouseTsx?: boolean;
+  /** Extra node flags for Gatehouse only (profiling: `--cpu-prof --cpu-prof-dir=…`). */
+  gatehouseNodeArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -172,6 +180,7 @@ async function oneStorm(
   run: number,
   bootFile: Buffer,
   machines: PlannedMachine[],
+  gatehouse: GatehouseLaunch,
 ): Promise<StormRun> {
   const log = opts.log ?? (() => {});
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bootstorm-${server}-`));
@@ -190,6 +199,7 @@ async function oneStorm(
     dir,
     tftpRoot,
     machines,
+    gatehouse,
   });
   try {
     const spec = (m: PlannedMachine): MachineSpec => ({
@@ -233,6 +243,7 @@ async function oneStorm(
     const d0 = await kernelCounters(topo.dhcpClient);
     const soft0 = softnetDrops();
     const cpu0 = stack.group.seconds();
+    const sys0 = stack.group.systemSeconds();
     const clientCpu0 = clientGroup.seconds();
     const j0 = cpuJiffies();
     memory.start();
@@ -240,6 +251,7 @@ async function oneStorm(
     const finished = await storm.done;
     const j1 = cpuJiffies();
     const cpu = stack.group.seconds() - cpu0;
+    const sys = stack.group.systemSeconds() - sys0;
     const clientCpu = clientGroup.seconds() - clientCpu0;
     memory.stop();
     burner.stop();
@@ -253,6 +265,8 @@ async function oneStorm(
     const results = output?.results ?? unfinished(specs, 'bench-deadline');
     const m = summarizeMachines(results);
     const notes = stack.notes();
+    if (stack.group.exact)
+      notes.push(`server CPU ${(cpu - sys).toFixed(2)} s user + ${sys.toFixed(2)} s system (kernel)`);
     notes.push(`bench clients used ${clientCpu.toFixed(2)} s of CPU`);
     const drops = await socketDrops(topo.server);
     if (drops.length) notes.push(`server sockets that dropped (since start): ${drops.join(', ')}`);
@@ -307,6 +321,11 @@ export async function runBench(opts: BenchOptions, onCleanup?: (c: Cleanup) => v
     ...opts.servers.flatMap((s) => tools[s]),
   ]);
   if (missing) throw new Error(`bench/bootstorm: ${missing}`);
+  const gatehouse: GatehouseLaunch = { nodeArgs: opts.gatehouseNodeArgs ?? [] };
+  if (opts.servers.includes('gatehouse') && !opts.gatehouseTsx) {
+    opts.log?.('building Gatehouse (tsc → bench/out/bootstorm-dist) …');
+    gatehouse.builtMain = buildProduction('bootstorm-dist');
+  }
   const machines = planMachines(opts.n + 1);
   const bootFile = crypto.randomBytes(BOOT_FILE_SIZE);
   const topo = await createStormTopology({ prefix: opts.prefix, machines: opts.n, lossPct: opts.lossPct });
@@ -321,7 +340,7 @@ export async function runBench(opts: BenchOptions, onCleanup?: (c: Cleanup) => v
   try {
     for (let run = 1; run <= opts.runs; run++) {
       for (const server of opts.servers)
-        out.push(await oneStorm(topo, opts, server, run, bootFile, machines));
+        out.push(await oneStorm(topo, opts, server, run, bootFile, machines, gatehouse));
     }
   } finally {
     await cleanup();
