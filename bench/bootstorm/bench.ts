@@ -27,6 +27,7 @@ import {
   countersDelta,
   cpuJiffies,
   GroupMemory,
+  ipPackets,
   kernelCounters,
   socketDrops,
 } from './probes.js';
@@ -239,6 +240,7 @@ async function oneStorm(
     const lost0 = await lossDrops(topo);
     const memory = new GroupMemory(stack.group);
     const k0 = await kernelCounters(topo.server);
+    const ip0 = await ipPackets(topo.server);
     const c0 = await kernelCounters(topo.client);
     const d0 = await kernelCounters(topo.dhcpClient);
     const soft0 = softnetDrops();
@@ -256,6 +258,7 @@ async function oneStorm(
     memory.stop();
     burner.stop();
     const kernel = countersDelta(k0, await kernelCounters(topo.server));
+    const ip1 = await ipPackets(topo.server);
     // Both client namespaces: the DHCP agent's socket on port 68 takes every broadcast reply.
     const clientDrops =
       countersDelta(c0, await kernelCounters(topo.client)).udpRcvbufErrors +
@@ -267,6 +270,9 @@ async function oneStorm(
     const notes = stack.notes();
     if (stack.group.exact)
       notes.push(`server CPU ${(cpu - sys).toFixed(2)} s user + ${sys.toFixed(2)} s system (kernel)`);
+    notes.push(
+      `server namespace IP packets: ${ip1.in - ip0.in} in, ${ip1.out - ip0.out} out (${((ip1.in - ip0.in + ip1.out - ip0.out) / opts.n).toFixed(0)} per machine)`,
+    );
     notes.push(`bench clients used ${clientCpu.toFixed(2)} s of CPU`);
     const drops = await socketDrops(topo.server);
     if (drops.length) notes.push(`server sockets that dropped (since start): ${drops.join(', ')}`);
