@@ -9,9 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { missingCommands } from '../../test/helpers/tools.js';
+import { buildProduction } from '../build.js';
 import { CpuBurner } from './busy.js';
 import type { MachineResult, MachineSpec } from './machine.js';
-import { buildProduction } from '../build.js';
 import { type GatehouseLaunch, type StackName, startStack } from './peers.js';
 import {
   BOOT_FILE,
