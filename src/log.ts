@@ -3,6 +3,8 @@
  * Protocol servers log one line per transaction (DHCP exchange, TFTP transfer, login…)
  * with `event` naming what happened, so operators can grep and count.
  */
+import { writeLogLine } from './log-writer.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -36,7 +38,7 @@ function serialiseError(v: unknown): unknown {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const threshold = LEVELS[opts.level ?? 'info'];
-  const sink: LogSink = opts.sink ?? ((line) => process.stderr.write(line + '\n'));
+  const sink: LogSink = opts.sink ?? writeLogLine;
   const bindings = opts.bindings ?? {};
   const clock = opts.clock ?? (() => new Date());
   const emit = (level: LogLevel, event: string, fields?: LogFields): void => {
@@ -45,9 +47,15 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     if (fields) for (const [k, v] of Object.entries(fields)) record[k] = serialiseError(v);
     let line: string;
     try {
-      line = JSON.stringify(record, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+      // Without a replacer first: a replacer is called for every key of every line, and only a
+      // bigint (which makes JSON.stringify throw) needs one.
+      line = JSON.stringify(record);
     } catch {
-      line = JSON.stringify({ ts: record.ts, level, event, note: 'unserialisable log fields' });
+      try {
+        line = JSON.stringify(record, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+      } catch {
+        line = JSON.stringify({ ts: record.ts, level, event, note: 'unserialisable log fields' });
+      }
     }
     sink(line);
   };

@@ -9,9 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { missingCommands } from '../../test/helpers/tools.js';
+import { buildProduction } from '../build.js';
 import { CpuBurner } from './busy.js';
 import { type MachineResult, type MachineSpec, notBooted } from './machine.js';
-import { type StackName, startStack } from './peers.js';
+import { type GatehouseLaunch, type StackName, startStack } from './peers.js';
 import {
   BOOT_FILE,
   BOOT_FILE_SIZE,
@@ -26,6 +27,7 @@ import {
   countersDelta,
   cpuJiffies,
   GroupMemory,
+  ipPackets,
   kernelCounters,
   socketDrops,
 } from './probes.js';
@@ -45,6 +47,13 @@ export interface BenchOptions {
   busyPct: number;
   /** Namespace prefix (≤ 8 chars). */
   prefix: string;
+  /**
+   * Gatehouse runs from the production build (tsc into bench/out/bootstorm-dist, as the systemd
+   * unit runs dist/) unless `gatehouseTsx`: then src/ under the tsx loader, as before.
+   */
+  gatehouseTsx?: boolean;
+  /** Extra node flags for Gatehouse only (profiling: `--cpu-prof --cpu-prof-dir=…`). */
+  gatehouseNodeArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -149,6 +158,7 @@ async function oneStorm(
   run: number,
   bootFile: Buffer,
   machines: PlannedMachine[],
+  gatehouse: GatehouseLaunch,
 ): Promise<StormRun> {
   const log = opts.log ?? (() => {});
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bootstorm-${server}-`));
@@ -167,6 +177,7 @@ async function oneStorm(
     dir,
     tftpRoot,
     machines,
+    gatehouse,
   });
   try {
     const spec = (m: PlannedMachine): MachineSpec => ({
@@ -206,10 +217,12 @@ async function oneStorm(
     const lost0 = await lossDrops(topo);
     const memory = new GroupMemory(stack.group);
     const k0 = await kernelCounters(topo.server);
+    const ip0 = await ipPackets(topo.server);
     const c0 = await kernelCounters(topo.client);
     const d0 = await kernelCounters(topo.dhcpClient);
     const soft0 = softnetDrops();
     const cpu0 = stack.group.seconds();
+    const sys0 = stack.group.systemSeconds();
     const clientCpu0 = clientGroup.seconds();
     const j0 = cpuJiffies();
     memory.start();
@@ -217,10 +230,12 @@ async function oneStorm(
     const finished = await storm.done;
     const j1 = cpuJiffies();
     const cpu = stack.group.seconds() - cpu0;
+    const sys = stack.group.systemSeconds() - sys0;
     const clientCpu = clientGroup.seconds() - clientCpu0;
     memory.stop();
     burner.stop();
     const kernel = countersDelta(k0, await kernelCounters(topo.server));
+    const ip1 = await ipPackets(topo.server);
     // Both client namespaces: the DHCP agent's socket on port 68 takes every broadcast reply.
     const clientDrops =
       countersDelta(c0, await kernelCounters(topo.client)).udpRcvbufErrors +
@@ -230,6 +245,11 @@ async function oneStorm(
     const results = output?.results ?? unfinished(specs, 'bench-deadline');
     const m = summarizeMachines(results);
     const notes = stack.notes();
+    if (stack.group.exact)
+      notes.push(`server CPU ${(cpu - sys).toFixed(2)} s user + ${sys.toFixed(2)} s system (kernel)`);
+    notes.push(
+      `server namespace IP packets: ${ip1.in - ip0.in} in, ${ip1.out - ip0.out} out (${((ip1.in - ip0.in + ip1.out - ip0.out) / opts.n).toFixed(0)} per machine)`,
+    );
     notes.push(`bench clients used ${clientCpu.toFixed(2)} s of CPU`);
     const drops = await socketDrops(topo.server);
     if (drops.length) notes.push(`server sockets that dropped (since start): ${drops.join(', ')}`);
@@ -284,6 +304,11 @@ export async function runBench(opts: BenchOptions, onCleanup?: (c: Cleanup) => v
     ...opts.servers.flatMap((s) => tools[s]),
   ]);
   if (missing) throw new Error(`bench/bootstorm: ${missing}`);
+  const gatehouse: GatehouseLaunch = { nodeArgs: opts.gatehouseNodeArgs ?? [] };
+  if (opts.servers.includes('gatehouse') && !opts.gatehouseTsx) {
+    opts.log?.('building Gatehouse (tsc → bench/out/bootstorm-dist) …');
+    gatehouse.builtMain = buildProduction('bootstorm-dist');
+  }
   const machines = planMachines(opts.n + 1);
   const bootFile = crypto.randomBytes(BOOT_FILE_SIZE);
   const topo = await createStormTopology({ prefix: opts.prefix, machines: opts.n, lossPct: opts.lossPct });
@@ -298,7 +323,7 @@ export async function runBench(opts: BenchOptions, onCleanup?: (c: Cleanup) => v
   try {
     for (let run = 1; run <= opts.runs; run++) {
       for (const server of opts.servers)
-        out.push(await oneStorm(topo, opts, server, run, bootFile, machines));
+        out.push(await oneStorm(topo, opts, server, run, bootFile, machines, gatehouse));
     }
   } finally {
     await cleanup();

@@ -39,6 +39,18 @@ export interface StackContext {
   /** Holds BOOT_FILE. */
   tftpRoot: string;
   machines: readonly PlannedMachine[];
+  /** How Gatehouse is launched (see GatehouseLaunch). */
+  gatehouse: GatehouseLaunch;
+}
+
+/**
+ * `builtMain`: the production build's cli/main.js (bench/build.ts), what the systemd unit runs;
+ * undefined runs src/ under tsx (the loader's own cost and ~35 MB more memory). `nodeArgs`:
+ * extra node flags for profiling (`--cpu-prof`, `--perf-basic-prof`).
+ */
+export interface GatehouseLaunch {
+  builtMain?: string;
+  nodeArgs: string[];
 }
 
 export interface RunningStack {
@@ -201,7 +213,14 @@ async function startGatehouse(ctx: StackContext): Promise<RunningStack> {
   );
   if (imported.code !== 0)
     throw new Error(`gatehouse mdb import failed: ${imported.stderr || imported.stdout}`);
-  const gh = await spawnGatehouse({ dir: ctx.dir, netns: ctx.ns, configYaml, startTimeoutMs: 90_000 });
+  const gh = await spawnGatehouse({
+    dir: ctx.dir,
+    netns: ctx.ns,
+    configYaml,
+    startTimeoutMs: 90_000,
+    ...(ctx.gatehouse.builtMain ? { builtMain: ctx.gatehouse.builtMain } : {}),
+    nodeArgs: ctx.gatehouse.nodeArgs,
+  });
   const group = new CpuGroup(`bootstorm-gatehouse`, gh.proc.pid);
   await waitListening(ctx, 'gatehouse', () =>
     gh.proc.exitCode !== null ? `exited ${gh.proc.exitCode}` : undefined,

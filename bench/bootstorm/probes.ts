@@ -77,6 +77,16 @@ export async function kernelCounters(ns: Netns | undefined): Promise<KernelCount
   };
 }
 
+/**
+ * IP packets in and out of `ns` (/proc/net/snmp `Ip: InReceives, OutRequests`): the datagrams
+ * and segments the server's kernel handled, for the per-packet arithmetic of the server's system
+ * CPU. Replies sent on a packet socket (Gatehouse's DHCP) bypass IP and are not in OutRequests.
+ */
+export async function ipPackets(ns: Netns): Promise<{ in: number; out: number }> {
+  const snmp = (await ns.exec('cat', ['/proc/net/snmp'], { allowFail: true })).stdout;
+  return { in: field(snmp, 'Ip', 'InReceives'), out: field(snmp, 'Ip', 'OutRequests') };
+}
+
 export function countersDelta(a: KernelCounters, b: KernelCounters): KernelCounters {
   return {
     udpRcvbufErrors: b.udpRcvbufErrors - a.udpRcvbufErrors,

@@ -3,7 +3,7 @@
  * `npm start` and the Debian unit run it — the tsx loader alone would add ~35 MiB per process),
  * on loopback ports, with a seeded store. Watches its log for error-level lines.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { allMigrations } from '../../src/migrations.js';
 import { Store } from '../../src/store/index.js';
 import { type User, usersTable } from '../../src/udb/model.js';
 import { freePort } from '../../test/helpers/ports.js';
+import { buildProduction } from '../build.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repo = path.resolve(here, '../..');
@@ -80,11 +81,7 @@ export interface RunningGatehouse {
 
 /** tsc → bench/out/soak-dist (the layout of dist/, so workers are found beside their parents). */
 export function build(): void {
-  execFileSync(
-    process.execPath,
-    [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dist],
-    { cwd: repo, stdio: 'inherit' },
-  );
+  buildProduction(path.basename(dist));
 }
 
 export async function seed(dataDir: string, machines: number): Promise<void> {

@@ -21,7 +21,17 @@ t.setTimeout(300_000);
 
 t.test(`${N} machines switched on at once all boot`, { skip }, async (t) => {
   const [storm] = await runBench(
-    { n: N, rate: 0, lossPct: 0, servers: ['gatehouse'], runs: 1, busyPct: 0, prefix: 'sbt' },
+    // src/ under tsx, as before the bench ran the production build: no tsc run inside the suite.
+    {
+      n: N,
+      rate: 0,
+      lossPct: 0,
+      servers: ['gatehouse'],
+      runs: 1,
+      busyPct: 0,
+      prefix: 'sbt',
+      gatehouseTsx: true,
+    },
     (cleanup) => t.teardown(cleanup),
   );
   const { summary, results, machines } = storm!;

@@ -26,10 +26,15 @@ export async function spawnGatehouse(opts: {
   dir: string;
   netns?: Netns;
   startTimeoutMs?: number;
+  /** A built `cli/main.js` (tsc output, as production runs it) instead of src/ under tsx. */
+  builtMain?: string;
+  /** Extra node flags (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }): Promise<SpawnedGatehouse> {
   const configFile = path.join(opts.dir, 'gatehouse.yml');
   fs.writeFileSync(configFile, opts.configYaml);
-  const args = ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'serve', '--config', configFile];
+  const main = opts.builtMain ? [opts.builtMain] : ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts')];
+  const args = [...(opts.nodeArgs ?? []), ...main, 'serve', '--config', configFile];
   const proc = opts.netns
     ? opts.netns.spawn(process.execPath, args, { cwd: repoRoot })
     : (await import('node:child_process')).spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,9 +1,10 @@
 import type { BootProgress } from '../../boot/progress.js';
 import { bootProgressOf } from '../../boot/service.js';
-import { isStandbyRefusal } from '../../ha/errors.js';
 import type { GatehouseConfig } from '../../config/index.js';
-import { PeriodSummary } from '../../log-summary.js';
 import { errorMessage } from '../../errors.js';
+import { isStandbyRefusal } from '../../ha/errors.js';
+import { PeriodSummary } from '../../log-summary.js';
+import type { Switch } from '../../mdb/model.js';
 import type { Counter } from '../../metrics.js';
 import type { Service, ServiceContext } from '../../service.js';
 import { sendText } from '../respond.js';
@@ -33,6 +34,7 @@ export class NetbootService implements Service {
   private readonly boot: BootProgress | undefined;
   /** `netboot.summary`: scripts served each second, by endpoint (the per-request lines stay). */
   private readonly summary: PeriodSummary<Record<Endpoint, number>>;
+  private bootstrapCache: { switches: readonly Switch[]; baseUrl: string; text: string } | undefined;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -80,6 +82,18 @@ export class NetbootService implements Service {
     this.config = config;
   }
 
+  /**
+   * The /bootstrap script, rendered again only when the switch list (a new array after any change,
+   * view.ts) or the base URL (reload) changed: every machine of a storm asks for the same text.
+   */
+  private bootstrapScript(switches: readonly Switch[], baseUrl: string): string {
+    const c = this.bootstrapCache;
+    if (c && c.switches === switches && c.baseUrl === baseUrl) return c.text;
+    const text = renderBootstrap(switches, baseUrl);
+    this.bootstrapCache = { switches, baseUrl, text };
+    return text;
+  }
+
   readonly handle: Handler = async (req, res, ctx) => {
     const started = Date.now();
     const path = ctx.url.pathname;
@@ -118,7 +132,7 @@ export class NetbootService implements Service {
     const netboot = this.config.netboot;
     if (path === '/bootstrap') {
       const switches = this.view.switches();
-      answer('bootstrap', 'served', renderBootstrap(switches, netboot.baseUrl), {
+      answer('bootstrap', 'served', this.bootstrapScript(switches, netboot.baseUrl), {
         switches: switches.length,
       });
       return;
