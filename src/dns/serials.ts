@@ -115,6 +115,35 @@ export function planSerials(
   return { zones, writes, mustPersist };
 }
 
+/**
+ * Per zone the row of the newer serial (RFC 1982), `a` on a tie, carrying the larger of the two
+ * reservations. An HA standby serves the primary's replicated rows (`a`) but never less than
+ * it served itself (`b`); at promotion the reservation says what the old primary may have served.
+ */
+export function newestRows(
+  a: ReadonlyMap<string, SerialRow | undefined>,
+  b: ReadonlyMap<string, SerialRow | undefined> | undefined,
+): Map<string, SerialRow | undefined> {
+  const out = new Map(a);
+  for (const [id, mine] of b ?? []) {
+    const theirs = out.get(id);
+    if (!mine) continue;
+    if (!theirs) {
+      out.set(id, mine);
+      continue;
+    }
+    const row = serialGreater(mine.serial, theirs.serial) ? mine : theirs;
+    const other = row === mine ? theirs : mine;
+    const reserved =
+      other.reserved !== undefined &&
+      (row.reserved === undefined || serialGreater(other.reserved, row.reserved))
+        ? other.reserved
+        : row.reserved;
+    out.set(id, reserved === undefined ? row : { ...row, reserved });
+  }
+  return out;
+}
+
 export function readSerialRows(tx: ReadTx, ids: readonly string[]): Map<string, SerialRow | undefined> {
   return new Map(ids.map((id) => [id, tx.get(dnsSerialsTable, id)]));
 }

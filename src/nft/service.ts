@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { GatehouseConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
+import { type HaRoleSource, haOf } from '../ha/service.js';
 import type { Logger } from '../log.js';
 import { MDB_TABLES, type Machine, machinesTable } from '../mdb/model.js';
 import type { Metrics } from '../metrics.js';
@@ -42,6 +43,12 @@ export interface FirewallDeps {
   presence?: PresenceSource;
   /** A fake kernel for unprivileged tests. */
   rawFactory?: RawSocketFactory;
+  /**
+   * The HA role (src/ha). Both gateways keep the ruleset loaded and the allowed set computed
+   * from the (replicated) presence sessions; a promotion re-applies the set before the new
+   * primary reports ready (docs/ha.md "Presence and the firewall").
+   */
+  ha?: HaRoleSource;
   now?: () => Date;
 }
 
@@ -151,6 +158,9 @@ export class FirewallService implements Service {
     }
     this.unsubscribeStore = this.deps.store.subscribe((events) => this.onStoreEvents(events));
     this.watchPresence();
+    this.deps.ha?.onRole(async (role) => {
+      if (role === 'primary' && this.started) await this.recompute('ha promoted', { force: true });
+    });
     this.started = true;
   }
 
@@ -495,6 +505,7 @@ export function firewallServiceFactory(ctx: ServiceContext): FirewallService | u
     logger: ctx.logger,
     metrics: ctx.metrics,
     presence: presenceAmong(ctx.services),
+    ha: haOf(ctx),
   });
   ctx.routes.add(
     '/api/v1/firewall/',

@@ -58,24 +58,33 @@ function keepalivedConf(name: string, notify: string): string {
     .replace(/notify \S+/, `notify ${notify}`);
 }
 
-function gatehouseYaml(dir: string, name: 'g1' | 'g2', mode: string, logLevel: string): string {
+function gatehouseYaml(
+  dir: string,
+  name: 'g1' | 'g2',
+  mode: string,
+  logLevel: string,
+  sections: Record<string, string>,
+): string {
   const peer = name === 'g1' ? OWN.g2 : OWN.g1;
-  return [
-    `dataDir: ${dir}/data`,
-    'demo: { seed: false }',
-    `log: { level: ${logLevel} }`,
-    "http: { listen: ['0.0.0.0:80'] }",
+  const config: Record<string, string> = {
+    dataDir: `${dir}/data`,
+    demo: '{ seed: false }',
+    log: `{ level: ${logLevel} }`,
+    http: "{ listen: ['0.0.0.0:80'] }",
     // UDP answers must leave from the address asked (dig rejects others): the floating address
     // is bound explicitly, which net.ipv4.ip_nonlocal_bind=1 allows while the standby lacks it.
-    `dns: { listen: ['${OWN[name]}:53', '${HA_FLOATING}:53'] }`,
-    'dhcp: { enabled: false }',
-    'tftp: { enabled: false }',
-    'presence: { enabled: false }',
-    'sso: { enabled: false }',
-    `secrets: { haReplication: ${HA_SECRET} }`,
-    `ha: { enabled: true, node: ${name}, peer: 'http://${peer}', floatingAddresses: [${HA_FLOATING}], mode: ${mode}, addressCheckMs: 100, retryMs: 100 }`,
-    '',
-  ].join('\n');
+    dns: `{ listen: ['${OWN[name]}:53', '${HA_FLOATING}:53'] }`,
+    dhcp: '{ enabled: false }',
+    tftp: '{ enabled: false }',
+    presence: '{ enabled: false }',
+    sso: '{ enabled: false }',
+    secrets: `{ haReplication: ${HA_SECRET} }`,
+    ha: `{ enabled: true, node: ${name}, peer: 'http://${peer}', floatingAddresses: [${HA_FLOATING}], mode: ${mode}, addressCheckMs: 100, retryMs: 100 }`,
+    ...sections,
+  };
+  return `${Object.entries(config)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\n')}\n`;
 }
 
 export async function createHaPair(opts: {
@@ -83,6 +92,8 @@ export async function createHaPair(opts: {
   root: string;
   mode?: 'sync' | 'async';
   logLevel?: string;
+  /** Top-level config sections (YAML flow values) replacing or adding to the pair's defaults. */
+  sections?: Record<string, string>;
 }): Promise<HaPair> {
   const P = opts.prefix;
   const sw = new Netns(`${P}-sw`);
@@ -143,7 +154,13 @@ export async function createHaPair(opts: {
       address: OWN[name],
       async startGatehouse() {
         gw.gatehouse = await spawnGatehouse({
-          configYaml: gatehouseYaml(dir, name, opts.mode ?? 'sync', opts.logLevel ?? 'info'),
+          configYaml: gatehouseYaml(
+            dir,
+            name,
+            opts.mode ?? 'sync',
+            opts.logLevel ?? 'info',
+            opts.sections ?? {},
+          ),
           dir,
           netns: ns,
           startTimeoutMs: 60_000,
