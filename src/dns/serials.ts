@@ -116,30 +116,23 @@ export function planSerials(
 }
 
 /**
- * Per zone the row of the newer serial (RFC 1982), `a` on a tie, carrying the larger of the two
- * reservations. An HA standby serves the primary's replicated rows (`a`) but never less than
- * it served itself (`b`); at promotion the reservation says what the old primary may have served.
+ * An HA standby's rows: the primary's replicated rows (`stored`), except where this gateway
+ * served a newer serial itself (`served`, its rows in memory) — never less than it served.
+ * The reservation kept is the primary's (what the primary may have served); a standby's own
+ * reservations were never served beyond its serial. At promotion, planned as after a restart,
+ * a reservation above the serial moves every such zone past it.
  */
 export function newestRows(
-  a: ReadonlyMap<string, SerialRow | undefined>,
-  b: ReadonlyMap<string, SerialRow | undefined> | undefined,
+  stored: ReadonlyMap<string, SerialRow | undefined>,
+  served: ReadonlyMap<string, SerialRow | undefined> | undefined,
 ): Map<string, SerialRow | undefined> {
-  const out = new Map(a);
-  for (const [id, mine] of b ?? []) {
+  const out = new Map(stored);
+  for (const [id, mine] of served ?? []) {
     const theirs = out.get(id);
-    if (!mine) continue;
-    if (!theirs) {
-      out.set(id, mine);
-      continue;
-    }
-    const row = serialGreater(mine.serial, theirs.serial) ? mine : theirs;
-    const other = row === mine ? theirs : mine;
+    if (!mine || (theirs && !serialGreater(mine.serial, theirs.serial))) continue;
     const reserved =
-      other.reserved !== undefined &&
-      (row.reserved === undefined || serialGreater(other.reserved, row.reserved))
-        ? other.reserved
-        : row.reserved;
-    out.set(id, reserved === undefined ? row : { ...row, reserved });
+      theirs?.reserved !== undefined && serialGreater(theirs.reserved, mine.serial) ? theirs.reserved : mine.serial;
+    out.set(id, { ...mine, reserved });
   }
   return out;
 }

@@ -144,6 +144,8 @@ export class FirewallService implements Service {
 
   async start(): Promise<void> {
     this.client = new NftClient({ logger: this.log, rawFactory: this.deps.rawFactory });
+    const seqAtBringUp = this.deps.store.lastSeq;
+    const sessionsAtBringUp = JSON.stringify([...this.presence.sessions()]);
     try {
       await this.bringUp('start');
       // Each opens a helper process; start them side by side.
@@ -158,6 +160,13 @@ export class FirewallService implements Service {
     }
     this.unsubscribeStore = this.deps.store.subscribe((events) => this.onStoreEvents(events));
     this.watchPresence();
+    // The log readers take seconds to open: what changed meanwhile (an HA standby's first
+    // snapshot arrives then) was not seen by the subscriptions above.
+    if (
+      this.deps.store.lastSeq !== seqAtBringUp ||
+      JSON.stringify([...this.presence.sessions()]) !== sessionsAtBringUp
+    )
+      void this.recompute('changed during start');
     this.deps.ha?.onRole(async (role) => {
       if (role === 'primary' && this.started) await this.recompute('ha promoted', { force: true });
     });

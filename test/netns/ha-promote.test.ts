@@ -35,11 +35,13 @@ t.test('promotion: firewall allowed set, DNS serials, NATed connections', { skip
     'g2 follows g1',
     async () => (await status(g2)).role === 'standby' && (await status(g1)).lagTransactions === 0,
   );
-  t.same(
-    await pair.allowedSet(g2),
-    [ADDR.orga],
-    'the standby has the ruleset loaded: organizer machines only',
-  );
+  await until('the standby’s firewall has the replicated machines', async () =>
+    (await pair.allowedSet(g2)).includes(ADDR.orga),
+  ).catch((e) => {
+    for (const l of g2.gatehouse!.logs) if (/fw|firewall|presence|error/.test(JSON.stringify(l))) console.error('DBG', JSON.stringify(l));
+    throw e;
+  });
+  t.same(await pair.allowedSet(g2), [ADDR.orga], 'the standby has the ruleset loaded: organizer machines only');
   t.equal(await pair.fetchOut(ADDR.contestant), null, 'nobody logged in: dropped');
 
   // aproviste logs in on m01 (heartbeats through the floating address, i.e. to g1).
