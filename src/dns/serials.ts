@@ -115,28 +115,6 @@ export function planSerials(
   return { zones, writes, mustPersist };
 }
 
-/**
- * An HA standby's rows: the primary's replicated rows (`stored`), except where this gateway
- * served a newer serial itself (`served`, its rows in memory) — never less than it served.
- * The reservation kept is the primary's (what the primary may have served); a standby's own
- * reservations were never served beyond its serial. At promotion, planned as after a restart,
- * a reservation above the serial moves every such zone past it.
- */
-export function newestRows(
-  stored: ReadonlyMap<string, SerialRow | undefined>,
-  served: ReadonlyMap<string, SerialRow | undefined> | undefined,
-): Map<string, SerialRow | undefined> {
-  const out = new Map(stored);
-  for (const [id, mine] of served ?? []) {
-    const theirs = out.get(id);
-    if (!mine || (theirs && !serialGreater(mine.serial, theirs.serial))) continue;
-    const reserved =
-      theirs?.reserved !== undefined && serialGreater(theirs.reserved, mine.serial) ? theirs.reserved : mine.serial;
-    out.set(id, { ...mine, reserved });
-  }
-  return out;
-}
-
 export function readSerialRows(tx: ReadTx, ids: readonly string[]): Map<string, SerialRow | undefined> {
   return new Map(ids.map((id) => [id, tx.get(dnsSerialsTable, id)]));
 }

@@ -24,7 +24,6 @@ import {
   DNS_SERIALS_TABLE,
   type SerialRow,
   dnsSerialsTable,
-  newestRows,
   planSerials,
   readSerialRows,
   releaseReservations,
@@ -306,7 +305,9 @@ export class DnsService implements Service {
           contents.map((c) => c.id),
         ),
       );
-    const rows = standby || promoting ? newestRows(stored(), this.rows) : (this.rows ?? stored());
+    // A standby serves the primary's serials (its guess for content not yet given one is the
+    // next serial); a promotion plans from them as after the old primary's crash.
+    const rows = standby || promoting ? stored() : (this.rows ?? stored());
     const plan = planSerials(contents, rows, {
       seq,
       bumpGenerated: machinesCommitted && this.config.dns.serialBump === 'all-zones',
@@ -315,7 +316,8 @@ export class DnsService implements Service {
     const next = new Map<string, SerialRow | undefined>(rows);
     for (const [id, row] of plan.writes) next.set(id, row);
     this.rows = next;
-    if (plan.writes.size === 0 || standby) return plan.zones;
+    if (standby) return plan.zones;
+    if (plan.writes.size === 0) return plan.zones;
     const written = this.persist(plan.writes);
     if (plan.mustPersist) await written;
     return plan.zones;
