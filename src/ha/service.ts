@@ -30,6 +30,8 @@ export interface HaRoleSource {
   readonly currentRole: HaRole;
   onRole(listener: RoleListener): void;
   onReplicated(listener: ReplicatedListener): () => void;
+  /** Throws the standby refusal (503 `GH_HA_STANDBY`) unless this gateway is the primary. */
+  assertPrimary(): void;
 }
 
 /** What `gatehouse ha status` shows. */
@@ -146,6 +148,10 @@ export class HaService implements Service, HaRoleSource {
   /** Registers a service that runs only on the primary; called now with the current role. */
   onRole(listener: RoleListener): void {
     this.listeners.push(listener);
+  }
+
+  assertPrimary(): void {
+    if (this.role !== 'primary') throw new StandbyError(this.cfg.node, this.why);
   }
 
   /** Subscribes to replicated writes applied here (a standby); returns the unsubscribe function. */

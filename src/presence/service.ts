@@ -265,6 +265,8 @@ export class PresenceService implements Service, PresenceSource {
   // --- operations (the HTTP handlers call these) -------------------------------------------
 
   login(login: string, hostname: string): LoginOutcome {
+    // A standby's sessions are the primary's: what it accepted here would not be kept.
+    this.opts.ha?.assertPrimary();
     const outcome = this.rules.login(login, hostname, this.directory);
     if (outcome.counted) this.loginFailed.inc({ reason: outcome.counted, user: login });
     this.publish(outcome.messages, 'login');
@@ -272,12 +274,14 @@ export class PresenceService implements Service, PresenceSource {
   }
 
   logout(login: string, hostname: string): LogoutOutcome {
+    this.opts.ha?.assertPrimary();
     const outcome = this.rules.logout(login, hostname);
     this.publish(outcome.messages, 'logout');
     return outcome;
   }
 
   heartbeat(login: string, hostname: string): void {
+    this.opts.ha?.assertPrimary();
     this.publish(this.rules.heartbeat(login, hostname), 'heartbeat');
   }
 
