@@ -49,12 +49,15 @@ export interface HaPair {
   destroy(): Promise<void>;
 }
 
-function keepalivedConf(name: string, notify: string): string {
+function keepalivedConf(name: string, notify: string, extra: readonly string[]): string {
   const conf = fs.readFileSync(path.join(repoRoot, 'contrib/keepalived/keepalived.conf'), 'utf8');
   return conf
     .replace(/router_id \S+/, `router_id gatehouse-${name}`)
     .replace(/^\s*enable_script_security\n/m, '') // the test's scripts live in /tmp
-    .replace(/virtual_ipaddress \{[^}]*\}/, `virtual_ipaddress {\n        ${HA_FLOATING}/24 dev lan0\n    }`)
+    .replace(
+      /virtual_ipaddress \{[^}]*\}/,
+      `virtual_ipaddress {\n${[`${HA_FLOATING}/24 dev lan0`, ...extra].map((a) => `        ${a}\n`).join('')}    }`,
+    )
     .replace(/notify \S+/, `notify ${notify}`);
 }
 
@@ -94,6 +97,10 @@ export async function createHaPair(opts: {
   logLevel?: string;
   /** Top-level config sections (YAML flow values) replacing or adding to the pair's defaults. */
   sections?: Record<string, string>;
+  /** More keepalived `virtual_ipaddress` lines (`10.78.0.254/24 dev uplink0`). */
+  virtualAddresses?: string[];
+  /** Environment of the keepalived notify hook, per gateway. */
+  notifyEnv?: (name: 'g1' | 'g2', dir: string) => Record<string, string>;
 }): Promise<HaPair> {
   const P = opts.prefix;
   const sw = new Netns(`${P}-sw`);
@@ -143,10 +150,17 @@ export async function createHaPair(opts: {
     const notify = path.join(dir, 'notify.sh');
     fs.writeFileSync(
       notify,
-      `#!/bin/sh\nexport GATEHOUSE_URL=http://127.0.0.1 GATEHOUSE_HA_SECRET_FILE=${dir}/secret\nexec ${repoRoot}/contrib/keepalived/keepalived-notify.sh "$@"\n`,
+      `#!/bin/sh\nexport GATEHOUSE_URL=http://127.0.0.1 GATEHOUSE_HA_SECRET_FILE=${dir}/secret${Object.entries(
+        opts.notifyEnv?.(name, dir) ?? {},
+      )
+        .map(([k, v]) => ` ${k}=${v}`)
+        .join('')}\nexec ${repoRoot}/contrib/keepalived/keepalived-notify.sh "$@"\n`,
       { mode: 0o755 },
     );
-    fs.writeFileSync(path.join(dir, 'keepalived.conf'), keepalivedConf(name, notify));
+    fs.writeFileSync(
+      path.join(dir, 'keepalived.conf'),
+      keepalivedConf(name, notify, opts.virtualAddresses ?? []),
+    );
     const gw: HaGateway = {
       name,
       ns,
