@@ -6,6 +6,7 @@ PACKAGES=(
   dnsutils knot-dnsutils nftables nginx tftp-hpa atftp curl udhcpc isc-dhcp-client iproute2 lldpd
   nsd knot dnsperf kea-admin kea-dhcp4-server dnsmasq-base conntrack tcpdump tftpd-hpa qemu-system-x86
   ipxe-qemu dhcping bind9 bind9-utils wrk procps psmisc python3 iputils-ping chromium keepalived
+  conntrackd
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -23,7 +24,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts some of these services on install; the tests start their own instances.
-for svc in nginx nsd knot named bind9 tftpd-hpa lldpd kea-dhcp4-server dnsmasq keepalived; do
+for svc in nginx nsd knot named bind9 tftpd-hpa lldpd kea-dhcp4-server dnsmasq keepalived conntrackd; do
   (systemctl stop "$svc" 2>/dev/null || service "$svc" stop 2>/dev/null || true) >/dev/null 2>&1
 done
 pkill -x nsd 2>/dev/null || true

@@ -9,8 +9,29 @@
 # Settings (environment, or /etc/default/gatehouse-ha):
 #   GATEHOUSE_URL              local Gatehouse HTTP server (default http://127.0.0.1)
 #   GATEHOUSE_HA_SECRET_FILE   file holding secrets.haReplication (default /etc/gatehouse/ha-secret)
+#   CONNTRACKD_CONFIG          conntrackd's config, e.g. /etc/conntrackd/conntrackd.conf: set it to
+#                              have the synchronised connections committed on MASTER
+#                              (contrib/conntrackd); unset, conntrackd is left alone
 [ -r /etc/default/gatehouse-ha ] && . /etc/default/gatehouse-ha
 state="$3"
+
+# conntrackd first, as conntrack-tools' primary-backup.sh: the contestants' connections are
+# waiting for their state. MASTER: commit the peer's connections into the kernel table, flush
+# the caches, resynchronise with the kernel, send everything to the peer. BACKUP: shorten the
+# timers of the kernel entries this gateway no longer forwards, ask the new primary for its state.
+ct_conf="${CONNTRACKD_CONFIG:-}"
+if [ -n "$ct_conf" ] && command -v conntrackd >/dev/null 2>&1 && [ -r "$ct_conf" ]; then
+    case "$state" in
+        MASTER) ct_steps="-c -f -R -B" ;;
+        BACKUP) ct_steps="-t -n" ;;
+        FAULT) ct_steps="-t" ;;
+        *) ct_steps="" ;;
+    esac
+    for step in $ct_steps; do
+        conntrackd -C "$ct_conf" "$step" >/dev/null 2>&1 ||
+            logger -t gatehouse-ha "conntrackd $step failed (VRRP state ${state})" 2>/dev/null || true
+    done
+fi
 url="${GATEHOUSE_URL:-http://127.0.0.1}"
 secret_file="${GATEHOUSE_HA_SECRET_FILE:-/etc/gatehouse/ha-secret}"
 secret="$(cat "$secret_file" 2>/dev/null)"

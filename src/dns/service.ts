@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { GatehouseConfig } from '../config/index.js';
 import { type HostPort, parseListen } from '../config/listen.js';
 import { dnsWorkerCount } from './config.js';
+import { type HaRoleSource, haOf } from '../ha/service.js';
 import type { Logger } from '../log.js';
 import { MDB_TABLES, machinesTable } from '../mdb/model.js';
 import type { Counter, Gauge, Histogram } from '../metrics.js';
@@ -20,6 +21,7 @@ import {
   upstreamsOf,
 } from './policy-config.js';
 import {
+  DNS_SERIALS_TABLE,
   type SerialRow,
   dnsSerialsTable,
   planSerials,
@@ -76,9 +78,13 @@ export class DnsService implements Service {
   /** Serial rows as assigned (possibly ahead of the store by a write in flight). */
   private rows: Map<string, SerialRow | undefined> | undefined;
   private persisting: Promise<void> = Promise.resolve();
+  private readonly ha: HaRoleSource | undefined;
+  /** The next build takes over from another gateway's serials (an HA promotion). */
+  private promoting = false;
 
   constructor(ctx: ServiceContext) {
     this.config = ctx.config;
+    this.ha = haOf(ctx);
     this.store = ctx.store;
     this.logger = ctx.logger.child({ part: 'dns' });
     const m = ctx.metrics;
@@ -147,6 +153,7 @@ export class DnsService implements Service {
     this.targets = notifyTargets(cfg.dns);
     this.processedSeq = this.store.lastSeq;
     this.unsubscribe = this.store.subscribe((evs) => this.onEvents(evs));
+    this.followHa();
     const first = await this.build(false);
     this.snap = compileSnapshot(first, ++this.generation);
     this.forwarder = policy.recursion
@@ -195,6 +202,35 @@ export class DnsService implements Service {
       this.udp = new DnsUdpServer(this.engine!, this.logger);
       await this.udp.listen(bound);
     }
+  }
+
+  private standby(): boolean {
+    return this.ha?.currentRole === 'standby';
+  }
+
+  /**
+   * HA (docs/ha.md "DNS serials"): a standby serves the serials the primary assigned — its
+   * replicated `dns_serials` rows, re-read when they arrive — and never writes its own. A
+   * promotion rebuilds as after a crash of the old primary: a zone whose row still holds a
+   * reservation moves past it, so no serial the old primary may have served comes back.
+   */
+  private followHa(): void {
+    const ha = this.ha;
+    if (!ha) return;
+    const unfollow = ha.onReplicated((tables) => {
+      if (tables.has(DNS_SERIALS_TABLE) && this.standby()) this.schedule();
+    });
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = () => {
+      unfollow();
+      unsubscribe?.();
+    };
+    ha.onRole(async (role) => {
+      if (role !== 'primary' || !this.engine) return;
+      this.promoting = true;
+      this.schedule();
+      await this.settled();
+    });
   }
 
   private onEvents(evs: readonly ChangeEvent[]): void {
@@ -258,15 +294,20 @@ export class DnsService implements Service {
     if (fresh.length > 0)
       this.logger.warn('dns.zone_warnings', { warnings: fresh.slice(0, 50), total: warnings.length });
     this.lastWarnings = new Set(warnings);
-    const afterRestart = this.rows === undefined;
-    const rows =
-      this.rows ??
+    const standby = this.standby();
+    const promoting = this.promoting;
+    this.promoting = false;
+    const afterRestart = !standby && (this.rows === undefined || promoting);
+    const stored = () =>
       this.store.read((tx) =>
         readSerialRows(
           tx,
           contents.map((c) => c.id),
         ),
       );
+    // A standby serves the primary's serials (its guess for content not yet given one is the
+    // next serial); a promotion plans from them as after the old primary's crash.
+    const rows = standby || promoting ? stored() : (this.rows ?? stored());
     const plan = planSerials(contents, rows, {
       seq,
       bumpGenerated: machinesCommitted && this.config.dns.serialBump === 'all-zones',
@@ -275,13 +316,14 @@ export class DnsService implements Service {
     const next = new Map<string, SerialRow | undefined>(rows);
     for (const [id, row] of plan.writes) next.set(id, row);
     this.rows = next;
+    if (standby) return plan.zones;
     if (plan.writes.size === 0) return plan.zones;
     const written = this.persist(plan.writes);
     if (plan.mustPersist) await written;
     return plan.zones;
   }
 
-  /** A standby gateway keeps its serials in memory; the primary's rows replicate (src/ha). */
+  /** A gateway demoted with a write in flight: the primary's rows replicate (src/ha). */
   private serialWriteFailed(e: unknown): void {
     if ((e as { code?: unknown }).code === 'GH_HA_STANDBY') this.logger.debug('dns.serial_write_standby', {});
     else this.logger.error('dns.serial_write_failed', { error: e });
@@ -420,7 +462,7 @@ export class DnsService implements Service {
     await this.loop?.catch(() => {});
     await this.persisting;
     const rows = this.rows;
-    if (rows) {
+    if (rows && !this.standby()) {
       const served = new Map([...rows].filter((e): e is [string, SerialRow] => e[1] !== undefined));
       await this.store
         .write((tx) => releaseReservations(tx, served))

@@ -15,6 +15,8 @@ export interface FollowerOptions {
   retryMs: number;
   /** After each applied transaction (metrics, status). */
   onApplied?: (x: JournalEntry) => void;
+  /** After a snapshot replaced the replicated tables (every table may have changed). */
+  onSnapshot?: (tables: readonly string[]) => void;
   /** A heartbeat or hello from the primary. */
   onPrimary?: (p: { term: number; r: number; node?: string }) => void;
 }
@@ -163,6 +165,7 @@ export class Follower {
           () => store.applyImage(image, () => journal.resetTo(image.pos)),
           () => {
             this.snapshotsTaken++;
+            this.opts.onSnapshot?.(image.tables);
             this.opts.logger.info('ha.snapshot_applied', {
               r: image.pos.r,
               rows: image.rows.length,

@@ -19,6 +19,20 @@ import type { JournalEntry } from './wire.js';
 
 export type HaRole = 'primary' | 'standby';
 export type RoleListener = (role: HaRole) => void | Promise<void>;
+/**
+ * Told, on a standby, the tables a replicated transaction (or snapshot) wrote, after its
+ * commit: unlogged tables (presence sessions, DNS serials) raise no change events.
+ */
+export type ReplicatedListener = (tables: ReadonlySet<string>) => void;
+
+/** What other services need from HA: the role, its changes, and replicated writes. */
+export interface HaRoleSource {
+  readonly currentRole: HaRole;
+  onRole(listener: RoleListener): void;
+  onReplicated(listener: ReplicatedListener): () => void;
+  /** Throws the standby refusal (503 `GH_HA_STANDBY`) unless this gateway is the primary. */
+  assertPrimary(): void;
+}
 
 /** What `gatehouse ha status` shows. */
 export interface HaStatus {
@@ -52,7 +66,7 @@ export interface HaStatus {
  * entry, follows the peer's journal, and keeps the services registered with `onRole`
  * (DHCP) stopped.
  */
-export class HaService implements Service {
+export class HaService implements Service, HaRoleSource {
   readonly name = 'ha';
   private cfg: HaConfig;
   private secret: string;
@@ -66,6 +80,7 @@ export class HaService implements Service {
   private readonly sync: SyncWaiter;
   private readonly m: HaMetrics;
   private readonly listeners: RoleListener[] = [];
+  private readonly replicatedListeners = new Set<ReplicatedListener>();
   private timer: NodeJS.Timeout | undefined;
   private transition: Promise<void> = Promise.resolve();
   private keepalived: { state: string; at: string } | undefined;
@@ -114,7 +129,9 @@ export class HaService implements Service {
         onApplied: (x) => {
           this.m.applyLag.observe(Math.max(0, Date.now() - x.ts) / 1000);
           this.updateGauges();
+          this.tellReplicated(new Set(x.w.map((w) => w[0])));
         },
+        onSnapshot: (tables) => this.tellReplicated(new Set(tables)),
       });
     }
     return this.follower;
@@ -131,6 +148,27 @@ export class HaService implements Service {
   /** Registers a service that runs only on the primary; called now with the current role. */
   onRole(listener: RoleListener): void {
     this.listeners.push(listener);
+  }
+
+  assertPrimary(): void {
+    if (this.role !== 'primary') throw new StandbyError(this.cfg.node, this.why);
+  }
+
+  /** Subscribes to replicated writes applied here (a standby); returns the unsubscribe function. */
+  onReplicated(listener: ReplicatedListener): () => void {
+    this.replicatedListeners.add(listener);
+    return () => this.replicatedListeners.delete(listener);
+  }
+
+  private tellReplicated(tables: ReadonlySet<string>): void {
+    if (tables.size === 0) return;
+    for (const l of this.replicatedListeners) {
+      try {
+        l(tables);
+      } catch (e) {
+        this.logger.error('ha.replicated_listener_failed', { error: errorMessage(e) });
+      }
+    }
   }
 
   async start(): Promise<void> {

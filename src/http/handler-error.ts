@@ -8,6 +8,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   GH_PAYLOAD_TOO_LARGE: 413,
   GH_BAD_REQUEST: 400,
   GH_VALIDATION: 400,
+  // A write that reached the HA standby (src/ha/errors.ts): retry on the floating address.
+  GH_HA_STANDBY: 503,
 };
 
 /**

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { GatehouseConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
+import { type HaRoleSource, haOf } from '../ha/service.js';
 import type { Logger } from '../log.js';
 import { MDB_TABLES, type Machine, machinesTable } from '../mdb/model.js';
 import type { Metrics } from '../metrics.js';
@@ -42,6 +43,12 @@ export interface FirewallDeps {
   presence?: PresenceSource;
   /** A fake kernel for unprivileged tests. */
   rawFactory?: RawSocketFactory;
+  /**
+   * The HA role (src/ha). Both gateways keep the ruleset loaded and the allowed set computed
+   * from the (replicated) presence sessions; a promotion re-applies the set before the new
+   * primary reports ready (docs/ha.md "Presence and the firewall").
+   */
+  ha?: HaRoleSource;
   now?: () => Date;
 }
 
@@ -137,6 +144,8 @@ export class FirewallService implements Service {
 
   async start(): Promise<void> {
     this.client = new NftClient({ logger: this.log, rawFactory: this.deps.rawFactory });
+    const seqAtBringUp = this.deps.store.lastSeq;
+    const sessionsAtBringUp = JSON.stringify([...this.presence.sessions()]);
     try {
       await this.bringUp('start');
       // Each opens a helper process; start them side by side.
@@ -151,6 +160,16 @@ export class FirewallService implements Service {
     }
     this.unsubscribeStore = this.deps.store.subscribe((events) => this.onStoreEvents(events));
     this.watchPresence();
+    // The log readers take seconds to open: what changed meanwhile (an HA standby's first
+    // snapshot arrives then) was not seen by the subscriptions above.
+    if (
+      this.deps.store.lastSeq !== seqAtBringUp ||
+      JSON.stringify([...this.presence.sessions()]) !== sessionsAtBringUp
+    )
+      void this.recompute('changed during start');
+    this.deps.ha?.onRole(async (role) => {
+      if (role === 'primary' && this.started) await this.recompute('ha promoted', { force: true });
+    });
     this.started = true;
   }
 
@@ -495,6 +514,7 @@ export function firewallServiceFactory(ctx: ServiceContext): FirewallService | u
     logger: ctx.logger,
     metrics: ctx.metrics,
     presence: presenceAmong(ctx.services),
+    ha: haOf(ctx),
   });
   ctx.routes.add(
     '/api/v1/firewall/',

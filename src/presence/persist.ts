@@ -180,6 +180,8 @@ export interface PresencePersistenceOptions {
   now: () => number;
   /** Longest a heartbeat refresh waits before it is written. */
   flushIntervalMs: number;
+  /** False while nothing may be written (an HA standby); default always. */
+  writable?: () => boolean;
 }
 
 /**
@@ -218,7 +220,7 @@ export class PresencePersistence {
   }
 
   private async write(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.opts.writable?.() === false) return;
     try {
       await this.opts.store.write((tx) => writeState(tx, this.opts.state(), this.opts.now()));
     } catch (e) {

@@ -1,4 +1,5 @@
 import type { GatehouseConfig } from '../config/index.js';
+import { type HaRoleSource, haOf } from '../ha/service.js';
 import type { HttpServer } from '../http/server.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -8,7 +9,14 @@ import { SyncHub } from '../sync/hub.js';
 import { createSyncVhost } from '../sync/vhost.js';
 import { storeDirectory } from './directory.js';
 import { presenceRoutes } from './http.js';
-import { type FeedEntry, PresencePersistence, loadState } from './persist.js';
+import {
+  type FeedEntry,
+  loadState,
+  PRESENCE_HOSTS_TABLE,
+  PRESENCE_SESSIONS_TABLE,
+  PresencePersistence,
+  type Restored,
+} from './persist.js';
 import {
   type LoginOutcome,
   type LogoutOutcome,
@@ -38,6 +46,18 @@ export interface PresenceServiceOptions {
   now?: () => number;
   /** Overrides the store-backed MDB/UDB lookups (tests). */
   directory?: PresenceDirectory;
+  /** The HA role (src/ha): a standby mirrors the sessions the primary replicates. */
+  ha?: HaRoleSource;
+}
+
+function rulesFrom(restored: Restored, timeout: number, now: () => number, start: number): PresenceRules {
+  return new PresenceRules({
+    timeout,
+    now,
+    restored: restored.rules,
+    // A recent saved state knows every session: no need to wait for heartbeats.
+    ...(restored.fresh ? { loginsFrom: start } : {}),
+  });
 }
 
 /**
@@ -48,7 +68,8 @@ export interface PresenceServiceOptions {
 export class PresenceService implements Service, PresenceSource {
   readonly name = PRESENCE_SERVICE_NAME;
   readonly hub: SyncHub;
-  readonly rules: PresenceRules;
+  /** Replaced as a whole when an HA standby adopts the replicated sessions. */
+  rules: PresenceRules;
   private config: GatehouseConfig;
   private readonly logger: Logger;
   private readonly directory: PresenceDirectory;
@@ -60,6 +81,7 @@ export class PresenceService implements Service, PresenceSource {
   private lastSave: Promise<void> = Promise.resolve();
   private readonly restoredFrom: { sessions: number; fresh: boolean; savedAt: number | undefined };
   private readonly listeners = new Set<() => void>();
+  private unfollowHa: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly loginFailed;
@@ -72,13 +94,7 @@ export class PresenceService implements Service, PresenceSource {
     const timeout = opts.config.presence.timeout;
     const start = this.now();
     const restored = loadState(opts.store, { now: start, timeout });
-    this.rules = new PresenceRules({
-      timeout,
-      now: this.now,
-      restored: restored.rules,
-      // A recent saved state knows every session: no need to wait for heartbeats.
-      ...(restored.fresh ? { loginsFrom: start } : {}),
-    });
+    this.rules = rulesFrom(restored, timeout, this.now, start);
     this.feed = restored.feed;
     for (const e of this.feed.values()) this.nextFeedOrder = Math.max(this.nextFeedOrder, e.order + 1);
     this.restoredFrom = {
@@ -93,6 +109,8 @@ export class PresenceService implements Service, PresenceSource {
       now: this.now,
       // Refreshes wait at most this long; well inside the grace a restart grants (TIMEOUT/2).
       flushIntervalMs: Math.max(100, Math.min(5000, (timeout * 1000) / 4)),
+      // An HA standby's store takes only the primary's rows (the write would be refused).
+      writable: () => !this.standby(),
     });
     this.directory = opts.directory ?? storeDirectory(opts.store);
     // Name, labels and meaning of the original's Prometheus counter (spec §1.5).
@@ -145,6 +163,7 @@ export class PresenceService implements Service, PresenceSource {
       }),
     );
     this.hub.replaceAll(this.rules.records());
+    this.followHa();
     // Saved sessions whose machines stopped beating while Gatehouse was down go now.
     this.removeExpired('expiry');
     this.persistence.start();
@@ -161,7 +180,57 @@ export class PresenceService implements Service, PresenceSource {
     });
   }
 
+  private standby(): boolean {
+    return this.opts.ha?.currentRole === 'standby';
+  }
+
+  /**
+   * HA (docs/ha.md "Presence and the firewall"): a standby's sessions are the primary's, as
+   * replicated into the store — re-read after every replicated write of the presence tables —
+   * and at promotion the new primary starts from the last state the old one committed, as a
+   * restart would. So the firewall's allowed set follows the primary's on both gateways.
+   */
+  private followHa(): void {
+    const ha = this.opts.ha;
+    if (!ha) return;
+    let pending = false;
+    this.unfollowHa = ha.onReplicated((tables) => {
+      if (!tables.has(PRESENCE_SESSIONS_TABLE) && !tables.has(PRESENCE_HOSTS_TABLE)) return;
+      if (pending || !this.standby()) return;
+      // One re-read for a burst of replicated transactions.
+      pending = true;
+      setImmediate(() => {
+        pending = false;
+        if (this.standby()) this.adoptStored('replicated');
+      });
+    });
+    ha.onRole((role) => this.adoptStored(role === 'primary' ? 'promoted' : 'standby'));
+    if (this.standby()) this.adoptStored('standby');
+  }
+
+  /** Replaces the sessions held in memory by the stored ones; tells the listeners if any moved. */
+  adoptStored(cause: string): void {
+    const start = this.now();
+    const restored = loadState(this.opts.store, { now: start, timeout: this.rules.timeout });
+    const before = this.sessions();
+    this.rules = rulesFrom(restored, this.rules.timeout, this.now, start);
+    this.feed.clear();
+    for (const [login, e] of restored.feed) {
+      this.feed.set(login, e);
+      this.nextFeedOrder = Math.max(this.nextFeedOrder, e.order + 1);
+    }
+    this.hub.replaceAll(this.rules.records());
+    this.sessionsGauge.set(this.rules.size);
+    const after = this.sessions();
+    const moved = before.size !== after.size || [...after].some(([l, h]) => before.get(l) !== h);
+    const fields = { cause, sessions: this.rules.size, changed: moved };
+    if (cause === 'replicated') this.logger.debug('presence.adopted_store', fields);
+    else this.logger.info('presence.adopted_store', fields);
+    if (moved || cause === 'promoted') this.tell();
+  }
+
   async stop(): Promise<void> {
+    this.unfollowHa?.();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.hub.close();
@@ -196,6 +265,8 @@ export class PresenceService implements Service, PresenceSource {
   // --- operations (the HTTP handlers call these) -------------------------------------------
 
   login(login: string, hostname: string): LoginOutcome {
+    // A standby's sessions are the primary's: what it accepted here would not be kept.
+    this.opts.ha?.assertPrimary();
     const outcome = this.rules.login(login, hostname, this.directory);
     if (outcome.counted) this.loginFailed.inc({ reason: outcome.counted, user: login });
     this.publish(outcome.messages, 'login');
@@ -203,16 +274,20 @@ export class PresenceService implements Service, PresenceSource {
   }
 
   logout(login: string, hostname: string): LogoutOutcome {
+    this.opts.ha?.assertPrimary();
     const outcome = this.rules.logout(login, hostname);
     this.publish(outcome.messages, 'logout');
     return outcome;
   }
 
   heartbeat(login: string, hostname: string): void {
+    this.opts.ha?.assertPrimary();
     this.publish(this.rules.heartbeat(login, hostname), 'heartbeat');
   }
 
   removeExpired(cause: string): void {
+    // A standby's sessions expire on the primary; the result replicates here.
+    if (this.standby()) return;
     this.publish(this.rules.expire(), cause === 'timer' ? 'expiry' : cause);
   }
 
@@ -253,6 +328,10 @@ export class PresenceService implements Service, PresenceSource {
     if (resync) this.hub.replaceAll(this.rules.records());
     this.lastSave = this.persistence.saveNow();
     this.sessionsGauge.set(this.rules.size);
+    this.tell();
+  }
+
+  private tell(): void {
     for (const fn of this.listeners) {
       try {
         fn();
@@ -272,6 +351,7 @@ export function presenceServiceFactory(ctx: ServiceContext): PresenceService | u
     logger: ctx.logger,
     metrics: ctx.metrics,
     http: ctx.http,
+    ha: haOf(ctx),
   });
 }
 

@@ -60,12 +60,15 @@ export interface HaPair {
   destroy(): Promise<void>;
 }
 
-function keepalivedConf(name: string, notify: string): string {
+function keepalivedConf(name: string, notify: string, extra: readonly string[]): string {
   const conf = fs.readFileSync(path.join(repoRoot, 'contrib/keepalived/keepalived.conf'), 'utf8');
   return conf
     .replace(/router_id \S+/, `router_id gatehouse-${name}`)
     .replace(/^\s*enable_script_security\n/m, '') // the test's scripts live in /tmp
-    .replace(/virtual_ipaddress \{[^}]*\}/, `virtual_ipaddress {\n        ${HA_FLOATING}/24 dev lan0\n    }`)
+    .replace(
+      /virtual_ipaddress \{[^}]*\}/,
+      `virtual_ipaddress {\n${[`${HA_FLOATING}/24 dev lan0`, ...extra].map((a) => `        ${a}\n`).join('')}    }`,
+    )
     .replace(/notify \S+/, `notify ${notify}`);
 }
 
@@ -79,12 +82,12 @@ export interface HaDhcpOptions {
  * alien network, so every client is "unknown" and gets a dynamic lease: the leases that must
  * replicate. The floating address is the alien gateway (router, DNS, option 54).
  */
-function dhcpYaml(d: HaDhcpOptions | undefined): string[] {
-  if (!d) return ['dhcp: { enabled: false }'];
-  return [
-    `network: { alien: 10.77.0.0/24, alienGateway: ${HA_FLOATING} }`,
-    `dhcp: { interfaces: [lan0], alien: { rangeStart: ${HA_DHCP_RANGE.start}, rangeEnd: ${HA_DHCP_RANGE.end}, leaseTime: ${d.leaseTime} } }`,
-  ];
+function dhcpSections(d: HaDhcpOptions | undefined): Record<string, string> {
+  if (!d) return { dhcp: '{ enabled: false }' };
+  return {
+    network: `{ alien: 10.77.0.0/24, alienGateway: ${HA_FLOATING} }`,
+    dhcp: `{ interfaces: [lan0], alien: { rangeStart: ${HA_DHCP_RANGE.start}, rangeEnd: ${HA_DHCP_RANGE.end}, leaseTime: ${d.leaseTime} } }`,
+  };
 }
 
 function gatehouseYaml(
@@ -93,24 +96,28 @@ function gatehouseYaml(
   mode: string,
   logLevel: string,
   dhcp: HaDhcpOptions | undefined,
+  sections: Record<string, string>,
 ): string {
   const peer = name === 'g1' ? OWN.g2 : OWN.g1;
-  return [
-    `dataDir: ${dir}/data`,
-    'demo: { seed: false }',
-    `log: { level: ${logLevel} }`,
-    "http: { listen: ['0.0.0.0:80'] }",
+  const config: Record<string, string> = {
+    dataDir: `${dir}/data`,
+    demo: '{ seed: false }',
+    log: `{ level: ${logLevel} }`,
+    http: "{ listen: ['0.0.0.0:80'] }",
     // UDP answers must leave from the address asked (dig rejects others): the floating address
     // is bound explicitly, which net.ipv4.ip_nonlocal_bind=1 allows while the standby lacks it.
-    `dns: { listen: ['${OWN[name]}:53', '${HA_FLOATING}:53'] }`,
-    ...dhcpYaml(dhcp),
-    'tftp: { enabled: false }',
-    'presence: { enabled: false }',
-    'sso: { enabled: false }',
-    `secrets: { haReplication: ${HA_SECRET} }`,
-    `ha: { enabled: true, node: ${name}, peer: 'http://${peer}', floatingAddresses: [${HA_FLOATING}], mode: ${mode}, addressCheckMs: 100, retryMs: 100 }`,
-    '',
-  ].join('\n');
+    dns: `{ listen: ['${OWN[name]}:53', '${HA_FLOATING}:53'] }`,
+    ...dhcpSections(dhcp),
+    tftp: '{ enabled: false }',
+    presence: '{ enabled: false }',
+    sso: '{ enabled: false }',
+    secrets: `{ haReplication: ${HA_SECRET} }`,
+    ha: `{ enabled: true, node: ${name}, peer: 'http://${peer}', floatingAddresses: [${HA_FLOATING}], mode: ${mode}, addressCheckMs: 100, retryMs: 100 }`,
+    ...sections,
+  };
+  return `${Object.entries(config)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\n')}\n`;
 }
 
 export async function createHaPair(opts: {
@@ -119,6 +126,12 @@ export async function createHaPair(opts: {
   mode?: 'sync' | 'async';
   logLevel?: string;
   dhcp?: HaDhcpOptions;
+  /** Top-level config sections (YAML flow values) replacing or adding to the pair's defaults. */
+  sections?: Record<string, string>;
+  /** More keepalived `virtual_ipaddress` lines (`10.78.0.254/24 dev uplink0`). */
+  virtualAddresses?: string[];
+  /** Environment of the keepalived notify hook, per gateway. */
+  notifyEnv?: (name: 'g1' | 'g2', dir: string) => Record<string, string>;
 }): Promise<HaPair> {
   const P = opts.prefix;
   const sw = new Netns(`${P}-sw`);
@@ -168,10 +181,17 @@ export async function createHaPair(opts: {
     const notify = path.join(dir, 'notify.sh');
     fs.writeFileSync(
       notify,
-      `#!/bin/sh\nexport GATEHOUSE_URL=http://127.0.0.1 GATEHOUSE_HA_SECRET_FILE=${dir}/secret\nexec ${repoRoot}/contrib/keepalived/keepalived-notify.sh "$@"\n`,
+      `#!/bin/sh\nexport GATEHOUSE_URL=http://127.0.0.1 GATEHOUSE_HA_SECRET_FILE=${dir}/secret${Object.entries(
+        opts.notifyEnv?.(name, dir) ?? {},
+      )
+        .map(([k, v]) => ` ${k}=${v}`)
+        .join('')}\nexec ${repoRoot}/contrib/keepalived/keepalived-notify.sh "$@"\n`,
       { mode: 0o755 },
     );
-    fs.writeFileSync(path.join(dir, 'keepalived.conf'), keepalivedConf(name, notify));
+    fs.writeFileSync(
+      path.join(dir, 'keepalived.conf'),
+      keepalivedConf(name, notify, opts.virtualAddresses ?? []),
+    );
     const gw: HaGateway = {
       name,
       ns,
@@ -179,7 +199,14 @@ export async function createHaPair(opts: {
       address: OWN[name],
       async startGatehouse() {
         gw.gatehouse = await spawnGatehouse({
-          configYaml: gatehouseYaml(dir, name, opts.mode ?? 'sync', opts.logLevel ?? 'info', opts.dhcp),
+          configYaml: gatehouseYaml(
+            dir,
+            name,
+            opts.mode ?? 'sync',
+            opts.logLevel ?? 'info',
+            opts.dhcp,
+            opts.sections ?? {},
+          ),
           dir,
           netns: ns,
           startTimeoutMs: 60_000,
