@@ -33,6 +33,7 @@ import { type Decision, type ReplyDecision, decide, isIpxe } from './policy.js';
 import { type DhcpSecond, dhcpSecond } from './summary.js';
 import { PeriodSummary } from '../log-summary.js';
 import { type Destination, buildReply } from './reply.js';
+import { warmHotPath } from './warmup.js';
 import { type Inbound, InterfaceSocket, RelaySocket, type Transport, openPortGuard } from './transport.js';
 
 /** Room for the IPv4 + UDP headers a raw transport writes in front of each reply. */
@@ -255,6 +256,7 @@ export class DhcpServer implements Service {
       });
     }
     await writeEngineState(this.store, this.engineState(true, now));
+    const warmupMs = this.warmUp();
     this.summary.start();
     try {
       await this.openTransports();
@@ -268,7 +270,23 @@ export class DhcpServer implements Service {
       alienRange: `${formatIp(this.plan.alien.start)}-${formatIp(this.plan.alien.end)}`,
       leases: records.length,
       knownHosts: this.hosts.size,
+      warmupMs,
     });
+  }
+
+  /** See warmup.ts. A failure costs only the warm-up: the server starts anyway. */
+  private warmUp(): number | undefined {
+    const rounds = this.config.dhcp.warmupRounds;
+    if (rounds === 0) return undefined;
+    try {
+      return Math.round(warmHotPath(this.plan, rounds));
+    } catch (e) {
+      this.logger.warn('dhcp.warmup_failed', {
+        error: errorMessage(e),
+        effect: 'the first requests after start run slower code; nothing else is affected',
+      });
+      return undefined;
+    }
   }
 
   private engineState(running: boolean, now: number): EngineState {

@@ -25,7 +25,7 @@ import { attachSocketFilter, udpDstPortProgram } from '../net/socket-filter.js';
 import { stopReceiving, type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
 import { BacklogEstimator } from './backlog.js';
 import { MSG, peekMessageType } from './codec.js';
-import { buildIpUdp, parseIpUdp, udpDstPort, writeIpUdpHeaders } from './ip-udp.js';
+import { frameWithHeaders, parseIpUdp, udpDstPort } from './ip-udp.js';
 import { type Ip, IP_BROADCAST, formatIp, parseIp } from './ipv4.js';
 import type { Destination } from './reply.js';
 
@@ -193,10 +193,11 @@ export class InterfaceSocket implements Transport {
   }
 
   /**
-   * While backlogged, size the receive buffer to what we get through in half of `maxQueueDelayMs` (the shedding target), so
-   * that the kernel drops the excess for free instead of us reading it to drop it; back to the
-   * configured size once a wakeup drains the queue. A short burst (a boot storm on an idle
-   * server) never shrinks it: the rate is high and the buffer already holds the burst.
+   * While overloaded (the backlog's shedding state), size the receive buffer to what we get
+   * through in half of `maxQueueDelayMs` (the shedding target), so that the kernel drops the
+   * excess for free instead of us reading it to drop it; back to the configured size after a
+   * calm second. A burst (a boot storm) never shrinks it: it is not an overload (backlog.ts),
+   * and a smaller buffer would drop the REQUESTs that follow the storm's OFFERs.
    */
   private adaptRecvBuffer(full: boolean, now: number): void {
     const { recvBufferBytes, maxQueueDelayMs } = this.opts;
@@ -275,7 +276,7 @@ export class InterfaceSocket implements Transport {
     const { maxQueueDelayMs } = this.opts;
     const now = performance.now();
     const queued = this.queuedBytes();
-    if (queued > 0 && maxQueueDelayMs > 0 && this.backlog.delayMs(queued) > maxQueueDelayMs) {
+    if (queued > 0 && maxQueueDelayMs > 0 && this.backlog.shouldShed(now, queued, maxQueueDelayMs)) {
       // Head drop of new DISCOVERs: the oldest are the ones whose clients gave up or retried.
       // Other messages (REQUESTs of exchanges already offered, RELEASEs…) are still handled,
       // so the work already done turns into leases.
@@ -315,7 +316,7 @@ export class InterfaceSocket implements Transport {
     }
     if (queued >= 0) {
       this.backlog.observe(now, queued, packets, packets === RECV_BATCH);
-      this.adaptRecvBuffer(packets === RECV_BATCH, now);
+      this.adaptRecvBuffer(packets === RECV_BATCH && this.backlog.overloaded, now);
     }
   }
 
@@ -329,16 +330,7 @@ export class InterfaceSocket implements Transport {
   }
 
   send(to: Destination, src: Ip, payload: Buffer, headroom = 0): void {
-    const datagram =
-      headroom >= 28
-        ? writeIpUdpHeaders(
-            Buffer.from(payload.buffer, payload.byteOffset - 28, payload.length + 28),
-            src,
-            to.ip,
-            this.opts.serverPort,
-            to.port,
-          )
-        : buildIpUdp(src, to.ip, this.opts.serverPort, to.port, payload);
+    const datagram = frameWithHeaders(payload, headroom, src, to.ip, this.opts.serverPort, to.port);
     try {
       this.wrap.send(datagram, 0, datagram.length, dotted(to.ip), noop);
     } catch (e) {
