@@ -56,8 +56,9 @@ export const dhcpConfigSchema = z
     serverPort: z.number().int().min(1).max(65535).default(67),
     clientPort: z.number().int().min(1).max(65535).default(68),
     /**
-     * With `interfaces`: also bind a UDP socket on 0.0.0.0:serverPort that discards what it
-     * receives, so the kernel does not answer unicast renewals with ICMP port unreachable.
+     * With `interfaces`: also bind UDP sockets on serverPort of the interfaces' addresses that
+     * discard what they receive, so the kernel does not answer unicast renewals with ICMP port
+     * unreachable (port-guard.ts).
      * Turn off if another program must own that port.
      */
     portGuard: z.boolean().default(true),

@@ -11,8 +11,9 @@
  *   do on a multi-homed gateway. DHCP arriving on any other interface (the uplink) is never seen.
  * - `RelaySocket`: a plain UDP socket for the unprivileged default; it cannot tell the ingress
  *   interface, so the policy answers only relayed requests through it.
- * - `PortGuard`: with interface sockets, a UDP socket on the server port that discards what
- *   it gets, only so the kernel does not answer unicast DHCP with ICMP port unreachable.
+ * - `PortGuard` (port-guard.ts): with interface sockets, UDP sockets holding the server port on
+ *   the interfaces' addresses, only so the kernel does not answer unicast DHCP with ICMP port
+ *   unreachable.
  *
  * Listeners catch everything: an exception escaping a raw-socket listener would close it.
  */
@@ -22,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import raw, { type RawSocket } from 'raw-socket';
 import { GatehouseError, errorMessage } from '../errors.js';
 import { attachSocketFilter, udpDstPortProgram } from '../net/socket-filter.js';
-import { stopReceiving, type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
+import { type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
 import { BacklogEstimator } from './backlog.js';
 import { MSG, peekMessageType } from './codec.js';
 import { frameWithHeaders, parseIpUdp, udpDstPort } from './ip-udp.js';
@@ -438,31 +439,4 @@ export class RelaySocket implements Transport {
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
-}
-
-/** See the module comment. Returns undefined (after `onError`) when the port is taken. */
-export async function openPortGuard(
-  port: number,
-  onError: TransportErrorHandler,
-): Promise<dgram.Socket | undefined> {
-  const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 4096 });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, '0.0.0.0', () => {
-        s.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (e) {
-    onError(e, 'port-guard');
-    s.close();
-    return undefined;
-  }
-  s.on('error', (e) => onError(e, 'port-guard'));
-  s.on('message', () => {});
-  // Nothing here is ever read: stop libuv from reading at all, so each relayed or unicast
-  // request does not also cost a JS callback (measured: ~20 % of throughput under perfdhcp).
-  stopReceiving(s);
-  return s;
 }
