@@ -82,6 +82,7 @@ const startMs = performance.now() - t0;
 // As on lan0: the transport the replies leave through is the interface's.
 let replies = 0;
 const transports = (dhcp as unknown as { transports: unknown[] }).transports;
+await (transports[0] as { close(): Promise<void> }).close(); // the relay socket, replaced below
 transports[0] = {
   iface: 'lan0',
   addresses: () => [ip(SERVER)],
