@@ -56,8 +56,9 @@ export const dhcpConfigSchema = z
     serverPort: z.number().int().min(1).max(65535).default(67),
     clientPort: z.number().int().min(1).max(65535).default(68),
     /**
-     * With `interfaces`: also bind a UDP socket on 0.0.0.0:serverPort that discards what it
-     * receives, so the kernel does not answer unicast renewals with ICMP port unreachable.
+     * With `interfaces`: also bind UDP sockets on serverPort of the interfaces' addresses that
+     * discard what they receive, so the kernel does not answer unicast renewals with ICMP port
+     * unreachable (port-guard.ts).
      * Turn off if another program must own that port.
      */
     portGuard: z.boolean().default(true),
@@ -76,6 +77,11 @@ export const dhcpConfigSchema = z
      * some lost requests instead of every answer arriving too late. 0 disables.
      */
     maxQueueDelayMs: z.number().int().min(0).default(500),
+    /**
+     * Synthetic requests run through the packet path's pure stages at start (warmup.ts), so a
+     * boot storm right after a start meets compiled code. 0 disables (benches compare).
+     */
+    warmupRounds: z.number().int().min(0).max(100_000).default(500),
     /** Server identifier when answering through `listen`; null = the listen address, else the gateway. */
     serverId: ipv4.nullable().default(null),
     /** Lease time given to known machines, seconds (original: 14400). */

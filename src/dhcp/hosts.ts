@@ -13,14 +13,23 @@ export class HostMap implements HostLookup {
   private map = new Map<string, Machine>();
   private unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store | undefined) {}
+
+  /** A map of `machines` that follows no store (the start-up warm-up, warmup.ts). */
+  static fixed(machines: Iterable<Machine>): HostMap {
+    const h = new HostMap(undefined);
+    for (const m of machines) h.map.set(m.mac.toLowerCase(), m);
+    return h;
+  }
 
   start(): void {
+    if (!this.store) return;
     // Subscribe first so no change committed between the read and the subscription is missed;
     // events for rows the snapshot already has are idempotent.
     this.unsubscribe = this.store.subscribe((events) => this.onChanges(events));
     const next = new Map<string, Machine>();
-    for (const m of this.store.read((tx) => tx.values(machinesTable(this.store)))) {
+    const store = this.store;
+    for (const m of store.read((tx) => tx.values(machinesTable(store)))) {
       if (m.mac) next.set(m.mac.toLowerCase(), m);
     }
     this.map = next;

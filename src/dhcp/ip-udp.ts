@@ -111,6 +111,29 @@ export function writeIpUdpHeaders(
   return frame;
 }
 
+/**
+ * The datagram to send for `payload`: its headers written into the `headroom` bytes before it
+ * in the same buffer when there are 28 (no copy; see encodePacket's `headroom`), else a copy.
+ */
+export function frameWithHeaders(
+  payload: Buffer,
+  headroom: number,
+  src: Ip,
+  dst: Ip,
+  srcPort: number,
+  dstPort: number,
+): Buffer {
+  return headroom >= 28
+    ? writeIpUdpHeaders(
+        Buffer.from(payload.buffer, payload.byteOffset - 28, payload.length + 28),
+        src,
+        dst,
+        srcPort,
+        dstPort,
+      )
+    : buildIpUdp(src, dst, srcPort, dstPort, payload);
+}
+
 /** IPv4 + UDP + a copy of `payload` in a new buffer. */
 export function buildIpUdp(
   src: Ip,

@@ -33,7 +33,12 @@ import { type Decision, type ReplyDecision, decide, isIpxe } from './policy.js';
 import { type DhcpSecond, dhcpSecond } from './summary.js';
 import { PeriodSummary } from '../log-summary.js';
 import { type Destination, buildReply } from './reply.js';
-import { type Inbound, InterfaceSocket, RelaySocket, type Transport, openPortGuard } from './transport.js';
+import { warmHotPath } from './warmup.js';
+import { PortGuard } from './port-guard.js';
+import { type Inbound, InterfaceSocket, RelaySocket, type Transport } from './transport.js';
+
+/** How often the port guard follows the interfaces' addresses. */
+const GUARD_SYNC_MS = 5000;
 
 /** Room for the IPv4 + UDP headers a raw transport writes in front of each reply. */
 const IP_UDP_HEADROOM = 28;
@@ -131,7 +136,8 @@ export class DhcpServer implements Service {
   private readonly writer: StoreLeaseWriter;
   private engine!: LeaseEngine;
   private transports: Transport[] = [];
-  private guard: import('node:dgram').Socket | undefined;
+  private guard: PortGuard | undefined;
+  private guardTimer: NodeJS.Timeout | undefined;
   private serverIds = new Set<Ip>();
   /** The configured log level: per-packet log fields are built only for lines that are emitted. */
   private logLevel: number;
@@ -258,6 +264,7 @@ export class DhcpServer implements Service {
       });
     }
     await writeEngineState(this.store, this.engineState(true, now));
+    const warmupMs = this.warmUp();
     this.summary.start();
     try {
       await this.openTransports();
@@ -271,7 +278,23 @@ export class DhcpServer implements Service {
       alienRange: `${formatIp(this.plan.alien.start)}-${formatIp(this.plan.alien.end)}`,
       leases: records.length,
       knownHosts: this.hosts.size,
+      warmupMs,
     });
+  }
+
+  /** See warmup.ts. A failure costs only the warm-up: the server starts anyway. */
+  private warmUp(): number | undefined {
+    const rounds = this.config.dhcp.warmupRounds;
+    if (rounds === 0) return undefined;
+    try {
+      return Math.round(warmHotPath(this.plan, rounds));
+    } catch (e) {
+      this.logger.warn('dhcp.warmup_failed', {
+        error: errorMessage(e),
+        effect: 'the first requests after start run slower code; nothing else is affected',
+      });
+      return undefined;
+    }
   }
 
   private engineState(running: boolean, now: number): EngineState {
@@ -309,7 +332,15 @@ export class DhcpServer implements Service {
         if (t.addresses().length === 0)
           this.logger.warn('dhcp.interface_without_address', { interface: name });
       }
-      if (d.portGuard) this.guard = await openPortGuard(d.serverPort, onError);
+      if (d.portGuard) {
+        const guard = new PortGuard(d.serverPort, onError);
+        this.guard = guard;
+        const own = () => this.transports.flatMap((t) => t.addresses());
+        await guard.sync(own());
+        // Addresses may come later (HA takeover); InterfaceSocket re-reads them every 5 s.
+        this.guardTimer = setInterval(() => void guard.sync(own()), GUARD_SYNC_MS);
+        this.guardTimer.unref();
+      }
     } else {
       const { host, port } = parseListen(d.listen);
       this.transports.push(
@@ -373,10 +404,11 @@ export class DhcpServer implements Service {
     const transports = this.transports;
     this.transports = [];
     await Promise.all(transports.map((t) => t.close().catch(() => {})));
+    clearInterval(this.guardTimer);
     if (this.guard) {
       const g = this.guard;
       this.guard = undefined;
-      await new Promise<void>((resolve) => g.close(() => resolve()));
+      await g.close();
     }
     this.hosts.stop();
     this.summary.stop();

@@ -11,8 +11,9 @@
  *   do on a multi-homed gateway. DHCP arriving on any other interface (the uplink) is never seen.
  * - `RelaySocket`: a plain UDP socket for the unprivileged default; it cannot tell the ingress
  *   interface, so the policy answers only relayed requests through it.
- * - `PortGuard`: with interface sockets, a UDP socket on the server port that discards what
- *   it gets, only so the kernel does not answer unicast DHCP with ICMP port unreachable.
+ * - `PortGuard` (port-guard.ts): with interface sockets, UDP sockets holding the server port on
+ *   the interfaces' addresses, only so the kernel does not answer unicast DHCP with ICMP port
+ *   unreachable.
  *
  * Listeners catch everything: an exception escaping a raw-socket listener would close it.
  */
@@ -22,10 +23,10 @@ import { performance } from 'node:perf_hooks';
 import raw, { type RawSocket } from 'raw-socket';
 import { GatehouseError, errorMessage } from '../errors.js';
 import { attachSocketFilter, udpDstPortProgram } from '../net/socket-filter.js';
-import { stopReceiving, type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
+import { type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
 import { BacklogEstimator } from './backlog.js';
 import { MSG, peekMessageType } from './codec.js';
-import { buildIpUdp, parseIpUdp, udpDstPort, writeIpUdpHeaders } from './ip-udp.js';
+import { frameWithHeaders, parseIpUdp, udpDstPort } from './ip-udp.js';
 import { type Ip, IP_BROADCAST, formatIp, parseIp } from './ipv4.js';
 import type { Destination } from './reply.js';
 
@@ -193,10 +194,11 @@ export class InterfaceSocket implements Transport {
   }
 
   /**
-   * While backlogged, size the receive buffer to what we get through in half of `maxQueueDelayMs` (the shedding target), so
-   * that the kernel drops the excess for free instead of us reading it to drop it; back to the
-   * configured size once a wakeup drains the queue. A short burst (a boot storm on an idle
-   * server) never shrinks it: the rate is high and the buffer already holds the burst.
+   * While overloaded (the backlog's shedding state), size the receive buffer to what we get
+   * through in half of `maxQueueDelayMs` (the shedding target), so that the kernel drops the
+   * excess for free instead of us reading it to drop it; back to the configured size after a
+   * calm second. A burst (a boot storm) never shrinks it: it is not an overload (backlog.ts),
+   * and a smaller buffer would drop the REQUESTs that follow the storm's OFFERs.
    */
   private adaptRecvBuffer(full: boolean, now: number): void {
     const { recvBufferBytes, maxQueueDelayMs } = this.opts;
@@ -275,7 +277,7 @@ export class InterfaceSocket implements Transport {
     const { maxQueueDelayMs } = this.opts;
     const now = performance.now();
     const queued = this.queuedBytes();
-    if (queued > 0 && maxQueueDelayMs > 0 && this.backlog.delayMs(queued) > maxQueueDelayMs) {
+    if (queued > 0 && maxQueueDelayMs > 0 && this.backlog.shouldShed(now, queued, maxQueueDelayMs)) {
       // Head drop of new DISCOVERs: the oldest are the ones whose clients gave up or retried.
       // Other messages (REQUESTs of exchanges already offered, RELEASEs…) are still handled,
       // so the work already done turns into leases.
@@ -315,7 +317,7 @@ export class InterfaceSocket implements Transport {
     }
     if (queued >= 0) {
       this.backlog.observe(now, queued, packets, packets === RECV_BATCH);
-      this.adaptRecvBuffer(packets === RECV_BATCH, now);
+      this.adaptRecvBuffer(packets === RECV_BATCH && this.backlog.overloaded, now);
     }
   }
 
@@ -329,16 +331,7 @@ export class InterfaceSocket implements Transport {
   }
 
   send(to: Destination, src: Ip, payload: Buffer, headroom = 0): void {
-    const datagram =
-      headroom >= 28
-        ? writeIpUdpHeaders(
-            Buffer.from(payload.buffer, payload.byteOffset - 28, payload.length + 28),
-            src,
-            to.ip,
-            this.opts.serverPort,
-            to.port,
-          )
-        : buildIpUdp(src, to.ip, this.opts.serverPort, to.port, payload);
+    const datagram = frameWithHeaders(payload, headroom, src, to.ip, this.opts.serverPort, to.port);
     try {
       this.wrap.send(datagram, 0, datagram.length, dotted(to.ip), noop);
     } catch (e) {
@@ -446,31 +439,4 @@ export class RelaySocket implements Transport {
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
-}
-
-/** See the module comment. Returns undefined (after `onError`) when the port is taken. */
-export async function openPortGuard(
-  port: number,
-  onError: TransportErrorHandler,
-): Promise<dgram.Socket | undefined> {
-  const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 4096 });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, '0.0.0.0', () => {
-        s.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (e) {
-    onError(e, 'port-guard');
-    s.close();
-    return undefined;
-  }
-  s.on('error', (e) => onError(e, 'port-guard'));
-  s.on('message', () => {});
-  // Nothing here is ever read: stop libuv from reading at all, so each relayed or unicast
-  // request does not also cost a JS callback (measured: ~20 % of throughput under perfdhcp).
-  stopReceiving(s);
-  return s;
 }
