@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import type { Netns } from '../../test/helpers/netns.js';
+import { protoCounters } from '../../test/helpers/proc-net.js';
 import { CpuGroup, kb, readProc } from '../tftp/procs.js';
 
 export { CpuGroup };
@@ -55,12 +56,7 @@ export interface KernelCounters {
 }
 
 function field(text: string, proto: string, name: string): number {
-  const lines = text.split('\n').filter((l) => l.startsWith(`${proto}:`));
-  if (lines.length < 2) return Number.NaN;
-  const keys = lines[0]!.split(/\s+/);
-  const values = lines[1]!.split(/\s+/);
-  const i = keys.indexOf(name);
-  return i < 0 ? Number.NaN : Number(values[i]);
+  return protoCounters(text, proto)[name] ?? Number.NaN;
 }
 
 /** /proc/net/snmp and /proc/net/netstat as seen from inside `ns` (the root namespace when undefined). */

@@ -9,7 +9,8 @@
  */
 import path from 'node:path';
 import t from 'tap';
-import { type LanClient, type Netns, createLan, needsRoot } from '../helpers/netns.js';
+import { createLan, type LanClient, type Netns, needsRoot } from '../helpers/netns.js';
+import { protoCounters } from '../helpers/proc-net.js';
 import { spawnGatehouse } from '../helpers/spawn-gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -19,11 +20,7 @@ const UNICASTS = 50;
 
 /** UDP counters of a namespace (/proc/net/snmp). */
 async function udpCounters(ns: Netns): Promise<Record<string, number>> {
-  const { stdout } = await ns.exec('cat', ['/proc/net/snmp']);
-  const [head, values] = stdout.split('\n').filter((l) => l.startsWith('Udp:')) as [string, string];
-  const names = head.split(/\s+/).slice(1);
-  const nums = values.split(/\s+/).slice(1).map(Number);
-  return Object.fromEntries(names.map((n, i) => [n, nums[i]!]));
+  return protoCounters((await ns.exec('cat', ['/proc/net/snmp'])).stdout, 'Udp');
 }
 
 t.test(

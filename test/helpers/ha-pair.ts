@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ip, Netns } from './netns.js';
+import { addBridge, attachToBridge, ip, Netns } from './netns.js';
 import { repoRoot, type SpawnedGatehouse, spawnGatehouse } from './spawn-gatehouse.js';
 
 /**
@@ -142,29 +142,9 @@ export async function createHaPair(opts: {
     await ip('netns', 'add', ns.name);
     await ns.exec('ip', ['link', 'set', 'lo', 'up']);
   }
-  await sw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
-  await sw.exec('ip', ['link', 'set', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-  await sw.exec('ip', ['link', 'set', 'br0', 'up']);
-  const attach = async (ns: Netns, tag: string, ifname: string, addr: string | undefined) => {
-    await ip(
-      'link',
-      'add',
-      `${P}${tag}`,
-      'netns',
-      ns.name,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      `${P}${tag}s`,
-      'netns',
-      sw.name,
-    );
-    await ns.exec('ip', ['link', 'set', `${P}${tag}`, 'name', ifname]);
-    if (addr) await ns.exec('ip', ['addr', 'add', `${addr}/24`, 'dev', ifname]);
-    await ns.exec('ip', ['link', 'set', ifname, 'up']);
-    await sw.exec('ip', ['link', 'set', `${P}${tag}s`, 'master', 'br0', 'up']);
-  };
+  await addBridge(sw, 'br0');
+  const attach = (ns: Netns, tag: string, ifname: string, addr: string | undefined) =>
+    attachToBridge(sw, 'br0', ns, `${P}${tag}`, ifname, addr ? `${addr}/24` : undefined);
   await attach(client, 'c0', 'eth0', '10.77.0.10');
 
   const gws: HaGateway[] = [];

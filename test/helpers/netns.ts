@@ -111,6 +111,32 @@ function defaultMac(prefix: string, i: number): string {
  * `<p>-gw` uplink ── eth0 of `<p>-in` ("the Internet"). Torn down by `destroy()`, which the
  * caller registers with `t.teardown`. Leftovers of a crashed earlier run are removed first.
  */
+/** A bridge in the switch namespace: no STP, no forwarding delay (ports forward at once), up. */
+export async function addBridge(sw: Netns, bridge: string): Promise<void> {
+  await sw.exec('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  await sw.exec('ip', ['link', 'set', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+  await sw.exec('ip', ['link', 'set', bridge, 'up']);
+}
+
+/**
+ * Plugs `ns` into `bridge` of the switch namespace: a veth pair `veth` (in `ns`, renamed
+ * `ifname`, with the address `cidr` if given) / `${veth}s` (the bridge port).
+ */
+export async function attachToBridge(
+  sw: Netns,
+  bridge: string,
+  ns: Netns,
+  veth: string,
+  ifname: string,
+  cidr?: string,
+): Promise<void> {
+  await ip('link', 'add', veth, 'netns', ns.name, 'type', 'veth', 'peer', 'name', `${veth}s`, 'netns', sw.name);
+  await ns.exec('ip', ['link', 'set', veth, 'name', ifname]);
+  if (cidr) await ns.exec('ip', ['addr', 'add', cidr, 'dev', ifname]);
+  await ns.exec('ip', ['link', 'set', ifname, 'up']);
+  await sw.exec('ip', ['link', 'set', `${veth}s`, 'master', bridge, 'up']);
+}
+
 export async function createLan(opts: LanOptions): Promise<LanTopology> {
   const p = opts.prefix;
   if (p.length > 8) throw new Error('netns prefix must be at most 8 characters (interface names are limited to 15)');
@@ -124,9 +150,7 @@ export async function createLan(opts: LanOptions): Promise<LanTopology> {
     await ip('netns', 'add', ns.name);
     await ns.exec('ip', ['link', 'set', 'lo', 'up']);
   }
-  await sw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
-  await sw.exec('ip', ['link', 'set', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-  await sw.exec('ip', ['link', 'set', 'br0', 'up']);
+  await addBridge(sw, 'br0');
 
   // Gateway LAN side.
   await ip('link', 'add', `${p}g`, 'netns', gw.name, 'type', 'veth', 'peer', 'name', `${p}gs`, 'netns', sw.name);
