@@ -13,6 +13,7 @@ import { allMigrations } from '../../src/migrations.js';
 import { Store } from '../../src/store/index.js';
 import { type User, usersTable } from '../../src/udb/model.js';
 import { freePort } from '../../test/helpers/ports.js';
+import { machineRecord } from '../../test/helpers/records.js';
 import { buildProduction } from '../build.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,18 +41,11 @@ export function machineIp(i: number): string {
 
 function machine(i: number): Machine {
   const hex = i.toString(16).padStart(4, '0');
-  return {
+  return machineRecord({
     hostname: machineName(i),
-    aliases: '',
     ip: machineIp(i),
     mac: `52:54:00:aa:${hex.slice(0, 2)}:${hex.slice(2)}`,
-    rfs: 0,
-    hfs: 0,
-    mtype: 'user',
-    room: 'pasteur',
-    is_faulty: false,
-    is_faulty_details: '',
-  };
+  });
 }
 
 function user(i: number): User {

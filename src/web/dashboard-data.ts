@@ -1,3 +1,4 @@
+import type { BootProgressEntry } from '../boot/progress.js';
 import { bootProgressOf } from '../boot/service.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,14 +15,7 @@ import { usersTable } from '../udb/model.js';
  * What the dashboard reads from the other services, each through a narrow view looked up by
  * name: a missing service (disabled, or not on this build) is shown as unavailable.
  */
-export interface BootProgressEntry {
-  mac: string;
-  ip?: string;
-  hostname?: string;
-  room?: string;
-  /** Epoch milliseconds at which each boot phase was seen. */
-  phases: { dhcpPxe?: number; tftpDone?: number; dhcpIpxe?: number; bootScript?: number };
-}
+export type { BootProgressEntry };
 
 /** The boot-storm progress service (named `boot`), as far as the dashboard needs it. */
 export interface BootProgressSource {
