@@ -3,8 +3,6 @@
  * Protocol servers log one line per transaction (DHCP exchange, TFTP transfer, login…)
  * with `event` naming what happened, so operators can grep and count.
  */
-import { writeLogLine } from './log-writer.js';
-
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -38,7 +36,7 @@ function serialiseError(v: unknown): unknown {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const threshold = LEVELS[opts.level ?? 'info'];
-  const sink: LogSink = opts.sink ?? writeLogLine;
+  const sink: LogSink = opts.sink ?? ((line) => process.stderr.write(`${line}\n`));
   const bindings = opts.bindings ?? {};
   const clock = opts.clock ?? (() => new Date());
   const emit = (level: LogLevel, event: string, fields?: LogFields): void => {

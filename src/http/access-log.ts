@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeLogLine } from '../log-writer.js';
 
 export interface AccessLogConfig {
   enabled: boolean;
@@ -159,8 +158,7 @@ export class AccessLog {
   }
 
   private write(line: string): void {
-    // On stderr, in order with the JSON log lines (same batched writer).
-    if (this.config.path === '-') writeLogLine(line);
+    if (this.config.path === '-') process.stderr.write(`${line}\n`);
     else if (this.out && !this.failed) this.out.write(`${line}\n`);
   }
 }
