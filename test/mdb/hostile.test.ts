@@ -73,9 +73,11 @@ t.test(
           );
         },
       ),
-      { numRuns: 150 },
+      // Valid calls among the random ones every run, so the "some succeed" check below does not
+      // depend on chance (150 random calls sometimes held none).
+      { numRuns: 150, examples: [['switches', [], {}], ['query', [], {}]] },
     );
-    t.ok(seen.has('200 result'));
+    t.ok(seen.has('200 result'), 'valid calls among them were answered');
     t.same(inconsistencies(gh.app.store), [], 'indexes consistent with the machines table');
     const garbage = [
       '',
