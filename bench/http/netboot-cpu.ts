@@ -10,7 +10,9 @@
  * connection, `GET /bootstrap` then `GET /boot/<mac>/` on it (keep-alive, `Host: netboot`,
  * iPXE's headers), close; CONCURRENCY machines at a time. The clients run in this process (raw
  * sockets, so their CPU stays out of the figure); the server's CPU (user+system, every thread)
- * is read before and after each run. A warm-up run (JIT) is not counted. `--target prototype`
+ * is read before and after each run and divided by the machines that got both scripts. All
+ * clients come from 127.0.0.1: keep CONCURRENCY well under `http.maxConnectionsPerClient` (256),
+ * or raise it with `--http`, or refused connections show up as failures. A warm-up run (JIT) is not counted. `--target prototype`
  * plays the same clients against the bench-only fast-path prototype (fast-path-prototype.ts) in
  * the same server process instead of Gatehouse's node:http server; `--target both` alternates the
  * two run by run (same process, same box state: the comparison to trust on a busy box).
@@ -148,7 +150,8 @@ async function main(): Promise<void> {
         const after = await cpu();
         const user = (after.user! - before.user!) / 1000;
         const system = (after.system! - before.system!) / 1000;
-        const per = (user + system) / clients;
+        // Per booted machine (as the storm bench counts): a refused connection costs little.
+        const per = (user + system) / Math.max(1, clients - failures);
         perMachine.get(t)!.push(per);
         console.log(
           `run ${r} ${t}: ${clients - failures}/${clients} ok, wall ${ms.toFixed(0)} ms, server CPU ${(user + system).toFixed(0)} ms ` +
