@@ -16,19 +16,30 @@ import { bootProgressOf } from '../../src/boot/service.js';
 import { PerClientCount, clientAddress } from '../../src/http/client-limits.js';
 import { bootAnswer, bootPathMac } from '../../src/http/netboot/policy.js';
 import type { NetbootService } from '../../src/http/netboot/service.js';
+import type { NetbootView } from '../../src/http/netboot/view.js';
+import type { PeriodSummary } from '../../src/log-summary.js';
+import type { Switch } from '../../src/mdb/model.js';
+import type { Counter } from '../../src/metrics.js';
+import type { Service } from '../../src/service.js';
 import type { Logger } from '../../src/log.js';
 
 const HEAD_LIMIT = 16 * 1024;
 
+/** The netboot service's private parts this prototype reuses, so it serves from the same caches. */
+interface NetbootInternals {
+  view: NetbootView;
+  requests: Counter<'endpoint' | 'outcome'>;
+  summary: PeriodSummary<Record<'bootstrap' | 'boot' | 'register' | 'other', number>>;
+  bootstrapScript(switches: readonly Switch[], baseUrl: string): string;
+}
+
 /** The netboot work of one request (see the file comment); the script, or undefined for another path. */
 function netbootWork(app: Gatehouse): (path: string, client: string) => string | undefined {
-  const service = app.service<NetbootService>('netboot')!;
-  const view = service['view'];
-  const requests = service['requests'];
-  const summary = service['summary'];
-  const logger = app.http['logger'] as Logger;
+  const service = app.service<NetbootService>('netboot') as unknown as NetbootInternals;
+  const { view, requests, summary } = service;
+  const logger = (app.http as unknown as { logger: Logger }).logger;
   const httpRequests = app.metrics.counter('gatehouse_http_requests_total', '', ['vhost', 'status']);
-  const boot = bootProgressOf(app['services']);
+  const boot = bootProgressOf((app as unknown as { services: readonly Service[] }).services);
 
   return (path: string, client: string): string | undefined => {
     const started = Date.now();
@@ -41,7 +52,7 @@ function netbootWork(app: Gatehouse): (path: string, client: string) => string |
       const switches = view.switches();
       endpoint = 'bootstrap';
       outcome = 'served';
-      script = service['bootstrapScript'](switches, netboot.baseUrl);
+      script = service.bootstrapScript(switches, netboot.baseUrl);
       fields = { switches: switches.length };
     } else {
       const mac = bootPathMac(path);
@@ -102,7 +113,8 @@ export async function startFastPathPrototype(app: Gatehouse): Promise<number> {
           const colon = line.indexOf(':');
           const name = line.slice(0, colon).toLowerCase();
           if (name === 'host') host = line.slice(colon + 1).trim();
-          else if (name === 'content-length' || name === 'transfer-encoding' || name === 'upgrade') plain = false;
+          else if (name === 'content-length' || name === 'transfer-encoding' || name === 'upgrade')
+            plain = false;
         }
         const answer =
           plain && target && app.http.resolveHost(host) === 'netboot' ? reply(target, client) : undefined;
@@ -126,19 +138,22 @@ export async function startFastPathPrototype(app: Gatehouse): Promise<number> {
 export async function startBareNodeHttp(app: Gatehouse): Promise<number> {
   const work = netbootWork(app);
   const connections = new PerClientCount();
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
-    const script =
-      req.method === 'GET' && app.http.resolveHost(req.headers.host) === 'netboot'
-        ? work(req.url ?? '/', clientAddress(req.socket))
-        : undefined;
-    if (script === undefined) {
-      res.writeHead(404).end();
-      return;
-    }
-    const body = Buffer.from(script, 'utf8');
-    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
-    res.end(body);
-  });
+  const server = http.createServer(
+    { requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 },
+    (req, res) => {
+      const script =
+        req.method === 'GET' && app.http.resolveHost(req.headers.host) === 'netboot'
+          ? work(req.url ?? '/', clientAddress(req.socket))
+          : undefined;
+      if (script === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      const body = Buffer.from(script, 'utf8');
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
+      res.end(body);
+    },
+  );
   server.timeout = 0;
   server.on('connection', (socket: net.Socket) => {
     const client = clientAddress(socket);

@@ -124,9 +124,13 @@ function serverCommand(): string[] {
 }
 
 async function main(): Promise<void> {
-  const server = spawn(process.execPath, [...serverNodeArgs, ...serverCommand(), String(machines), httpConfig], {
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
+  const server = spawn(
+    process.execPath,
+    [...serverNodeArgs, ...serverCommand(), String(machines), httpConfig],
+    {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  );
   const lines = readline.createInterface({ input: server.stdout! })[Symbol.asyncIterator]();
   const next = async () => JSON.parse((await lines.next()).value as string) as Record<string, number>;
   const ports = await next();
@@ -138,7 +142,9 @@ async function main(): Promise<void> {
     return next();
   };
   try {
-    console.log(`target: ${target}, http: ${httpConfig}, machines in MDB ${machines}, clients per run ${clients}, concurrency ${concurrency}`);
+    console.log(
+      `target: ${target}, http: ${httpConfig}, machines in MDB ${machines}, clients per run ${clients}, concurrency ${concurrency}`,
+    );
     for (const t of targets) await storm(portOf(t), clients); // warm-up
     const perMachine = new Map<string, number[]>(targets.map((t) => [t, []]));
     for (let r = 1; r <= runs; r++) {

@@ -35,10 +35,15 @@ async function main(): Promise<void> {
   });
   const app = await Gatehouse.start({ config });
   await app.store.write((tx) => {
-    createMachine(
-      tx,
-      { ...machineRecord({ hostname: 'rhfs0', ip: '10.0.0.10', mac: 'aa:00:00:00:00:10', aliases: 'rhfs0,rfs0,hfs0', mtype: 'service' }) },
-    );
+    createMachine(tx, {
+      ...machineRecord({
+        hostname: 'rhfs0',
+        ip: '10.0.0.10',
+        mac: 'aa:00:00:00:00:10',
+        aliases: 'rhfs0,rfs0,hfs0',
+        mtype: 'service',
+      }),
+    });
     for (let i = 0; i < machines; i++)
       createMachine(tx, { ...machineRecord({ hostname: `pas-m${i}`, ip: benchIp(i), mac: benchMac(i) }) });
   });
@@ -54,7 +59,9 @@ async function main(): Promise<void> {
   for await (const line of readline.createInterface({ input: process.stdin })) {
     if (line.trim() !== 'cpu') continue;
     const c = process.cpuUsage();
-    process.stdout.write(`${JSON.stringify({ user: c.user, system: c.system, rss: process.memoryUsage().rss })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ user: c.user, system: c.system, rss: process.memoryUsage().rss })}\n`,
+    );
   }
   await stop();
 }
