@@ -11,7 +11,8 @@
 #   GATEHOUSE_HA_SECRET_FILE   file holding secrets.haReplication (default /etc/gatehouse/ha-secret)
 #   CONNTRACKD_CONFIG          conntrackd's config, e.g. /etc/conntrackd/conntrackd.conf: set it to
 #                              have the synchronised connections committed on MASTER
-#                              (contrib/conntrackd); unset, conntrackd is left alone
+#                              (contrib/conntrackd) and loose TCP pickup turned off
+#                              (nf_conntrack_tcp_loose=0); unset, both are left alone
 [ -r /etc/default/gatehouse-ha ] && . /etc/default/gatehouse-ha
 state="$3"
 
