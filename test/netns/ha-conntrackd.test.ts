@@ -23,7 +23,7 @@ import { createFirewalledHaPair, UPLINK } from './fixtures/ha-pair.js';
  * keepalived moves the addresses before it runs the notify hook, so a retransmission of the
  * server can reach the new primary before the hook's `conntrackd -c` committed the connection
  * (it failed 1 CI run in 4 that way). The test makes that window certain: the new primary's
- * MASTER hook starts 2.5 s late, which holds at least one of the server's retransmissions
+ * MASTER hook starts 2 s late, which holds at least one of the server's retransmissions
  * (backoff 0.2, 0.4, 0.8, 1.6 s…). Before the fix (conntrack's default
  * `nf_conntrack_tcp_loose=1`, no `ct state invalid drop`) that segment was picked up as a new
  * flow to the gateway's own address, whose RST killed the connection: this test failed every
@@ -32,7 +32,7 @@ import { createFirewalledHaPair, UPLINK } from './fixtures/ha-pair.js';
  */
 
 const missing = needsRoot || missingCommands(['keepalived', 'curl', 'nft', 'conntrackd']);
-const MASTER_HOOK_DELAY_MS = 2500;
+const MASTER_HOOK_DELAY_MS = 2000;
 
 for (const conntrackd of [true, false])
   t.test(
