@@ -39,7 +39,7 @@ for (const conntrackd of [true, false])
     `a NATed TCP connection across the takeover, ${conntrackd ? 'with' : 'without'} conntrackd`,
     { skip: missing },
     async (t) => {
-      const prefix = conntrackd ? 'ctrc' : 'ctrn';
+      const prefix = conntrackd ? 'haprc' : 'haprn';
       const pair = await createFirewalledHaPair({
         prefix,
         root: tempDir(t, `gatehouse-${prefix}-`),
