@@ -11,7 +11,8 @@
 #   GATEHOUSE_HA_SECRET_FILE   file holding secrets.haReplication (default /etc/gatehouse/ha-secret)
 #   CONNTRACKD_CONFIG          conntrackd's config, e.g. /etc/conntrackd/conntrackd.conf: set it to
 #                              have the synchronised connections committed on MASTER
-#                              (contrib/conntrackd); unset, conntrackd is left alone
+#                              (contrib/conntrackd) and loose TCP pickup turned off
+#                              (nf_conntrack_tcp_loose=0); unset, both are left alone
 [ -r /etc/default/gatehouse-ha ] && . /etc/default/gatehouse-ha
 state="$3"
 
@@ -21,6 +22,15 @@ state="$3"
 # timers of the kernel entries this gateway no longer forwards, ask the new primary for its state.
 ct_conf="${CONNTRACKD_CONFIG:-}"
 if [ -n "$ct_conf" ] && command -v conntrackd >/dev/null 2>&1 && [ -r "$ct_conf" ]; then
+    # No loose pickup of mid-stream TCP segments (conntrack-tools manual, "Synchronization"):
+    # keepalived moves the addresses before it runs this hook, so segments of a synchronised
+    # connection can reach the new primary before `conntrackd -c` below committed it. Picked
+    # up, a server's segment is one for this gateway's own address: its RST kills the NATed
+    # connection. Not picked up, it is invalid, Gatehouse's `ct state invalid drop` drops it
+    # and TCP retransmits it after the commit. Set on every state, so it is already in force
+    # on the standby when it becomes MASTER (/etc/sysctl.d as well: docs/ha.md).
+    sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 >/dev/null 2>&1 ||
+        logger -t gatehouse-ha "could not set net.netfilter.nf_conntrack_tcp_loose=0" 2>/dev/null || true
     case "$state" in
         MASTER) ct_steps="-c -f -R -B" ;;
         BACKUP) ct_steps="-t -n" ;;

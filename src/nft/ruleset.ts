@@ -37,11 +37,13 @@ import {
  *     set allowed_internet_access { type ipv4_addr }      # live set, replaced atomically
  *     set lan_udp_services / lan_tcp_services { type inet_service }
  *     chain input { type filter hook input priority 0; policy accept;
+ *       iifname "<uplink>" ct state invalid drop                # per uplink
  *       iifname "lo" accept
  *       iifname "<lan>" udp|tcp dport @lan_*_services accept    # per LAN interface
  *       udp|tcp dport @lan_*_services drop                      # DHCP/DNS/TFTP/HTTP only on the LAN
  *     }
  *     chain forward { type filter hook forward priority 0; policy drop;
+ *       ct state invalid drop
  *       ct state new ip saddr <lan> log prefix "Prologin outgoing connection " group <N>
  *       ct state established,related accept
  *       ip saddr @allowed_internet_access accept
@@ -55,6 +57,15 @@ import {
  *
  * The five forward rules keep the original order. The LOG target became `log group` so the
  * lines reach Gatehouse's connection log (nfnetlink_log) instead of the kernel ring.
+ *
+ * The `ct state invalid drop` rules are new: segments conntrack cannot place in a connection it
+ * tracks (with `nf_conntrack_tcp_loose=0`, which an HA pair with conntrackd sets: a mid-stream
+ * segment of a connection the gateway never saw). On a new primary they arrive between the
+ * address move and `conntrackd -c`: unmatched, a server's segment for the NAT address would
+ * reach the local stack, whose RST kills the NATed connection; a client's would leave
+ * un-NATed. Dropped, they are retransmitted once the state is committed (docs/ha.md
+ * "Established connections"). Input drops them from the uplink only: on the LAN a RST from
+ * the gateway's own services tells a client at once that its connection is gone.
  */
 export const ALLOWED_SET = 'allowed_internet_access';
 export const LAN_UDP_SET = 'lan_udp_services';
@@ -156,6 +167,14 @@ export function expectedRules(plan: RulesetPlan): Array<NftRule & { text: string
   const rule = (chain: string, text: string, exprs: Expr[]) => ({ family: F, table: t, chain, exprs, text });
   const out: Array<NftRule & { text: string }> = [];
 
+  for (const up of plan.uplinkInterfaces)
+    out.push(
+      rule('input', `iifname "${up}" ct state invalid drop`, [
+        ...iifname(up),
+        ...ctStateAny(['invalid']),
+        drop,
+      ]),
+    );
   if (plan.lanInterfaces.length > 0) {
     out.push(rule('input', 'iifname "lo" accept', [...iifname('lo'), accept]));
     const services: Array<['udp' | 'tcp', string, readonly number[]]> = [
@@ -186,6 +205,7 @@ export function expectedRules(plan: RulesetPlan): Array<NftRule & { text: string
   }
 
   out.push(
+    rule('forward', 'ct state invalid drop', [...ctStateAny(['invalid']), drop]),
     rule(
       'forward',
       `ct state new ip saddr ${plan.lan} log prefix "${plan.logPrefix}" group ${plan.logGroup}`,

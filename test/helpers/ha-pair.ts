@@ -132,6 +132,8 @@ export async function createHaPair(opts: {
   virtualAddresses?: string[];
   /** Environment of the keepalived notify hook, per gateway. */
   notifyEnv?: (name: 'g1' | 'g2', dir: string) => Record<string, string>;
+  /** Shell lines the notify wrapper runs before the hook (`$1`..`$4` are keepalived's arguments). */
+  notifyPrelude?: string;
 }): Promise<HaPair> {
   const P = opts.prefix;
   const sw = new Netns(`${P}-sw`);
@@ -165,7 +167,9 @@ export async function createHaPair(opts: {
         opts.notifyEnv?.(name, dir) ?? {},
       )
         .map(([k, v]) => ` ${k}=${v}`)
-        .join('')}\nexec ${repoRoot}/contrib/keepalived/keepalived-notify.sh "$@"\n`,
+        .join(
+          '',
+        )}\n${opts.notifyPrelude ?? ''}exec ${repoRoot}/contrib/keepalived/keepalived-notify.sh "$@"\n`,
       { mode: 0o755 },
     );
     fs.writeFileSync(

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { until } from '../helpers/ha-pair.js';
 import { needsRoot } from '../helpers/netns.js';
@@ -17,9 +19,20 @@ import { createFirewalledHaPair, UPLINK } from './fixtures/ha-pair.js';
  * With conntrackd the connection goes on through the new primary; without it, the new primary
  * has no NAT binding for the server's packets: they stop there (the server side is reset) and
  * the contestant's end just hangs.
+ *
+ * keepalived moves the addresses before it runs the notify hook, so a retransmission of the
+ * server can reach the new primary before the hook's `conntrackd -c` committed the connection
+ * (it failed 1 CI run in 4 that way). The test makes that window certain: the new primary's
+ * MASTER hook starts 2 s late, which holds at least one of the server's retransmissions
+ * (backoff 0.2, 0.4, 0.8, 1.6 s…). Before the fix (conntrack's default
+ * `nf_conntrack_tcp_loose=1`, no `ct state invalid drop`) that segment was picked up as a new
+ * flow to the gateway's own address, whose RST killed the connection: this test failed every
+ * time. Now the hook sets `nf_conntrack_tcp_loose=0` and Gatehouse drops the invalid segment
+ * (src/nft/ruleset.ts): the server retransmits it after the commit.
  */
 
 const missing = needsRoot || missingCommands(['keepalived', 'curl', 'nft', 'conntrackd']);
+const MASTER_HOOK_DELAY_MS = 2000;
 
 for (const conntrackd of [true, false])
   t.test(
@@ -32,6 +45,7 @@ for (const conntrackd of [true, false])
         root: tempDir(t, `gatehouse-${prefix}-`),
         floatingUplink: true,
         conntrackd,
+        ...(conntrackd ? { masterHookDelayMs: MASTER_HOOK_DELAY_MS } : {}),
       });
       t.teardown(() => pair.destroy());
       const { g1, g2, client, status } = pair;
@@ -77,6 +91,28 @@ for (const conntrackd of [true, false])
           10_000,
         );
         t.pass('the standby’s conntrackd external cache holds the connection');
+        await until(
+          'the hook turned loose TCP pickup off on both gateways',
+          async () => {
+            for (const gw of [g1, g2]) {
+              const r = await gw.ns.exec('sysctl', ['-n', 'net.netfilter.nf_conntrack_tcp_loose']);
+              if (r.stdout.trim() !== '0') return false;
+            }
+            return true;
+          },
+          10_000,
+        );
+        t.pass('nf_conntrack_tcp_loose=0 on both gateways (keepalived-notify.sh)');
+        // Segments of the connection that reach g2 before the commit: conntrack does not know
+        // them (invalid; a new flow with loose pickup). Counted after conntrack (-200), before
+        // Gatehouse's filter chains (0), in a table of the test's own.
+        const probeNft = path.join(g2.dir, 'ctrace-probe.nft');
+        fs.writeFileSync(
+          probeNft,
+          'table inet ctrace_probe {\n  chain pre { type filter hook prerouting priority -150; policy accept;\n' +
+            '    iifname "uplink0" tcp sport 7000 ct state new,invalid counter\n  }\n}\n',
+        );
+        await g2.ns.exec('nft', ['-f', probeNft]);
       }
 
       const silentAt = await pair.killGateway(g1);
@@ -96,6 +132,9 @@ for (const conntrackd of [true, false])
         30_000,
       );
       await new Promise((r) => setTimeout(r, 2000));
+      const probeListing = await g2.ns.exec('nft', ['list', 'table', 'inet', 'ctrace_probe']);
+      const early = Number(/packets (\d+)/.exec(probeListing.stdout)?.[1] ?? 0);
+      t.ok(early > 0, `the race happened: ${early} segment(s) of the server reached g2 before the commit`);
       const after = events.filter((e) => e.t > silentAt);
       const broke = after.find((e) => e.ev === 'error' || e.ev === 'close');
       const resumed = after.find((e) => e.ev === 'echo');

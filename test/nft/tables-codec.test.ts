@@ -180,11 +180,13 @@ t.test('the ruleset is one batch that re-creates only our table', async (t) => {
   t.same(
     expectedRules(plan).map((r) => `${r.chain}: ${r.text}`),
     [
+      'input: iifname "uplink" ct state invalid drop',
       'input: iifname "lo" accept',
       'input: iifname "lan0" udp dport @lan_udp_services accept',
       'input: iifname "lan0" tcp dport @lan_tcp_services accept',
       'input: udp dport @lan_udp_services drop',
       'input: tcp dport @lan_tcp_services drop',
+      'forward: ct state invalid drop',
       'forward: ct state new ip saddr 192.168.0.0/23 log prefix "Prologin outgoing connection " group 10',
       'forward: ct state established,related accept',
       'forward: ip saddr @allowed_internet_access accept',
@@ -192,7 +194,7 @@ t.test('the ruleset is one batch that re-creates only our table', async (t) => {
       'forward: iifname "uplink" oifname "lan0" accept',
       'postrouting: oifname "uplink" masquerade',
     ],
-    'the five forward rules of spec §11.1 in the original order',
+    'the five forward rules of spec §11.1 in the original order, after the drop of invalid packets',
   );
   t.same(
     removeRulesetMessages('gatehouse').map((m) => m.describe),
@@ -202,8 +204,11 @@ t.test('the ruleset is one batch that re-creates only our table', async (t) => {
     firewallConfigSchema.parse({ lanInterfaces: [] }),
     networkConfigSchema.parse({}),
   );
-  t.notOk(
-    expectedRules(noLan).some((r) => r.chain === 'input'),
-    'without LAN interfaces nothing is dropped on input',
+  t.same(
+    expectedRules(noLan)
+      .filter((r) => r.chain === 'input')
+      .map((r) => r.text),
+    ['prologin', 'host0', 'uplink'].map((up) => `iifname "${up}" ct state invalid drop`),
+    'without LAN interfaces input only drops what arrives on an uplink outside any connection',
   );
 });
