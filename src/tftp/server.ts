@@ -41,7 +41,8 @@ import { ReplyLimiter } from './reply-limiter.js';
 import { type RunnerEvents, TransferRunner, type TransferSpec } from './runner.js';
 import type { TransferResult } from './session.js';
 import { type Slot, SlotTable } from './slots.js';
-import { type PoolEvents, WorkerPool } from './worker-pool.js';
+import { transferWarmup } from './warmup.js';
+import { type PoolEvents, WorkerPool, type WarmupReport } from './worker-pool.js';
 import type { StatsDelta } from './worker-protocol.js';
 
 interface Listener {
@@ -74,6 +75,8 @@ export interface TftpServerOptions {
 }
 
 const LISTEN_RCVBUF = 4 * 1024 * 1024;
+/** Synthetic transfers per warm-up slice on the main thread: a request waits at most one slice. */
+const WARMUP_SLICE = 8;
 
 function defaultWorkerUrl(): URL {
   const ext = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? '.js';
@@ -93,6 +96,9 @@ export class TftpServer {
   private pool: WorkerPool | undefined;
   private nextId = 1;
   private stopped = false;
+  private started = false;
+  /** The start-up warm-up (kept workers, or the main thread with `workers: 1`). */
+  private warming: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private readonly workerUrl: URL;
   private readonly boot: BootProgress | undefined;
@@ -173,6 +179,57 @@ export class TftpServer {
       );
       this.listeners.push(listener);
     }
+    this.started = true;
+    // After the sockets: a request arriving meanwhile is served (a worker still warming up takes
+    // transfers between its slices), not refused.
+    this.warming = this.warmUp();
+  }
+
+  /** Resolves once the start-up warm-up is over (tests, the cold-start bench). */
+  warmedUp(): Promise<void> {
+    return this.warming;
+  }
+
+  /**
+   * Starts the kept workers (`tftp.warmWorkers`), each running `warmupTransfers` synthetic
+   * transfers (warmup.ts); with `workers: 1` the main thread runs them itself, in slices. One
+   * `tftp.warmed_up` line. A failure costs only the warm-up: transfers run as before.
+   */
+  private async warmUp(): Promise<void> {
+    const { warmWorkers, warmupTransfers } = this.cfg;
+    let reports: WarmupReport[];
+    if (this.pool) {
+      reports = await this.pool.keepWarm(warmWorkers, warmupTransfers);
+    } else {
+      if (warmupTransfers === 0) return;
+      const warmup = transferWarmup();
+      let ms = 0;
+      let error: string | undefined;
+      try {
+        while (warmup.completed < warmupTransfers && !this.stopped) {
+          await new Promise<void>((r) => setImmediate(r));
+          ms += warmup.run(Math.min(WARMUP_SLICE, warmupTransfers - warmup.completed));
+        }
+      } catch (e) {
+        error = errorMessage(e);
+      }
+      reports = [{ threadId: 0, transfers: warmup.completed, ms, error }];
+    }
+    if (this.stopped || reports.length === 0) return;
+    const failed = reports.find((r) => r.error !== undefined);
+    if (failed) {
+      this.logger.warn('tftp.warmup_failed', {
+        threadId: failed.threadId,
+        error: failed.error,
+        effect: 'the first transfers run slower code; nothing else is affected',
+      });
+      return;
+    }
+    this.logger.info('tftp.warmed_up', {
+      threads: reports.length,
+      transfersPerThread: warmupTransfers,
+      warmupMs: Math.round(Math.max(...reports.map((r) => r.ms))),
+    });
   }
 
   /** Bound addresses (port 0 in config = kernel-chosen port). */
@@ -232,6 +289,8 @@ export class TftpServer {
     this.replies.setLimits(config.errorReplies);
     this.metrics.cacheBytes.set(this.cache.stats().bytes);
     this.applyWorkers(this.cfg);
+    // More kept workers (or a pool where there was none): start and warm them now.
+    if (this.started && this.pool) void this.warmUp();
   }
 
   get root(): string {
@@ -276,7 +335,14 @@ export class TftpServer {
       restarted: () => this.metrics.workerRestarts.inc(),
       resized: (live) => this.metrics.workers.set(live),
     };
-    this.pool = new WorkerPool({ max: n, tickMs: config.timerTickMs, url: this.workerUrl, events });
+    this.pool = new WorkerPool({
+      max: n,
+      tickMs: config.timerTickMs,
+      url: this.workerUrl,
+      events,
+      warm: config.warmWorkers,
+      warmupTransfers: config.warmupTransfers,
+    });
   }
 
   private onRequestDatagram(listener: Listener, msg: Buffer, peer: Peer): void {

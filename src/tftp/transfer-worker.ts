@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../errors.js';
 import { memorySource } from './file-cache.js';
 import { TransferRunner } from './runner.js';
+import { transferWarmup } from './warmup.js';
 import type { FromWorker, StatsDelta, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const port = parentPort;
@@ -117,3 +118,25 @@ port.on('message', (m: ToWorker) => {
 });
 
 post({ t: 'ready' });
+
+/**
+ * Warm-up slices this small keep a real transfer that arrives meanwhile (its message waits for
+ * the slice) from waiting more than a few ms.
+ */
+const WARMUP_SLICE = 8;
+
+async function warmUp(transfers: number): Promise<void> {
+  const warmup = transferWarmup();
+  let ms = 0;
+  try {
+    while (warmup.completed < transfers && !stopping) {
+      await new Promise<void>((r) => setImmediate(r));
+      ms += warmup.run(Math.min(WARMUP_SLICE, transfers - warmup.completed));
+    }
+    post({ t: 'warmed', transfers: warmup.completed, ms });
+  } catch (e) {
+    post({ t: 'warmed', transfers: warmup.completed, ms, error: errorMessage(e) });
+  }
+}
+
+if (init.warmupTransfers > 0) void warmUp(init.warmupTransfers);
