@@ -37,6 +37,9 @@ const WAVES = Number(arg('waves', '5'));
 const CONCURRENT = Number(arg('concurrent', '200'));
 const REPEAT = Number(arg('repeat', '3'));
 const SIZE = Number(arg('size', String(74 * 1024)));
+/** V8/Node flags for the server (e.g. `--trace-opt`); its stdout then goes to `--stdout FILE`. */
+const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
+const STDOUT = arg('stdout', '');
 const SCENARIOS = arg('scenarios', 'cold={"warmWorkers":0};warm={}')
   .split(';')
   .map((s) => {
@@ -90,7 +93,10 @@ interface Server {
 
 async function startServer(root: string, overrides: Record<string, unknown>): Promise<Server> {
   const cmd = gatehouseCommand(path.join(here, '../out/tftp-cold-start'));
-  const proc = spawn(process.execPath, [...cmd, root, JSON.stringify(overrides)], {
+  const argv = [...NODE_ARGS, ...cmd, root, JSON.stringify(overrides)];
+  // V8's traces are printf()s, block-buffered into a pipe: line-buffer them so they fall
+  // between the wave markers (stdbuf execs node: the pid stays the server's).
+  const proc = spawn(STDOUT ? 'stdbuf' : process.execPath, STDOUT ? ['-oL', process.execPath, ...argv] : argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -99,9 +105,10 @@ async function startServer(root: string, overrides: Record<string, unknown>): Pr
     proc.once('exit', (code) =>
       reject(new Error(`server exited with ${code}: ${lines.slice(-5).join('\n')}`)),
     );
-    readline
-      .createInterface({ input: proc.stdout! })
-      .once('line', (l) => resolve((JSON.parse(l) as { port: number }).port));
+    readline.createInterface({ input: proc.stdout! }).on('line', (l) => {
+      if (STDOUT) fs.appendFileSync(STDOUT, `${l}\n`);
+      if (l.startsWith('{"port":')) resolve((JSON.parse(l) as { port: number }).port);
+    });
   });
   return { proc, port, lines };
 }
@@ -174,6 +181,7 @@ async function runScenario(
     run.rssMiB = Math.round(Number(/^VmRSS:\s+(\d+)/m.exec(readProc(pid, 'status') ?? '')?.[1] ?? 0) / 1024);
     for (let w = 0; w < WAVES; w++) {
       const busy = await boxBusy(300);
+      if (STDOUT) fs.appendFileSync(STDOUT, `=== ${name} wave ${w + 1}\n`);
       const t0 = threadCpu(pid);
       const c0 = cpuSeconds(pid);
       const r = await wave(server.port);

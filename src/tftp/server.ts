@@ -225,10 +225,12 @@ export class TftpServer {
       });
       return;
     }
+    const loopback = reports.find((r) => r.loopback !== undefined)?.loopback;
     this.logger.info('tftp.warmed_up', {
       threads: reports.length,
       transfersPerThread: warmupTransfers,
       warmupMs: Math.round(Math.max(...reports.map((r) => r.ms))),
+      ...(loopback ? { loopbackSkipped: loopback } : {}),
     });
   }
 

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../errors.js';
 import { memorySource } from './file-cache.js';
 import { TransferRunner } from './runner.js';
-import { transferWarmup } from './warmup.js';
+import { loopbackWarmup, transferWarmup } from './warmup.js';
 import type { FromWorker, StatsDelta, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const port = parentPort;
@@ -124,6 +124,9 @@ post({ t: 'ready' });
  * the slice) from waiting more than a few ms.
  */
 const WARMUP_SLICE = 8;
+/** Then a few real transfers to itself over 127.0.0.1 (warmup.ts `loopbackWarmup`). */
+const LOOPBACK_TRANSFERS = 32;
+const LOOPBACK_CONCURRENT = 8;
 
 async function warmUp(transfers: number): Promise<void> {
   const warmup = transferWarmup();
@@ -133,7 +136,15 @@ async function warmUp(transfers: number): Promise<void> {
       await new Promise<void>((r) => setImmediate(r));
       ms += warmup.run(Math.min(WARMUP_SLICE, transfers - warmup.completed));
     }
-    post({ t: 'warmed', transfers: warmup.completed, ms });
+    let loopback: string | undefined;
+    if (!stopping) {
+      try {
+        ms += await loopbackWarmup(LOOPBACK_TRANSFERS, LOOPBACK_CONCURRENT);
+      } catch (e) {
+        loopback = errorMessage(e);
+      }
+    }
+    post({ t: 'warmed', transfers: warmup.completed, ms, loopback });
   } catch (e) {
     post({ t: 'warmed', transfers: warmup.completed, ms, error: errorMessage(e) });
   }

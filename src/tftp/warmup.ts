@@ -11,7 +11,8 @@
  * Nothing real is touched: no socket (the channel is a function call), a throwaway runner whose
  * events go nowhere, so nothing is sent, counted or logged as a transfer.
  */
-import type { TransferChannel } from './channel.js';
+import dgram from 'node:dgram';
+import { fastChannel, type TransferChannel } from './channel.js';
 import { encodeAck, encodeError } from './codec.js';
 import { memorySource } from './file-cache.js';
 import { TransferRunner, type TransferSpec } from './runner.js';
@@ -23,31 +24,88 @@ const TIMEOUT_MS = 1000;
 const TICK_MS = 20;
 
 /**
- * The client side, in memory: remembers the last block (or the OACK) the session sent; the
- * driver then answers it, as a client's ACK arriving from the socket would.
+ * The client side, in memory, behind the real channel code (channel.ts `fastChannel`): stands in
+ * for the socket's libuv handle, remembers the last block (or the OACK) the session sent, and
+ * hands ACKs to the session as the handle would, in Buffers of the same shape (V8 compiles
+ * for the object shapes it has seen: an ACK made by `Buffer.alloc` would teach it the wrong
+ * one, and the storm's first real ACK would throw the compiled code away).
  */
-class LoopbackClient implements TransferChannel {
-  readonly fast = true;
+class LoopbackClient {
   /** Block to acknowledge next (0 for the OACK), -1 when nothing is owed. */
   owed = -1;
-  private deliver: ((msg: Buffer) => void) | undefined;
+  private deliver: ((msg: Buffer, ip: string, port: number) => void) | undefined;
+  readonly channel: TransferChannel;
 
-  send(head: Uint8Array, body?: Uint8Array): number {
-    // DATA carries its block number in bytes 2-3; an OACK (opcode 6) is acknowledged with ACK 0.
-    if (head[1] === 3) this.owed = (head[2]! << 8) | head[3]!;
-    else if (head[1] === 6) this.owed = 0;
-    return head.length + (body?.length ?? 0) + 1;
+  constructor(private readonly port: number) {
+    this.channel = fastChannel(
+      {
+        on() {
+          return undefined;
+        },
+        close: () => {
+          this.deliver = undefined;
+        },
+      },
+      {
+        sendConnected: (parts) => {
+          const head = parts[0]!;
+          // DATA carries its block number in bytes 2-3; an OACK (opcode 6) is acknowledged with ACK 0.
+          if (head[1] === 3) this.owed = (head[2]! << 8) | head[3]!;
+          else if (head[1] === 6) this.owed = 0;
+          let bytes = 0;
+          for (const p of parts) bytes += p.length;
+          return bytes + 1;
+        },
+        onDatagram: (fn) => {
+          this.deliver = fn;
+        },
+      },
+    );
   }
-  onDatagram(fn: (msg: Buffer) => void): void {
-    this.deliver = fn;
+
+  receive(packet: Buffer): void {
+    this.deliver?.(asReceived(packet), '192.0.2.1', this.port);
   }
-  onError(): void {}
-  close(): void {
-    this.deliver = undefined;
-  }
-  receive(msg: Buffer): void {
-    this.deliver?.(msg);
-  }
+}
+
+/**
+ * A copy of `packet` shaped like the Buffers Node's UDP receive path makes (a Uint8Array given
+ * Buffer's prototype in C++, not a `FastBuffer`).
+ */
+function asReceived(packet: Buffer): Buffer {
+  const u = new Uint8Array(packet.length);
+  u.set(packet);
+  return Object.setPrototypeOf(u, Buffer.prototype) as Buffer;
+}
+
+/** File bytes in a SharedArrayBuffer, as the cache hands them to workers. */
+function sharedFile() {
+  return memorySource(Buffer.from(new SharedArrayBuffer(FILE_SIZE), 0, FILE_SIZE));
+}
+
+/**
+ * A PXE ROM's transfer as the main thread specifies it, structured-cloned as it crosses to a
+ * worker (postMessage): its objects then have the shapes a real transfer's have.
+ */
+function specFor(id: number, local: string, client: { address: string; port: number }): TransferSpec {
+  return structuredClone({
+    id,
+    family: 'udp4',
+    client,
+    local,
+    file: 'undionly.kpxe',
+    mode: 'octet',
+    blksize: BLKSIZE,
+    windowsize: 1,
+    timeoutMs: TIMEOUT_MS,
+    maxTimeoutMs: 8 * TIMEOUT_MS,
+    retries: 5,
+    maxTransferMs: 600_000,
+    oack: [
+      { name: 'blksize', value: String(BLKSIZE) },
+      { name: 'tsize', value: String(FILE_SIZE) },
+    ],
+  } satisfies TransferSpec);
 }
 
 export interface TransferWarmup {
@@ -84,33 +142,15 @@ export function transferWarmup(): TransferWarmup {
     TICK_MS,
     () => clock,
   );
-  const source = memorySource(Buffer.alloc(FILE_SIZE));
-  const options = [
-    { name: 'blksize', value: String(BLKSIZE) },
-    { name: 'tsize', value: String(FILE_SIZE) },
-  ];
+  const source = sharedFile();
   let id = 0;
 
   const one = (n: number): void => {
-    const client = new LoopbackClient();
-    const spec: TransferSpec = {
-      id: ++id,
-      family: 'udp4',
-      // TEST-NET-1 (RFC 5737): never a real client, and no socket is opened for it anyway.
-      client: { address: '192.0.2.1', port: 1024 + (id % 60000) },
-      local: '192.0.2.2',
-      file: 'undionly.kpxe',
-      mode: 'octet',
-      blksize: BLKSIZE,
-      windowsize: 1,
-      timeoutMs: TIMEOUT_MS,
-      maxTimeoutMs: 8 * TIMEOUT_MS,
-      retries: 5,
-      maxTransferMs: 600_000,
-      oack: options,
-    };
+    const port = 1024 + (id % 60000);
+    const client = new LoopbackClient(port);
     ended = undefined;
-    runner.runOn(spec, source, client);
+    // TEST-NET-1 (RFC 5737): never a real client, and no socket is opened for it anyway.
+    runner.runOn(specFor(++id, '192.0.2.2', { address: '192.0.2.1', port }), source, client.channel);
     if (n % 16 === 15) {
       client.receive(encodeError(8, 'tsize only'));
     }
@@ -151,4 +191,66 @@ export function transferWarmup(): TransferWarmup {
       return completed;
     },
   };
+}
+
+/**
+ * `count` transfers over real sockets on 127.0.0.1 (`concurrent` at a time), the client a socket
+ * of this thread: the part of the path the in-memory warm-up cannot reach (Node's dgram bind,
+ * connect and close, the libuv handle's receive callback, objects of the shapes the real
+ * sockets give) is compiled too. A throwaway runner: nothing counted or logged. Rejects when
+ * loopback cannot be used (no `lo` in a network namespace): the caller then does without.
+ */
+export async function loopbackWarmup(count: number, concurrent: number): Promise<number> {
+  const t0 = performance.now();
+  const waiting = new Map<number, { resolve(): void; reject(e: Error): void }>();
+  const runner = new TransferRunner(
+    {
+      confirmed() {},
+      finished(id, result) {
+        const w = waiting.get(id);
+        if (result === 'ok') w?.resolve();
+        else w?.reject(new Error(`loopback transfer ended ${result}`));
+      },
+      setupFailed(id, error) {
+        waiting.get(id)?.reject(new Error(error));
+      },
+      sent() {},
+      retransmitted() {},
+      sendFailed() {},
+      malformed() {},
+    },
+    TICK_MS,
+  );
+  const source = sharedFile();
+  const one = async (id: number): Promise<void> => {
+    const client = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('error', reject);
+        client.bind(0, '127.0.0.1', () => resolve());
+      });
+      const done = new Promise<void>((resolve, reject) => waiting.set(id, { resolve, reject }));
+      client.on('message', (msg, rinfo) => {
+        // OACK (6): ACK 0; DATA (3): ACK its block.
+        const block = msg[1] === 6 ? 0 : msg[1] === 3 ? msg.readUInt16BE(2) : -1;
+        if (block >= 0) client.send(encodeAck(block), rinfo.port, rinfo.address);
+      });
+      runner.run(specFor(id, '127.0.0.1', { address: '127.0.0.1', port: client.address().port }), source);
+      await done;
+    } finally {
+      waiting.delete(id);
+      client.close();
+    }
+  };
+  try {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrent }, async () => {
+        while (next < count) await one(++next);
+      }),
+    );
+  } finally {
+    await runner.stopAll();
+  }
+  return performance.now() - t0;
 }

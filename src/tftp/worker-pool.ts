@@ -63,6 +63,8 @@ export interface WarmupReport {
   transfers: number;
   ms: number;
   error?: string;
+  /** Why the real-socket part (over 127.0.0.1) did not run, if it did not. */
+  loopback?: string;
 }
 
 interface Member {
@@ -356,7 +358,13 @@ export class WorkerPool {
         return;
       }
       case 'warmed':
-        m.warmed?.resolve({ threadId: m.threadId, transfers: msg.transfers, ms: msg.ms, error: msg.error });
+        m.warmed?.resolve({
+          threadId: m.threadId,
+          transfers: msg.transfers,
+          ms: msg.ms,
+          error: msg.error,
+          loopback: msg.loopback,
+        });
         return;
       case 'stopped':
         return;
