@@ -47,6 +47,13 @@ const SCENARIOS = arg('scenarios', 'cold={"warmWorkers":0};warm={}')
     return { name: s.slice(0, eq), overrides: JSON.parse(s.slice(eq + 1)) as Record<string, unknown> };
   });
 
+/** Kernel-mode CPU seconds of the process (stime, /proc/PID/stat). */
+function systemSeconds(pid: number): number {
+  const stat = readProc(pid, 'stat');
+  if (!stat) return 0;
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / 100;
+}
+
 /** CPU seconds per live thread of `pid` (thread id -> s). */
 function threadCpu(pid: number): Map<number, number> {
   const out = new Map<number, number>();
@@ -96,9 +103,13 @@ async function startServer(root: string, overrides: Record<string, unknown>): Pr
   const argv = [...NODE_ARGS, ...cmd, root, JSON.stringify(overrides)];
   // V8's traces are printf()s, block-buffered into a pipe: line-buffer them so they fall
   // between the wave markers (stdbuf execs node: the pid stays the server's).
-  const proc = spawn(STDOUT ? 'stdbuf' : process.execPath, STDOUT ? ['-oL', process.execPath, ...argv] : argv, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    STDOUT ? 'stdbuf' : process.execPath,
+    STDOUT ? ['-oL', process.execPath, ...argv] : argv,
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   readline.createInterface({ input: proc.stderr! }).on('line', (l) => lines.push(l));
   const port = await new Promise<number>((resolve, reject) => {
@@ -150,6 +161,7 @@ interface Run {
   startupCpuMs: number;
   waves: Array<{
     msPerTransfer: number;
+    systemMs: number;
     mainMs: number;
     workersMs: number;
     otherMs: number;
@@ -184,10 +196,12 @@ async function runScenario(
       if (STDOUT) fs.appendFileSync(STDOUT, `=== ${name} wave ${w + 1}\n`);
       const t0 = threadCpu(pid);
       const c0 = cpuSeconds(pid);
+      const s0 = systemSeconds(pid);
       const r = await wave(server.port);
       // The last ACK's handling and the end report: let the server finish the wave's work.
       await new Promise((res) => setTimeout(res, 200));
       const c1 = cpuSeconds(pid);
+      const s1 = systemSeconds(pid);
       const t1 = threadCpu(pid);
       // Threads by CPU: the busiest non-main ones are the transfer workers (one per CPU), the
       // rest V8's platform threads (TurboFan, GC) and libuv's pool. Comm names do not tell them apart.
@@ -204,6 +218,7 @@ async function runScenario(
       const otherMs = others.slice(nWorkers).reduce((a, b) => a + b, 0);
       run.waves.push({
         msPerTransfer: ((c1 - c0) * 1000) / CONCURRENT,
+        systemMs: ((s1 - s0) * 1000) / CONCURRENT,
         mainMs: mainMs / CONCURRENT,
         workersMs: workersMs / CONCURRENT,
         otherMs: otherMs / CONCURRENT,
@@ -240,12 +255,13 @@ try {
 const fmt = (n: number) => n.toFixed(2);
 console.log('');
 console.log(
-  `| scenario | run | start-up CPU ms | RSS MiB idle | ${Array.from({ length: WAVES }, (_, i) => `wave ${i + 1} ms/transfer (main + workers + other)`).join(' | ')} | failed | box busy % per wave |`,
+  `| scenario | run | start-up CPU ms | RSS MiB idle | ${Array.from({ length: WAVES }, (_, i) => `wave ${i + 1} ms/transfer (main + workers + other; of which kernel)`).join(' | ')} | failed | box busy % per wave |`,
 );
 console.log(`|---|---:|---:|---:|${'---:|'.repeat(WAVES)}---:|---|`);
 for (const r of runs) {
   const cells = r.waves.map(
-    (w) => `${fmt(w.msPerTransfer)} (${fmt(w.mainMs)} + ${fmt(w.workersMs)} + ${fmt(w.otherMs)})`,
+    (w) =>
+      `${fmt(w.msPerTransfer)} (${fmt(w.mainMs)} + ${fmt(w.workersMs)} + ${fmt(w.otherMs)}; sys ${fmt(w.systemMs)})`,
   );
   const failed = r.waves.reduce((a, w) => a + w.failed, 0);
   console.log(

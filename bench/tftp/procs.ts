@@ -129,7 +129,9 @@ export class MemorySampler {
  * (`transfer-worker.js`). Falls back to tsx when esbuild is not there. `outdir`: where the
  * bundle goes (a bench that may run beside another worktree's uses its own, under bench/out/).
  */
-export function gatehouseCommand(outdir = path.join(here, '../../node_modules/.cache/ghtftp-bench')): string[] {
+export function gatehouseCommand(
+  outdir = path.join(here, '../../node_modules/.cache/ghtftp-bench'),
+): string[] {
   const repo = path.resolve(here, '../..');
   const esbuild = path.join(repo, 'node_modules/.bin/esbuild');
   const worker = path.join(repo, 'src/tftp/transfer-worker.ts');
