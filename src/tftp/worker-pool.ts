@@ -114,14 +114,20 @@ export class WorkerPool {
     this.idleTimer.unref();
   }
 
-  /** Ends the workers that had nothing to do for `idleMs`, down to `warm` of them. */
+  /**
+   * Ends the workers that had nothing to do for `idleMs`, except the `warm` oldest ones: they
+   * have run the most (the warmed-up ones among them), so V8 has compiled the most there.
+   */
   private endIdle(): void {
     const now = performance.now();
-    let live = this.live;
+    let kept = 0;
     for (const m of this.members) {
-      if (live <= this.warm) return;
-      if (m.state !== 'running' || !m.ready || m.active.size > 0 || now - m.idleSince < this.idleMs) continue;
-      live--;
+      if (m.state !== 'running') continue;
+      if (kept < this.warm) {
+        kept++;
+        continue;
+      }
+      if (!m.ready || m.active.size > 0 || now - m.idleSince < this.idleMs) continue;
       this.opts.events.log('info', 'tftp.worker_idle_stopped', {
         threadId: m.threadId,
         idleSeconds: Math.round((now - m.idleSince) / 1000),
