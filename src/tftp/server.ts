@@ -41,7 +41,7 @@ import { ReplyLimiter } from './reply-limiter.js';
 import { type RunnerEvents, TransferRunner, type TransferSpec } from './runner.js';
 import type { TransferResult } from './session.js';
 import { type Slot, SlotTable } from './slots.js';
-import { transferWarmup } from './warmup.js';
+import { warmInSlices } from './warmup.js';
 import { type PoolEvents, WorkerPool, type WarmupReport } from './worker-pool.js';
 import type { StatsDelta } from './worker-protocol.js';
 
@@ -75,8 +75,6 @@ export interface TftpServerOptions {
 }
 
 const LISTEN_RCVBUF = 4 * 1024 * 1024;
-/** Synthetic transfers per warm-up slice on the main thread: a request waits at most one slice. */
-const WARMUP_SLICE = 8;
 
 function defaultWorkerUrl(): URL {
   const ext = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? '.js';
@@ -202,18 +200,12 @@ export class TftpServer {
       reports = await this.pool.keepWarm(warmWorkers, warmupTransfers);
     } else {
       if (warmupTransfers === 0) return;
-      const warmup = transferWarmup();
-      let ms = 0;
-      let error: string | undefined;
       try {
-        while (warmup.completed < warmupTransfers && !this.stopped) {
-          await new Promise<void>((r) => setImmediate(r));
-          ms += warmup.run(Math.min(WARMUP_SLICE, warmupTransfers - warmup.completed));
-        }
+        const done = await warmInSlices(warmupTransfers, () => this.stopped);
+        reports = [{ threadId: 0, transfers: done.completed, ms: done.ms }];
       } catch (e) {
-        error = errorMessage(e);
+        reports = [{ threadId: 0, transfers: 0, ms: 0, error: errorMessage(e) }];
       }
-      reports = [{ threadId: 0, transfers: warmup.completed, ms, error }];
     }
     if (this.stopped || reports.length === 0) return;
     const failed = reports.find((r) => r.error !== undefined);

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../errors.js';
 import { memorySource } from './file-cache.js';
 import { TransferRunner } from './runner.js';
-import { loopbackWarmup, transferWarmup } from './warmup.js';
+import { loopbackWarmup, warmInSlices } from './warmup.js';
 import type { FromWorker, StatsDelta, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const port = parentPort;
@@ -119,34 +119,25 @@ port.on('message', (m: ToWorker) => {
 
 post({ t: 'ready' });
 
-/**
- * Warm-up slices this small keep a real transfer that arrives meanwhile (its message waits for
- * the slice) from waiting more than a few ms.
- */
-const WARMUP_SLICE = 8;
-/** Then a few real transfers to itself over 127.0.0.1 (warmup.ts `loopbackWarmup`). */
+/** After the in-memory transfers, a few real ones to itself over 127.0.0.1 (warmup.ts). */
 const LOOPBACK_TRANSFERS = 32;
 const LOOPBACK_CONCURRENT = 8;
 
 async function warmUp(transfers: number): Promise<void> {
-  const warmup = transferWarmup();
-  let ms = 0;
+  let done = { completed: 0, ms: 0 };
   try {
-    while (warmup.completed < transfers && !stopping) {
-      await new Promise<void>((r) => setImmediate(r));
-      ms += warmup.run(Math.min(WARMUP_SLICE, transfers - warmup.completed));
-    }
+    done = await warmInSlices(transfers, () => stopping);
     let loopback: string | undefined;
     if (!stopping) {
       try {
-        ms += await loopbackWarmup(LOOPBACK_TRANSFERS, LOOPBACK_CONCURRENT);
+        done.ms += await loopbackWarmup(LOOPBACK_TRANSFERS, LOOPBACK_CONCURRENT);
       } catch (e) {
         loopback = errorMessage(e);
       }
     }
-    post({ t: 'warmed', transfers: warmup.completed, ms, loopback });
+    post({ t: 'warmed', transfers: done.completed, ms: done.ms, loopback });
   } catch (e) {
-    post({ t: 'warmed', transfers: warmup.completed, ms, error: errorMessage(e) });
+    post({ t: 'warmed', transfers: done.completed, ms: done.ms, error: errorMessage(e) });
   }
 }
 
