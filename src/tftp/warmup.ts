@@ -8,8 +8,10 @@
  * ~0.6 ms of JIT per booted machine (issue 13), bench/tftp/cold-start.ts the first wave of a
  * storm against the later ones (bench/tftp/RESULTS.md).
  *
- * Nothing real is touched: no socket (the channel is a function call), a throwaway runner whose
- * events go nowhere, so nothing is sent, counted or logged as a transfer.
+ * Two parts, both with a throwaway runner whose events go nowhere, so nothing is counted or
+ * logged as a transfer: `transferWarmup`/`warmInSlices` run in memory (the channel is the real
+ * channel code over a stand-in handle: no socket, nothing sent), then `loopbackWarmup` runs a few
+ * transfers over real sockets to a client of the same thread on 127.0.0.1 (never off the host).
  */
 import dgram from 'node:dgram';
 import { fastChannel, type TransferChannel } from './channel.js';
