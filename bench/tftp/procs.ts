@@ -126,12 +126,14 @@ export class MemorySampler {
  * Production runs compiled JavaScript, not the tsx loader (which alone adds ~35 MiB of RSS):
  * bundle the bench server and the TFTP transfer worker with esbuild (installed with tsx) next to
  * node_modules so their packages resolve; the server finds the worker beside itself
- * (`transfer-worker.js`). Falls back to tsx when esbuild is not there.
+ * (`transfer-worker.js`). Falls back to tsx when esbuild is not there. `outdir`: where the
+ * bundle goes (a bench that may run beside another worktree's uses its own, under bench/out/).
  */
-export function gatehouseCommand(): string[] {
+export function gatehouseCommand(
+  outdir = path.join(here, '../../node_modules/.cache/ghtftp-bench'),
+): string[] {
   const repo = path.resolve(here, '../..');
   const esbuild = path.join(repo, 'node_modules/.bin/esbuild');
-  const outdir = path.join(repo, 'node_modules/.cache/ghtftp-bench');
   const worker = path.join(repo, 'src/tftp/transfer-worker.ts');
   const built = fs.existsSync(esbuild)
     ? spawnSync(

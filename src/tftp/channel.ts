@@ -31,13 +31,26 @@ export interface TransferChannel {
   close(): void;
 }
 
+/** What a channel needs of its socket: a bound, connected `dgram.Socket` (or warmup.ts's stand-in). */
+export interface ChannelSocket {
+  on(event: 'error', fn: (e: NodeJS.ErrnoException) => void): unknown;
+  close(): unknown;
+}
+
 /** The channel of a socket that is already bound and connected. */
 export function openChannel(socket: dgram.Socket): TransferChannel {
   const fast = udpFastPath(socket);
   return fast ? fastChannel(socket, fast) : dgramChannel(socket);
 }
 
-function fastChannel(socket: dgram.Socket, fast: UdpFastPath): TransferChannel {
+/**
+ * Exported for the warm-up (warmup.ts), which drives this very code with an in-memory client so
+ * that V8 compiles it with the shapes a real transfer has.
+ */
+export function fastChannel(
+  socket: ChannelSocket,
+  fast: Pick<UdpFastPath, 'sendConnected' | 'onDatagram'>,
+): TransferChannel {
   const one: Uint8Array[] = [new Uint8Array(0)];
   const two: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
   return {
@@ -82,7 +95,7 @@ function dgramChannel(socket: dgram.Socket): TransferChannel {
   };
 }
 
-export function closeQuietly(socket: dgram.Socket): void {
+export function closeQuietly(socket: ChannelSocket): void {
   try {
     socket.close();
   } catch {

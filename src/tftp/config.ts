@@ -65,6 +65,19 @@ export const tftpConfigSchema = z
      * files: sending is kernel-bound, so one thread saturates one core. See docs/tftp.md.
      */
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
+    /**
+     * Worker threads started with the service and kept while idle (at most `workers`); the others
+     * start on demand and end after 60 s without a transfer. ~10 MiB each. A kept worker has
+     * compiled the transfer path (its warm-up, then every storm), so a boot storm does not pay
+     * V8's compilation on its CPU (issue 13). 0 = none kept, every storm meets fresh threads.
+     */
+    warmWorkers: z.number().int().min(0).max(256).default(2),
+    /**
+     * Synthetic transfers (in memory, nothing sent or counted) each kept worker runs at start —
+     * or the main thread with `workers: 1` — so V8 compiles the transfer path before the first
+     * storm; 0 = none.
+     */
+    warmupTransfers: z.number().int().min(0).max(100_000).default(200),
   })
   .prefault({});
 export type TftpConfig = z.infer<typeof tftpConfigSchema>;

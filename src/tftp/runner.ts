@@ -11,7 +11,7 @@
 import dgram from 'node:dgram';
 import { errorMessage } from '../errors.js';
 import type { LogFields } from '../log.js';
-import { closeQuietly, openChannel } from './channel.js';
+import { closeQuietly, openChannel, type TransferChannel } from './channel.js';
 import type { FileSource } from './file-cache.js';
 import { Session, type SessionHooks, type SessionInfo, type TransferResult } from './session.js';
 import { TimerWheel } from './timer-wheel.js';
@@ -87,7 +87,7 @@ export class TransferRunner {
     const entry: Entry = { spec, source, session: undefined, cancelled: undefined, queuedAt: this.now() };
     this.entries.set(spec.id, entry);
     this.openSocket(spec).then(
-      (socket) => this.begin(entry, socket),
+      (socket) => this.begin(entry, openChannel(socket)),
       (e) => {
         source.close();
         if (entry.cancelled) this.finishedInSetup(entry);
@@ -95,6 +95,16 @@ export class TransferRunner {
         this.remove(spec.id);
       },
     );
+  }
+
+  /**
+   * Runs a transfer over a channel the caller made (the warm-up's in-memory client, warmup.ts):
+   * the same session, hooks, timer wheel and end report as `run`, no socket.
+   */
+  runOn(spec: TransferSpec, source: FileSource, channel: TransferChannel): void {
+    const entry: Entry = { spec, source, session: undefined, cancelled: undefined, queuedAt: this.now() };
+    this.entries.set(spec.id, entry);
+    this.begin(entry, channel);
   }
 
   /** Ends a transfer (evicted to make room, or shutdown); unknown ids are ignored. */
@@ -126,10 +136,10 @@ export class TransferRunner {
     }
   }
 
-  private begin(entry: Entry, socket: dgram.Socket): void {
+  private begin(entry: Entry, channel: TransferChannel): void {
     const { spec } = entry;
     if (entry.cancelled) {
-      closeQuietly(socket);
+      channel.close();
       entry.source.close();
       this.finishedInSetup(entry);
       this.remove(spec.id);
@@ -149,7 +159,7 @@ export class TransferRunner {
         maxTransferMs: spec.maxTransferMs,
         oack: spec.oack,
       },
-      openChannel(socket),
+      channel,
       entry.source,
       this.hooks,
     );
@@ -217,7 +227,8 @@ export class TransferRunner {
     this.ticker = setInterval(() => this.tick(), this.tickMs);
   }
 
-  private tick(): void {
+  /** Fires the retransmission timers that are due (the interval's job; the warm-up calls it too). */
+  tick(): void {
     const now = this.now();
     this.wheel.advance(now, (s) => {
       try {

@@ -41,7 +41,8 @@ import { ReplyLimiter } from './reply-limiter.js';
 import { type RunnerEvents, TransferRunner, type TransferSpec } from './runner.js';
 import type { TransferResult } from './session.js';
 import { type Slot, SlotTable } from './slots.js';
-import { type PoolEvents, WorkerPool } from './worker-pool.js';
+import { warmInSlices } from './warmup.js';
+import { type PoolEvents, WorkerPool, type WarmupReport } from './worker-pool.js';
 import type { StatsDelta } from './worker-protocol.js';
 
 interface Listener {
@@ -93,6 +94,9 @@ export class TftpServer {
   private pool: WorkerPool | undefined;
   private nextId = 1;
   private stopped = false;
+  private started = false;
+  /** The start-up warm-up (kept workers, or the main thread with `workers: 1`). */
+  private warming: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private readonly workerUrl: URL;
   private readonly boot: BootProgress | undefined;
@@ -173,6 +177,53 @@ export class TftpServer {
       );
       this.listeners.push(listener);
     }
+    this.started = true;
+    // After the sockets: a request arriving meanwhile is served (a worker still warming up takes
+    // transfers between its slices), not refused.
+    this.warming = this.warmUp();
+  }
+
+  /** Resolves once the start-up warm-up is over (tests, the cold-start bench). */
+  warmedUp(): Promise<void> {
+    return this.warming;
+  }
+
+  /**
+   * Starts the kept workers (`tftp.warmWorkers`), each running `warmupTransfers` synthetic
+   * transfers (warmup.ts); with `workers: 1` the main thread runs them itself, in slices. One
+   * `tftp.warmed_up` line. A failure costs only the warm-up: transfers run as before.
+   */
+  private async warmUp(): Promise<void> {
+    const { warmWorkers, warmupTransfers } = this.cfg;
+    let reports: WarmupReport[];
+    if (this.pool) {
+      reports = await this.pool.keepWarm(warmWorkers, warmupTransfers);
+    } else {
+      if (warmupTransfers === 0) return;
+      try {
+        const done = await warmInSlices(warmupTransfers, () => this.stopped);
+        reports = [{ threadId: 0, transfers: done.completed, ms: done.ms }];
+      } catch (e) {
+        reports = [{ threadId: 0, transfers: 0, ms: 0, error: errorMessage(e) }];
+      }
+    }
+    if (this.stopped || reports.length === 0) return;
+    const failed = reports.find((r) => r.error !== undefined);
+    if (failed) {
+      this.logger.warn('tftp.warmup_failed', {
+        threadId: failed.threadId,
+        error: failed.error,
+        effect: 'the first transfers run slower code; nothing else is affected',
+      });
+      return;
+    }
+    const loopback = reports.find((r) => r.loopback !== undefined)?.loopback;
+    this.logger.info('tftp.warmed_up', {
+      threads: reports.length,
+      transfersPerThread: warmupTransfers,
+      warmupMs: Math.round(Math.max(...reports.map((r) => r.ms))),
+      ...(loopback ? { loopbackSkipped: loopback } : {}),
+    });
   }
 
   /** Bound addresses (port 0 in config = kernel-chosen port). */
@@ -232,6 +283,8 @@ export class TftpServer {
     this.replies.setLimits(config.errorReplies);
     this.metrics.cacheBytes.set(this.cache.stats().bytes);
     this.applyWorkers(this.cfg);
+    // More kept workers (or a pool where there was none): start and warm them now.
+    if (this.started && this.pool) void this.warmUp();
   }
 
   get root(): string {
@@ -276,7 +329,14 @@ export class TftpServer {
       restarted: () => this.metrics.workerRestarts.inc(),
       resized: (live) => this.metrics.workers.set(live),
     };
-    this.pool = new WorkerPool({ max: n, tickMs: config.timerTickMs, url: this.workerUrl, events });
+    this.pool = new WorkerPool({
+      max: n,
+      tickMs: config.timerTickMs,
+      url: this.workerUrl,
+      events,
+      warm: config.warmWorkers,
+      warmupTransfers: config.warmupTransfers,
+    });
   }
 
   private onRequestDatagram(listener: Listener, msg: Buffer, peer: Peer): void {

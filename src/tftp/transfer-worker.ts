@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../errors.js';
 import { memorySource } from './file-cache.js';
 import { TransferRunner } from './runner.js';
+import { loopbackWarmup, warmInSlices } from './warmup.js';
 import type { FromWorker, StatsDelta, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const port = parentPort;
@@ -117,3 +118,27 @@ port.on('message', (m: ToWorker) => {
 });
 
 post({ t: 'ready' });
+
+/** After the in-memory transfers, a few real ones to itself over 127.0.0.1 (warmup.ts). */
+const LOOPBACK_TRANSFERS = 32;
+const LOOPBACK_CONCURRENT = 8;
+
+async function warmUp(transfers: number): Promise<void> {
+  let done = { completed: 0, ms: 0 };
+  try {
+    done = await warmInSlices(transfers, () => stopping);
+    let loopback: string | undefined;
+    if (!stopping) {
+      try {
+        done.ms += await loopbackWarmup(LOOPBACK_TRANSFERS, LOOPBACK_CONCURRENT);
+      } catch (e) {
+        loopback = errorMessage(e);
+      }
+    }
+    post({ t: 'warmed', transfers: done.completed, ms: done.ms, loopback });
+  } catch (e) {
+    post({ t: 'warmed', transfers: done.completed, ms: done.ms, error: errorMessage(e) });
+  }
+}
+
+if (init.warmupTransfers > 0) void warmUp(init.warmupTransfers);

@@ -5,10 +5,12 @@
  * is started while fewer than `max` exist, else it goes to the least-loaded one. A worker that is
  * still starting already takes transfers (its messages wait in its port), so a boot storm is not
  * served by the main thread while the first workers load. A worker idle for `idleMs` (60 s; checked
- * every idleMs/4) ends:
+ * every idleMs/4) ends, except the `warm` ones:
  * each thread holds ~10 MiB (its own V8 heap), which a gateway would otherwise keep all day after
  * the morning boot storm; the next transfer starts one again (a few tens of ms, during which its
- * messages wait in its port).
+ * messages wait in its port). The `warm` workers (`tftp.warmWorkers`) are started with the
+ * service, run a warm-up of the transfer path (warmup.ts) and stay: a fresh isolate meets a
+ * storm with interpreted code, and compiling it then cost the storm's CPU (issue 13).
  *
  * A worker that dies unexpectedly (uncaught exception, out of memory, terminated) takes its
  * transfers with it: they are reported as lost (the caller logs and counts them once, and frees
@@ -47,8 +49,22 @@ export interface PoolOptions {
   /** The worker entry module (transfer-worker.ts / .js). */
   url: URL;
   events: PoolEvents;
-  /** A worker without transfers for this long ends (default 60 s). */
+  /** A worker without transfers for this long ends (default 60 s), while more than `warm` run. */
   idleMs?: number;
+  /** Workers kept while idle, started by `keepWarm` (default 0). */
+  warm?: number;
+  /** Synthetic transfers each worker started by `keepWarm` runs first (default 0). */
+  warmupTransfers?: number;
+}
+
+/** What one worker's start-up warm-up did. */
+export interface WarmupReport {
+  threadId: number;
+  transfers: number;
+  ms: number;
+  error?: string;
+  /** Why the real-socket part (over 127.0.0.1) did not run, if it did not. */
+  loopback?: string;
 }
 
 interface Member {
@@ -63,6 +79,8 @@ interface Member {
   ready: boolean;
   /** Has reported the end of a transfer (it survives real work). */
   proven: boolean;
+  /** Resolves once its start-up warm-up is over (or it exited); absent when it runs none. */
+  warmed?: { promise: Promise<WarmupReport>; resolve(r: WarmupReport): void };
   /** performance.now() when it last had no transfer left (or became ready). */
   idleSince: number;
   exited: Promise<void>;
@@ -84,19 +102,32 @@ export class WorkerPool {
   private readonly probes = new Map<number, (transfers: number) => void>();
   private readonly idleMs: number;
   private readonly idleTimer: NodeJS.Timeout;
+  private warm: number;
+  private warmupTransfers: number;
 
   constructor(private readonly opts: PoolOptions) {
     this.max = opts.max;
     this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
+    this.warm = opts.warm ?? 0;
+    this.warmupTransfers = opts.warmupTransfers ?? 0;
     this.idleTimer = setInterval(() => this.endIdle(), Math.max(10, this.idleMs / 4));
     this.idleTimer.unref();
   }
 
-  /** Ends the workers that had nothing to do for `idleMs`. */
+  /**
+   * Ends the workers that had nothing to do for `idleMs`, except the `warm` oldest ones: they
+   * have run the most (the warmed-up ones among them), so V8 has compiled the most there.
+   */
   private endIdle(): void {
     const now = performance.now();
+    let kept = 0;
     for (const m of this.members) {
-      if (m.state !== 'running' || !m.ready || m.active.size > 0 || now - m.idleSince < this.idleMs) continue;
+      if (m.state !== 'running') continue;
+      if (kept < this.warm) {
+        kept++;
+        continue;
+      }
+      if (!m.ready || m.active.size > 0 || now - m.idleSince < this.idleMs) continue;
       this.opts.events.log('info', 'tftp.worker_idle_stopped', {
         threadId: m.threadId,
         idleSeconds: Math.round((now - m.idleSince) / 1000),
@@ -127,6 +158,23 @@ export class WorkerPool {
   /** Starts workers up to `n` now instead of on demand (tests; warming a gateway). */
   prestart(n = this.max): void {
     while (!this.stopped && this.live < Math.min(n, this.max)) if (!this.spawn()) return;
+  }
+
+  /**
+   * Starts workers up to `warm` (capped by the maximum), each running `warmupTransfers`
+   * synthetic transfers first; resolves with their reports once they are done (immediately
+   * with none when enough workers run already). Workers that run keep running as they are.
+   */
+  keepWarm(warm = this.warm, warmupTransfers = this.warmupTransfers): Promise<WarmupReport[]> {
+    this.warm = warm;
+    this.warmupTransfers = warmupTransfers;
+    const started: Promise<WarmupReport>[] = [];
+    while (!this.stopped && this.live < Math.min(warm, this.max)) {
+      const m = this.spawn(warmupTransfers);
+      if (!m) break;
+      if (m.warmed) started.push(m.warmed.promise);
+    }
+    return Promise.all(started);
   }
 
   /**
@@ -217,10 +265,10 @@ export class WorkerPool {
     );
   }
 
-  private spawn(): Member | undefined {
+  private spawn(warmupTransfers = 0): Member | undefined {
     let worker: Worker;
     try {
-      const init: WorkerInit = { tickMs: this.opts.tickMs };
+      const init: WorkerInit = { tickMs: this.opts.tickMs, warmupTransfers };
       worker = startWorker(this.opts.url, init);
     } catch (e) {
       this.opts.events.log('error', 'tftp.worker_spawn_failed', {
@@ -242,6 +290,16 @@ export class WorkerPool {
       idleSince: performance.now(),
       exited: new Promise((resolve) => worker.once('exit', () => resolve())),
     };
+    if (warmupTransfers > 0) {
+      let resolve: (r: WarmupReport) => void = () => {};
+      const promise = new Promise<WarmupReport>((r) => {
+        resolve = r;
+      });
+      member.warmed = { promise, resolve };
+      void member.exited.then(() =>
+        resolve({ threadId: member.threadId, transfers: 0, ms: 0, error: 'the worker exited first' }),
+      );
+    }
     this.members.add(member);
     worker.on('message', (m: FromWorker) => this.onMessage(member, m));
     worker.on('error', (e) =>
@@ -305,6 +363,15 @@ export class WorkerPool {
         resolve?.(msg.transfers);
         return;
       }
+      case 'warmed':
+        m.warmed?.resolve({
+          threadId: m.threadId,
+          transfers: msg.transfers,
+          ms: msg.ms,
+          error: msg.error,
+          loopback: msg.loopback,
+        });
+        return;
       case 'stopped':
         return;
     }

@@ -9,6 +9,8 @@ import type { TransferResult } from './session.js';
 
 export interface WorkerInit {
   tickMs: number;
+  /** Synthetic transfers to run once loaded (warmup.ts); 0 = none (a worker started on demand). */
+  warmupTransfers: number;
 }
 
 export interface SharedBytes {
@@ -41,4 +43,9 @@ export type FromWorker =
   | { t: 'setup-failed'; id: number; error: string }
   | { t: 'log'; level: 'warn' | 'error'; event: string; fields: LogFields }
   | { t: 'probe'; seq: number; transfers: number }
+  /**
+   * The start-up warm-up is over: `error` when it failed (the worker still runs transfers),
+   * `loopback` when its real-socket part could not run (why).
+   */
+  | { t: 'warmed'; transfers: number; ms: number; error?: string; loopback?: string }
   | { t: 'stopped' };

@@ -30,7 +30,9 @@ export async function startGatehouse(
     http: { listen: ['127.0.0.1:0'], ...overrides.http },
     dns: { listen: ['127.0.0.1:0'], ...overrides.dns },
     dhcp: { listen: '127.0.0.1:0', ...overrides.dhcp },
-    tftp: { listen: ['127.0.0.1:0'], root: tempDir(t, 'gatehouse-tftp-'), ...overrides.tftp },
+    // No kept TFTP workers unless a test asks: two threads warming up per started appliance
+    // would load the shared CI box for nothing (test/tftp/warmup.test.ts covers them).
+    tftp: { listen: ['127.0.0.1:0'], root: tempDir(t, 'gatehouse-tftp-'), warmWorkers: 0, ...overrides.tftp },
   });
   const logger = createMemoryLogger('debug');
   const app = await Gatehouse.start({ config, logger, extraServices });
