@@ -84,8 +84,7 @@ export class TransferRunner {
   }
 
   run(spec: TransferSpec, source: FileSource): void {
-    const entry: Entry = { spec, source, session: undefined, cancelled: undefined, queuedAt: this.now() };
-    this.entries.set(spec.id, entry);
+    const entry = this.track(spec, source);
     this.openSocket(spec).then(
       (socket) => this.begin(entry, openChannel(socket)),
       (e) => {
@@ -102,9 +101,13 @@ export class TransferRunner {
    * the same session, hooks, timer wheel and end report as `run`, no socket.
    */
   runOn(spec: TransferSpec, source: FileSource, channel: TransferChannel): void {
+    this.begin(this.track(spec, source), channel);
+  }
+
+  private track(spec: TransferSpec, source: FileSource): Entry {
     const entry: Entry = { spec, source, session: undefined, cancelled: undefined, queuedAt: this.now() };
     this.entries.set(spec.id, entry);
-    this.begin(entry, channel);
+    return entry;
   }
 
   /** Ends a transfer (evicted to make room, or shutdown); unknown ids are ignored. */

@@ -329,14 +329,7 @@ export class TftpServer {
       restarted: () => this.metrics.workerRestarts.inc(),
       resized: (live) => this.metrics.workers.set(live),
     };
-    this.pool = new WorkerPool({
-      max: n,
-      tickMs: config.timerTickMs,
-      url: this.workerUrl,
-      events,
-      warm: config.warmWorkers,
-      warmupTransfers: config.warmupTransfers,
-    });
+    this.pool = new WorkerPool({ max: n, tickMs: config.timerTickMs, url: this.workerUrl, events });
   }
 
   private onRequestDatagram(listener: Listener, msg: Buffer, peer: Peer): void {

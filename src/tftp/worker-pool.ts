@@ -49,12 +49,8 @@ export interface PoolOptions {
   /** The worker entry module (transfer-worker.ts / .js). */
   url: URL;
   events: PoolEvents;
-  /** A worker without transfers for this long ends (default 60 s), while more than `warm` run. */
+  /** A worker without transfers for this long ends (default 60 s), while more than `keepWarm`'s run. */
   idleMs?: number;
-  /** Workers kept while idle, started by `keepWarm` (default 0). */
-  warm?: number;
-  /** Synthetic transfers each worker started by `keepWarm` runs first (default 0). */
-  warmupTransfers?: number;
 }
 
 /** What one worker's start-up warm-up did. */
@@ -102,14 +98,12 @@ export class WorkerPool {
   private readonly probes = new Map<number, (transfers: number) => void>();
   private readonly idleMs: number;
   private readonly idleTimer: NodeJS.Timeout;
-  private warm: number;
-  private warmupTransfers: number;
+  /** Workers kept while idle (`keepWarm`). */
+  private warm = 0;
 
   constructor(private readonly opts: PoolOptions) {
     this.max = opts.max;
     this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
-    this.warm = opts.warm ?? 0;
-    this.warmupTransfers = opts.warmupTransfers ?? 0;
     this.idleTimer = setInterval(() => this.endIdle(), Math.max(10, this.idleMs / 4));
     this.idleTimer.unref();
   }
@@ -165,9 +159,8 @@ export class WorkerPool {
    * synthetic transfers first; resolves with their reports once they are done (immediately
    * with none when enough workers run already). Workers that run keep running as they are.
    */
-  keepWarm(warm = this.warm, warmupTransfers = this.warmupTransfers): Promise<WarmupReport[]> {
+  keepWarm(warm: number, warmupTransfers: number): Promise<WarmupReport[]> {
     this.warm = warm;
-    this.warmupTransfers = warmupTransfers;
     const started: Promise<WarmupReport>[] = [];
     while (!this.stopped && this.live < Math.min(warm, this.max)) {
       const m = this.spawn(warmupTransfers);

@@ -4,11 +4,32 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GatehouseConfigInput } from '../../src/config/index.js';
 import type { TftpServer } from '../../src/tftp/server.js';
+import type { PoolEvents } from '../../src/tftp/worker-pool.js';
 import type { TftpService } from '../../src/tftp/service.js';
 import { startGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { tempDir } from '../helpers/tmp.js';
 
 type T = Parameters<typeof tempDir>[0];
+
+/**
+ * Worker-pool events that do nothing but keep the names of the events logged (in `logged`), with
+ * `overrides` for the ones a test watches.
+ */
+export function loggingPoolEvents(overrides: Partial<PoolEvents> = {}): PoolEvents & { logged: string[] } {
+  const logged: string[] = [];
+  return {
+    logged,
+    confirmed() {},
+    finished() {},
+    setupFailed() {},
+    stats() {},
+    lost() {},
+    log: (_level, event) => logged.push(event),
+    restarted() {},
+    resized() {},
+    ...overrides,
+  };
+}
 
 /** A TFTP root with deterministic pseudo-random files: name -> size. */
 export function makeRoot(

@@ -13,9 +13,9 @@ import { tftpGet } from '../../src/tftp/client.js';
 import { type TftpConfig, tftpConfigSchema } from '../../src/tftp/config.js';
 import { TftpServer } from '../../src/tftp/server.js';
 import { transferWarmup } from '../../src/tftp/warmup.js';
-import { type PoolEvents, WorkerPool } from '../../src/tftp/worker-pool.js';
+import { WorkerPool } from '../../src/tftp/worker-pool.js';
 import { tempDir } from '../helpers/tmp.js';
-import { metric, waitFor } from './helpers.js';
+import { loggingPoolEvents, metric, waitFor } from './helpers.js';
 
 const workerUrl = new URL('../../src/tftp/transfer-worker.ts', import.meta.url);
 
@@ -111,28 +111,17 @@ t.test('with workers: 1 the main thread warms up its own transfer path', async (
 });
 
 t.test('kept workers survive idleMs; the others end', async (t) => {
-  const logged: string[] = [];
-  const events: PoolEvents = {
-    confirmed() {},
-    finished() {},
-    setupFailed() {},
-    stats() {},
-    lost() {},
-    log: (_level, event) => logged.push(event),
-    restarted() {},
-    resized() {},
-  };
+  const events = loggingPoolEvents();
+  const { logged } = events;
   const pool = new WorkerPool({
     max: 2,
     tickMs: 50,
     url: workerUrl,
     events,
     idleMs: 1000,
-    warm: 1,
-    warmupTransfers: 16,
   });
   t.teardown(() => pool.stop());
-  const reports = await pool.keepWarm();
+  const reports = await pool.keepWarm(1, 16);
   t.equal(reports.length, 1, 'one kept worker started');
   t.match(reports[0], { transfers: 16 });
   t.equal(reports[0]!.error, undefined, 'warm-up succeeded');

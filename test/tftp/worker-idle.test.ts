@@ -1,24 +1,18 @@
 import t from 'tap';
-import { type PoolEvents, WorkerPool } from '../../src/tftp/worker-pool.js';
+import { WorkerPool } from '../../src/tftp/worker-pool.js';
+import { loggingPoolEvents } from './helpers.js';
 
 const workerUrl = new URL('../../src/tftp/transfer-worker.ts', import.meta.url);
 
 /** Issue 15 item 5: threads left over from a boot storm give their memory back when idle. */
 t.test('idle transfer workers end after idleMs; the next demand starts them again', async (t) => {
-  const logged: string[] = [];
   let live = -1;
-  const events: PoolEvents = {
-    confirmed() {},
-    finished() {},
-    setupFailed() {},
-    stats() {},
-    lost() {},
-    log: (_level, event) => logged.push(event),
-    restarted() {},
+  const events = loggingPoolEvents({
     resized: (n) => {
       live = n;
     },
-  };
+  });
+  const { logged } = events;
   const pool = new WorkerPool({ max: 2, tickMs: 50, url: workerUrl, events, idleMs: 3000 });
   t.teardown(() => pool.stop());
   pool.prestart(2);
