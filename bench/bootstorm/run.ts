@@ -16,11 +16,8 @@ import { type Cleanup, runBench } from './bench.js';
 import { STACKS, type StackName } from './peers.js';
 import { rehearse } from './rehearse.js';
 import { comparisonTable, csvHeader, csvRows, describe } from './report.js';
+import { arg } from '../cli-args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
-}
 
 const n = Number(arg('n', '100'));
 const rate = Number(arg('rate', '0'));

@@ -22,11 +22,8 @@ import { Metrics } from '../../src/metrics.js';
 import { allMigrations } from '../../src/migrations.js';
 import { Store } from '../../src/store/index.js';
 import { clientBytes } from '../../test/dhcp/helpers.js';
+import { arg } from '../cli-args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const N = Number(arg('n', '1000'));
 const WARMUP_ROUNDS = Number(arg('warmup-rounds', '500'));
 const BATCH = 64;

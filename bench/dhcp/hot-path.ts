@@ -20,11 +20,8 @@ import { Metrics } from '../../src/metrics.js';
 import { allMigrations } from '../../src/migrations.js';
 import { Store } from '../../src/store/index.js';
 import { clientBytes } from '../../test/dhcp/helpers.js';
+import { arg } from '../cli-args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const DORA = Number(arg('dora', '10000'));
 const BATCH = Number(arg('batch', '40'));
 const WARMUP = Number(arg('warmup', '10000'));

@@ -20,14 +20,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientBytes } from '../../test/dhcp/helpers.js';
 import { createLan, type LanTopology } from '../../test/helpers/netns.js';
+import { arg } from '../cli-args.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const PERIOD = Number(arg('period', '5'));
 const RATES = arg('rates', '3000').split(',').filter(Boolean).map(Number);
 const MAX = Number(arg('max', '40000'));

@@ -14,11 +14,8 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort } from '../../test/helpers/ports.js';
 import { type SpawnedGatehouse, spawnGatehouse } from '../../test/helpers/spawn-gatehouse.js';
+import { arg } from '../cli-args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const RATE = Number(arg('rate', '1000'));
 const SECONDS = Number(arg('seconds', '10'));
 const LATENCY_WRITES = Number(arg('latency-writes', '500'));

@@ -20,11 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHaPair, HA_FLOATING, type HaGateway, until } from '../../test/helpers/ha-pair.js';
 import { RemoteDhcp } from '../bootstorm/remote-dhcp.js';
+import { arg } from '../cli-args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const FAILOVERS = Number(arg('failovers', '10'));
 
 /** Runs in the client namespace: prints `dns <ms>` / `http <ms>` for every answer. */

@@ -23,12 +23,9 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import readline from 'node:readline';
 import { benchMac } from './machines.js';
+import { arg } from '../cli-args.js';
 
 const args = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
-};
 const machines = Number(arg('--machines', '1000'));
 const clients = Number(arg('--clients', '2000'));
 const concurrency = Number(arg('--concurrency', '64'));

@@ -15,11 +15,8 @@ import { request } from 'undici';
 import { tftpGet } from '../../src/tftp/client.js';
 import { OPTIONS, childrenOf, kb, readProc } from '../tftp/procs.js';
 import { machineName, startSoakServer } from './server.js';
+import { arg } from '../cli-args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const MACHINES = Number(arg('machines', '1000'));
 const DNS_WORKERS = arg('dns-workers', '0');
 const IDLE = Number(arg('idle', '0'));

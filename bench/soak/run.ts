@@ -21,11 +21,8 @@ import { dispatcher, startLoads } from './loads.js';
 import { TreeRssSampler } from './rss.js';
 import { startSoakServer } from './server.js';
 import { Registry } from './stats.js';
+import { arg } from '../cli-args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const MINUTES = Number(arg('minutes', '10'));
 const MACHINES = Number(arg('machines', '1000'));
 const DNS_WORKERS = arg('dns-workers', '');

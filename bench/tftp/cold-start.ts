@@ -26,13 +26,10 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { tftpGet } from '../../src/tftp/client.js';
 import { cpuSeconds, gatehouseCommand, readProc } from './procs.js';
+import { arg } from '../cli-args.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const WAVES = Number(arg('waves', '5'));
 const CONCURRENT = Number(arg('concurrent', '200'));
 const REPEAT = Number(arg('repeat', '3'));

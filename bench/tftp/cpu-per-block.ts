@@ -20,12 +20,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { tftpGet } from '../../src/tftp/client.js';
 import { atftpDownloads, CpuGroup, gatehouseCommand, OPTIONS } from './procs.js';
+import { arg } from '../cli-args.js';
 
 const args = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
-};
 const clients = Number(arg('--clients', '20'));
 const size = Math.round(Number(arg('--mb', '10')) * 1024 * 1024);
 const repeat = Number(arg('--repeat', '3'));

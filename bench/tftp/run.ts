@@ -37,13 +37,9 @@ import {
   readProc,
   spawnClient,
 } from './procs.js';
+import { arg } from '../cli-args.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
-};
 const clientKinds = arg('--clients', 'atftp').split(',') as Array<'ts' | 'atftp'>;
 const repeat = Number(arg('--repeat', '1'));
 /** Run one scenario only, e.g. `--only 200:big.bin`. */
