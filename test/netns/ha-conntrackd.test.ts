@@ -33,6 +33,8 @@ import { createFirewalledHaPair, UPLINK } from './fixtures/ha-pair.js';
 
 const missing = needsRoot || missingCommands(['keepalived', 'curl', 'nft', 'conntrackd']);
 const MASTER_HOOK_DELAY_MS = 2000;
+/** The echo server's port on the internet side: what the probe counts on g2. */
+const ECHO_PORT = 7000;
 
 for (const conntrackd of [true, false])
   t.test(
@@ -65,11 +67,11 @@ for (const conntrackd of [true, false])
       t.equal(await pair.fetchOut(ADDR.orga), UPLINK.floating, 'masqueraded to the floating uplink address');
 
       const tsx = [process.execPath, '--import', 'tsx', `${repoRoot}/test/netns/fixtures/tcp-probe.ts`];
-      const echo = pair.spawn(pair.internet, [...tsx, 'serve', '7000', '100']);
+      const echo = pair.spawn(pair.internet, [...tsx, 'serve', String(ECHO_PORT), '100']);
       await new Promise<void>((resolve) =>
         echo.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
       );
-      const probe = pair.spawn(client, [...tsx, 'connect', UPLINK.internet, '7000', ADDR.orga, '0']);
+      const probe = pair.spawn(client, [...tsx, 'connect', UPLINK.internet, String(ECHO_PORT), ADDR.orga, '0']);
       const events: Array<{ ev: string; t: number; n?: number; code?: string }> = [];
       let pending = '';
       probe.stdout!.on('data', (d: Buffer) => {
@@ -87,7 +89,7 @@ for (const conntrackd of [true, false])
       if (conntrackd) {
         await until(
           'the standby’s conntrackd holds the connection',
-          async () => (await pair.conntrackd(g2, ['-e'])).includes('dport=7000'),
+          async () => (await pair.conntrackd(g2, ['-e'])).includes(`dport=${ECHO_PORT}`),
           10_000,
         );
         t.pass('the standby’s conntrackd external cache holds the connection');
@@ -110,7 +112,7 @@ for (const conntrackd of [true, false])
         fs.writeFileSync(
           probeNft,
           'table inet ctrace_probe {\n  chain pre { type filter hook prerouting priority -150; policy accept;\n' +
-            '    iifname "uplink0" tcp sport 7000 ct state new,invalid counter\n  }\n}\n',
+            `    iifname "uplink0" tcp sport ${ECHO_PORT} ct state new,invalid counter\n  }\n}\n`,
         );
         await g2.ns.exec('nft', ['-f', probeNft]);
       }
