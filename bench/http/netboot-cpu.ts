@@ -2,7 +2,7 @@
  * Server CPU per booted machine for the netboot HTTP exchange of a boot storm, load-independent:
  *
  *   flock /tmp/gatehouse-bench.lock node --import tsx bench/http/netboot-cpu.ts \
- *     [--machines 1000] [--clients 2000] [--concurrency 64] [--runs 5] [--http '{"netbootFastPath":false}']
+ *     [--machines 1000] [--clients 2000] [--concurrency 64] [--runs 5] [--http '{"maxConnectionsPerClient":1024}']
  *     [--target http|bare-http|prototype|all] [--tsx] [--server-node-args '--cpu-prof --cpu-prof-dir=/tmp/prof']
  *
  * Starts Gatehouse in a child process (bench/http/netboot-server.ts: loopback, default log level,

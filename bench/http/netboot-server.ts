@@ -6,7 +6,7 @@
  * answers each line `cpu` on stdin with this process's CPU (process.cpuUsage: every thread) and
  * its RSS, one JSON line.
  *
- *   node --import tsx bench/http/netboot-server.ts MACHINES '{"netbootFastPath":false}'
+ *   node --import tsx bench/http/netboot-server.ts MACHINES '{"maxConnectionsPerClient":1024}'
  */
 import fs from 'node:fs';
 import os from 'node:os';

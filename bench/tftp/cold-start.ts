@@ -25,7 +25,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { tftpGet } from '../../src/tftp/client.js';
-import { cpuSeconds, gatehouseCommand, readProc } from './procs.js';
+import { busyPct, cpuJiffies } from '../bootstorm/probes.js';
+import { cpuSeconds, gatehouseCommand, readProc, statFields } from './procs.js';
 import { arg } from '../cli-args.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -48,7 +49,7 @@ const SCENARIOS = arg('scenarios', 'cold={"warmWorkers":0};warm={}')
 function systemSeconds(pid: number): number {
   const stat = readProc(pid, 'stat');
   if (!stat) return 0;
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / 100;
+  return Number(statFields(stat)[12]) / 100;
 }
 
 /** CPU seconds per live thread of `pid` (thread id -> s). */
@@ -63,7 +64,7 @@ function threadCpu(pid: number): Map<number, number> {
   for (const tid of tids) {
     const stat = readProc(pid, `task/${tid}/stat`);
     if (!stat) continue;
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const f = statFields(stat);
     out.set(Number(tid), (Number(f[11]) + Number(f[12])) / 100);
   }
   return out;
@@ -78,15 +79,9 @@ function loadAverage(): string {
 
 /** Share of the box's CPU time that was not idle over `ms` (all processes, ours included). */
 async function boxBusy(ms: number): Promise<number> {
-  const read = () => {
-    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = f[3]! + f[4]!;
-    return { idle, total: f.reduce((a, b) => a + b, 0) };
-  };
-  const a = read();
+  const a = cpuJiffies();
   await new Promise((r) => setTimeout(r, ms));
-  const b = read();
-  return Math.round(100 * (1 - (b.idle - a.idle) / Math.max(1, b.total - a.total)));
+  return Math.round(busyPct(a, cpuJiffies()) || 0);
 }
 
 interface Server {

@@ -20,11 +20,19 @@ export function readProc(pid: number, file: string): string | undefined {
 export const kb = (text: string | undefined, field: string): number =>
   Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text ?? '')?.[1] ?? 0);
 
+/**
+ * The fields of a /proc/PID/stat (or task/TID/stat) line after the command name, which may hold
+ * spaces: index 0 is the state, 11 utime, 12 stime (proc(5) numbers them from 3).
+ */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** utime+stime (+ reaped children's) in seconds, from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
   const stat = readProc(pid, 'stat');
   if (!stat) return 0;
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const f = statFields(stat);
   const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
   return ticks / 100; // USER_HZ
 }
@@ -35,7 +43,7 @@ export function childrenOf(pid: number): number[] {
     if (!/^\d+$/.test(d)) continue;
     const stat = readProc(Number(d), 'stat');
     if (!stat) continue;
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const ppid = Number(statFields(stat)[1]);
     if (ppid === pid) out.push(Number(d));
   }
   return out;
