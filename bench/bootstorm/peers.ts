@@ -26,6 +26,7 @@ import {
   mdbImportLines,
   type PlannedMachine,
 } from './plan.js';
+import { describeJit, summarizeJit } from './jit-report.js';
 import { CpuGroup } from './probes.js';
 
 export const STACKS = ['gatehouse', 'dnsmasq', 'kea'] as const;
@@ -242,6 +243,9 @@ async function startGatehouse(ctx: StackContext): Promise<RunningStack> {
     gh.proc.exitCode !== null ? `exited ${gh.proc.exitCode}` : undefined,
   );
   await untilQuiet(group);
+  // Everything V8 printed from here on is the storm's (and the bench's lone warm-up machine's).
+  const quietMark = gh.stdout.length;
+  const traced = ctx.gatehouse.nodeArgs.includes('--trace-opt');
   return {
     name: 'gatehouse',
     group,
@@ -254,7 +258,11 @@ async function startGatehouse(ctx: StackContext): Promise<RunningStack> {
         }
       }
       const infoLines = gh.logs.filter((l) => l.level === 'info').length;
-      return [`${infoLines} info lines logged`, ...[...counts].map(([k, n]) => `${n} × ${k}`)];
+      return [
+        `${infoLines} info lines logged`,
+        ...[...counts].map(([k, n]) => `${n} × ${k}`),
+        ...(traced ? describeJit(summarizeJit(gh.stdout.slice(quietMark))) : []),
+      ];
     },
     async stop() {
       await gh.stop();
