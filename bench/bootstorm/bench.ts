@@ -54,6 +54,12 @@ export interface BenchOptions {
   gatehouseTsx?: boolean;
   /** Extra node flags for Gatehouse only (profiling: `--cpu-prof --cpu-prof-dir=…`). */
   gatehouseNodeArgs?: string[];
+  /**
+   * Seconds every server sits idle after its start before the storm (default 0: as soon as it
+   * is quiet). A real gateway starts hours before the morning's storm; V8 may have discarded
+   * code the start-up warm-ups compiled by then (bytecode flushing after a few idle GCs).
+   */
+  idleBeforeS?: number;
   log?: (line: string) => void;
 }
 
@@ -180,6 +186,10 @@ async function oneStorm(
     gatehouse,
   });
   try {
+    if (opts.idleBeforeS) {
+      log(`${server}: idle ${opts.idleBeforeS} s before the storm`);
+      await new Promise((r) => setTimeout(r, opts.idleBeforeS! * 1000));
+    }
     const spec = (m: PlannedMachine): MachineSpec => ({
       index: m.index,
       mac: m.mac,

@@ -18,6 +18,8 @@ export interface JitSummary {
   compileMs: number;
   byFunction: Array<{ name: string; count: number; ms: number }>;
   deopts: Array<{ name: string; reason: string; kind: string }>;
+  /** Full (mark-compact) GCs, when `--trace-gc` is on too: each one ages unused bytecode. */
+  majorGcs: number;
 }
 
 export function summarizeJit(lines: readonly string[]): JitSummary {
@@ -25,7 +27,9 @@ export function summarizeJit(lines: readonly string[]): JitSummary {
   const deopts: JitSummary['deopts'] = [];
   let compiled = 0;
   let compileMs = 0;
+  let majorGcs = 0;
   for (const line of lines) {
+    if (line.includes(' Mark-Compact ')) majorGcs++;
     const c = COMPILED.exec(line);
     if (c) {
       // The three phases: prepare (main thread), execute (background thread), finalize (main).
@@ -43,12 +47,12 @@ export function summarizeJit(lines: readonly string[]): JitSummary {
     if (d) deopts.push({ kind: d[1]!, reason: d[2]!, name: d[3] || '(anonymous)' });
   }
   const byFunction = [...fns].map(([name, f]) => ({ name, ...f })).sort((a, b) => b.ms - a.ms);
-  return { compiled, compileMs, byFunction, deopts };
+  return { compiled, compileMs, byFunction, deopts, majorGcs };
 }
 
 export function describeJit(s: JitSummary, top = 20): string[] {
   const out = [
-    `TurboFan during the storm: ${s.compiled} compilations, ${s.compileMs.toFixed(0)} ms compile wall time; ${s.deopts.length} deoptimisations`,
+    `TurboFan during the storm: ${s.compiled} compilations, ${s.compileMs.toFixed(0)} ms compile wall time; ${s.deopts.length} deoptimisations${s.majorGcs ? `; ${s.majorGcs} full GCs` : ''}`,
   ];
   if (s.byFunction.length)
     out.push(

@@ -10,6 +10,7 @@ const LINES = [
   '[completed compiling 0x0f33 <JSFunction (sfi = 0x3dac)> (target TURBOFAN) - took 0.005, 0.885, 0.027 ms]',
   '[completed compiling 0x0f35 <JSFunction shortStringInJS (sfi = 0x96f5)> (target TURBOFAN) - took 0.010, 2.000, 0.100 ms]',
   '[bailout (kind: deopt-eager, reason: wrong map): begin. deoptimizing 0x289f <JSFunction readRequest (sfi = 0x187a)>, 0x1fa6 <Code TURBOFAN>, opt id 76, bytecode offset 0, deopt exit 99, FP to SP delta 192]',
+  '[4242:0x6a1e]    61234 ms: Mark-Compact (reduce) 20.1 (23.5) -> 18.9 (22.1) MB, 12.30 / 0.00 ms  (average mu = 0.99) memory reducer',
   'gatehouse listening',
 ];
 
@@ -25,8 +26,9 @@ t.test('counts compilations per function and every deoptimisation with its reaso
     ],
   );
   t.same(s.deopts, [{ kind: 'deopt-eager', reason: 'wrong map', name: 'readRequest' }]);
+  t.equal(s.majorGcs, 1);
   const text = describeJit(s).join('\n');
-  t.match(text, /3 compilations, 11 ms .* 1 deoptimisations/);
+  t.match(text, /3 compilations, 11 ms .* 1 deoptimisations; 1 full GCs/);
   t.match(text, /readRequest \(wrong map\)/);
 });
 
