@@ -42,19 +42,43 @@ export class NetbootView {
   private switchList: readonly Switch[] | undefined;
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly store: Store) {
-    this.unsubscribe = store.subscribe((events) => {
-      for (const e of events) {
-        if (e.table === MDB_TABLES.machines) this.snapshot = undefined;
-        else if (e.table === MDB_TABLES.switches) this.switchList = undefined;
-      }
-    });
+  /** `store` undefined: a view of fixed contents (`fixed`). */
+  private constructor(
+    private readonly store: Store | undefined,
+    fixed?: { machines: readonly Machine[]; switches: readonly Switch[] },
+  ) {
+    // Every field assigned in the same order on both paths: one hidden class for both kinds.
+    this.snapshot = fixed ? buildSnapshot(fixed.machines) : undefined;
+    this.switchList = fixed ? [...fixed.switches].sort(compareSwitches) : undefined;
+    this.unsubscribe = store
+      ? store.subscribe((events) => {
+          for (const e of events) {
+            if (e.table === MDB_TABLES.machines) this.snapshot = undefined;
+            else if (e.table === MDB_TABLES.switches) this.switchList = undefined;
+          }
+        })
+      : () => {};
+  }
+
+  /** The view of a store's `machines` and `switches`, following its changes. */
+  static of(store: Store): NetbootView {
+    return new NetbootView(store);
+  }
+
+  /**
+   * A view of `machines` and `switches` that follows no store (the start-up warm-up,
+   * warmup.ts): the same class as the real view, so the code that reads it is compiled for
+   * the object shapes a storm brings.
+   */
+  static fixed(machines: readonly Machine[], switches: readonly Switch[]): NetbootView {
+    return new NetbootView(undefined, { machines, switches });
   }
 
   current(): NetbootSnapshot {
     if (!this.snapshot) {
-      const machines = machinesTable(this.store);
-      this.snapshot = this.store.read((tx) => buildSnapshot(tx.values(machines)));
+      const store = this.store!;
+      const machines = machinesTable(store);
+      this.snapshot = store.read((tx) => buildSnapshot(tx.values(machines)));
     }
     return this.snapshot;
   }
@@ -65,8 +89,9 @@ export class NetbootView {
    */
   switches(): readonly Switch[] {
     if (!this.switchList) {
-      const table = switchesTable(this.store);
-      this.switchList = this.store.read((tx) => tx.values(table)).sort(compareSwitches);
+      const store = this.store!;
+      const table = switchesTable(store);
+      this.switchList = store.read((tx) => tx.values(table)).sort(compareSwitches);
     }
     return this.switchList;
   }
