@@ -67,6 +67,7 @@ export class NetbootService implements Service {
   }
 
   async start(): Promise<void> {
+    this.view.prepare();
     this.summary.start();
     this.ctx.http.vhost('netboot', this.handle);
     const bootFiles = this.config.netboot.bootFiles;
@@ -159,7 +160,12 @@ export class NetbootService implements Service {
           const status = 503;
           sendText(res, status, `${message}\n`);
           this.requests.inc({ endpoint: 'register', outcome: 'refused' });
-          ctx.logger.info('netboot.request', { endpoint: 'register', outcome: 'refused', status, client: ctx.remoteAddress });
+          ctx.logger.info('netboot.request', {
+            endpoint: 'register',
+            outcome: 'refused',
+            status,
+            client: ctx.remoteAddress,
+          });
           return;
         }
         answer('register', 'register_failed', registerFailure(message), { ...args, error: message });

@@ -37,9 +37,27 @@ const CONCURRENT = 4;
 const EXCHANGE_TIMEOUT_MS = 5000;
 const HEAD_END = '\r\n\r\n';
 
+/**
+ * Hosts the exchanges alternate between. Two, not one: a call to a closure made per instance
+ * (the netboot handler HttpServer.dispatch calls, a logger's methods) then sees two closures of
+ * one creation site, and V8 compiles it for any closure of that site, the real one included.
+ * With one it would compile it for the throwaway closure alone and throw the code away at the
+ * first real request ("wrong call target").
+ */
+const HOSTS = 2;
+
+/**
+ * Registered machines the exchanges rotate through, more than a warm-up tracker keeps
+ * (TRACKED): a storm's boot-progress records are of machines not seen yet, and V8 compiles
+ * only the branches it saw taken.
+ */
+const KNOWN = 12;
+const TRACKED = 8;
+
 /** Locally administered MACs no real machine is expected to have (as the DHCP warm-up's). */
-const KNOWN_MAC = 'fe:57:41:52:4d:00';
-const UNKNOWN_MAC = 'fe:57:41:52:4d:01';
+function warmupMac(kind: number, i: number): string {
+  return `fe:57:41:52:${kind.toString(16)}:${i.toString(16).padStart(2, '0')}`;
+}
 
 function machine(hostname: string, aliases: string, ip: string, mac: string): Machine {
   return {
@@ -56,20 +74,27 @@ function machine(hostname: string, aliases: string, ip: string, mac: string): Ma
   };
 }
 
-/** A registered machine and its RFS (TEST-NET-1 addresses, RFC 5737): `/boot/` answers `boot`. */
+/** Registered machines and their RFS (TEST-NET-1 addresses, RFC 5737): `/boot/` answers `boot`. */
 const MACHINES: readonly Machine[] = [
-  machine('gatehouse-warmup', '', '192.0.2.10', KNOWN_MAC),
-  machine('gatehouse-warmup-rfs', 'rfs0,rhfs0', '192.0.2.2', 'fe:57:41:52:4d:02'),
+  ...Array.from({ length: KNOWN }, (_, i) =>
+    machine(`gatehouse-warmup-${i}`, '', `192.0.2.${10 + i}`, warmupMac(0x4d, i)),
+  ),
+  machine('gatehouse-warmup-rfs', 'rfs0,rhfs0', '192.0.2.2', warmupMac(0x4f, 0)),
 ];
-const SWITCHES: readonly Switch[] = [{ name: 'gatehouse-warmup', chassis: 'fe:57:41:52:4d:03', room: 'other', rfs: 0, hfs: 0 }];
+const SWITCHES: readonly Switch[] = [
+  { name: 'gatehouse-warmup', chassis: warmupMac(0x4f, 1), room: 'other', rfs: 0, hfs: 0 },
+];
 
 /**
- * The second request of exchange `n`. Mostly the registered machine, every eighth an unknown
- * MAC; iPXE percent-encodes the `:` of `${mac}` in a URL (policy.ts), other clients may not.
+ * The second request of exchange `n` (`k`th on its host). A registered machine not tracked yet,
+ * every fourth one the previous machine again (it rebooted), every eighth an unknown MAC; iPXE
+ * percent-encodes the `:` of `${mac}` in a URL (policy.ts), other clients may not.
  */
 function bootPath(n: number): string {
-  const mac = n % 8 === 7 ? UNKNOWN_MAC : KNOWN_MAC;
-  return `/boot/${n % 2 === 0 ? mac.replaceAll(':', '%3A') : mac}/`;
+  const k = Math.floor(n / HOSTS);
+  const i = (k % 4 === 3 ? k - 1 : k) % KNOWN;
+  const mac = warmupMac(k % 8 === 6 ? 0x4e : 0x4d, i);
+  return `/boot/${k % 2 === 0 ? mac.replaceAll(':', '%3A') : mac}/`;
 }
 
 function request(path: string): string {
@@ -86,8 +111,14 @@ export function ipxeExchange(port: number, n: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const paths = ['/bootstrap', bootPath(n)];
     let buf = '';
-    const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
-    const timer = setTimeout(() => fail(new Error('http warm-up: no answer over 127.0.0.1')), EXCHANGE_TIMEOUT_MS);
+    // Each machine of a storm is a client address of its own with one connection: so here
+    // (all of 127.0.0.0/8 is loopback), or the per-client accounting runs another branch.
+    const localAddress = `127.0.0.${1 + (n % 200)}`;
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress, noDelay: true });
+    const timer = setTimeout(
+      () => fail(new Error('http warm-up: no answer over 127.0.0.1')),
+      EXCHANGE_TIMEOUT_MS,
+    );
     const fail = (e: Error) => {
       clearTimeout(timer);
       socket.destroy();
@@ -126,7 +157,10 @@ export function ipxeExchange(port: number, n: number): Promise<void> {
  * A throwaway netboot host on 127.0.0.1:0, built as production builds it (app.ts, service.ts):
  * same classes, throwaway collaborators (see the file comment).
  */
-async function throwawayHost(config: GatehouseConfig): Promise<{ port: number; close(): Promise<void> }> {
+async function throwawayHost(
+  config: GatehouseConfig,
+  switches: readonly Switch[],
+): Promise<{ port: number; close(): Promise<void> }> {
   const metrics = new Metrics();
   const http = new HttpServer(
     silentLogger.child({ part: 'http' }),
@@ -145,8 +179,8 @@ async function throwawayHost(config: GatehouseConfig): Promise<{ port: number; c
   const service = new NetbootService(
     { config, logger: silentLogger, metrics, http },
     refuse,
-    NetbootView.fixed(MACHINES, SWITCHES),
-    new BootProgress({ maxEntries: 16 }),
+    NetbootView.fixed(MACHINES, switches),
+    new BootProgress({ maxEntries: TRACKED }),
   );
   const close = async () => {
     await http.close();
@@ -161,15 +195,6 @@ async function throwawayHost(config: GatehouseConfig): Promise<{ port: number; c
   }
   return { port: http.port, close };
 }
-
-/**
- * Hosts the exchanges alternate between. Two, not one: a call to a closure made per instance
- * (the netboot handler HttpServer.dispatch calls, a logger's methods) then sees two closures of
- * one creation site, and V8 compiles it for any closure of that site, the real one included.
- * With one it would compile it for the throwaway closure alone and throw the code away at the
- * first real request ("wrong call target").
- */
-const HOSTS = 2;
 
 export interface NetbootWarmupResult {
   exchanges: number;
@@ -190,7 +215,9 @@ export async function warmNetbootHttp(
   const hosts: Array<Awaited<ReturnType<typeof throwawayHost>>> = [];
   let done = 0;
   try {
-    for (let i = 0; i < HOSTS; i++) hosts.push(await throwawayHost(config));
+    // With and without switches: V8 makes an empty array of another kind than a filled one, and
+    // the storm's list may be either.
+    for (let i = 0; i < HOSTS; i++) hosts.push(await throwawayHost(config, i === 0 ? SWITCHES : []));
     let next = 0;
     await Promise.all(
       Array.from({ length: CONCURRENT }, async () => {
