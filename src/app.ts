@@ -59,6 +59,7 @@ export class Gatehouse {
       await app.stop();
       throw e;
     }
+    for (const s of app.services) s.afterStart?.();
     logger.info('gatehouse.started', { version: VERSION, http: http.addresses(), dataDir: config.dataDir });
     return app;
   }

@@ -28,6 +28,11 @@ export interface Service {
   start(): Promise<void>;
   stop(): Promise<void>;
   reload?(config: GatehouseConfig): Promise<void> | void;
+  /**
+   * Called once every service has started and the HTTP server listens: background work that
+   * must not delay the start (the netboot HTTP warm-up). Not awaited.
+   */
+  afterStart?(): void;
   /** undefined when ready, otherwise why not (listed by /readyz). */
   notReady?(): string | undefined;
 }

@@ -1,5 +1,6 @@
 import { bootServiceFactory } from './boot/service.js';
 import { netbootService } from './http/netboot/service.js';
+import { httpWarmupService } from './http/netboot/warmup-service.js';
 import { lldpService } from './lldp/service.js';
 import { mdbServiceFactory } from './mdb/service.js';
 import { firewallServiceFactory } from './nft/service.js';
@@ -27,6 +28,8 @@ export const serviceFactories: Array<(ctx: ServiceContext) => Service | undefine
   dnsServiceFactory,
   primaryOnly(dhcpService),
   netbootService,
+  // Runs after the HTTP server listens (Service.afterStart).
+  httpWarmupService,
   lldpService,
   udbServiceFactory,
   presenceServiceFactory,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { LogSink, Logger } from '../log.js';
 
 export interface AccessLogConfig {
   enabled: boolean;
@@ -83,11 +83,13 @@ export class AccessLog {
   private failed = false;
   private readonly onHangup = () => this.reopen();
 
+  /** `sink`: where lines go instead of `config.path` (the start-up warm-up's: nowhere). */
   constructor(
     private readonly config: AccessLogConfig,
     private readonly logger: Logger,
+    private readonly sink?: LogSink,
   ) {
-    if (config.path !== '-') {
+    if (config.path !== '-' && !sink) {
       this.open();
       process.on('SIGHUP', this.onHangup);
     }
@@ -132,7 +134,7 @@ export class AccessLog {
 
   /** Reopens the file (logrotate moved it away and sent SIGHUP). */
   reopen(): void {
-    if (this.config.path === '-') return;
+    if (this.config.path === '-' || this.sink) return;
     const old = this.out;
     this.open();
     old?.end();
@@ -158,7 +160,8 @@ export class AccessLog {
   }
 
   private write(line: string): void {
-    if (this.config.path === '-') process.stderr.write(`${line}\n`);
+    if (this.sink) this.sink(line);
+    else if (this.config.path === '-') process.stderr.write(`${line}\n`);
     else if (this.out && !this.failed) this.out.write(`${line}\n`);
   }
 }

@@ -11,6 +11,13 @@ export const httpConfigSchema = z
      * The kernel caps it at `net.core.somaxconn` (see docs/operations.md).
      */
     listenBacklog: z.number().int().min(1).max(1_048_576).default(4096),
+    /**
+     * iPXE exchanges (`GET /bootstrap` + `GET /boot/<mac>/` on one keep-alive connection) run at
+     * start through throwaway copies of the netboot host on 127.0.0.1, so V8 has compiled that
+     * path before the first boot storm (src/http/netboot/warmup.ts). 0: no warm-up. Measured:
+     * node:http's code is compiled after a few hundred, the netboot handler after ~1500.
+     */
+    warmupExchanges: z.number().int().min(0).max(100_000).default(2000),
     /** Largest request body accepted (RPC, /update, admin API). */
     maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
     /**

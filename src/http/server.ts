@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseListen } from '../config/listen.js';
 import { GatehouseError, errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { LogSink, Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AccessLog } from './access-log.js';
 import { ClientLimits, clientAddress } from './client-limits.js';
@@ -39,9 +39,11 @@ export class HttpServer {
     metrics: Metrics,
     private readonly domain: string,
     private config: HttpConfig = httpConfigSchema.parse({}),
+    /** Where access-log lines go instead of `accessLog.path` (the netboot warm-up's server: nowhere). */
+    private readonly accessLogSink?: LogSink,
   ) {
     this.limits = new ClientLimits(config, logger, metrics);
-    this.accessLog = config.accessLog.enabled ? new AccessLog(config.accessLog, logger) : undefined;
+    this.accessLog = this.newAccessLog(config);
     this.requests = metrics.counter('gatehouse_http_requests_total', 'HTTP requests by virtual host and status class', [
       'vhost',
       'status',
@@ -108,9 +110,13 @@ export class HttpServer {
     this.limits.reload(config);
     if (JSON.stringify(config.accessLog) !== JSON.stringify(this.config.accessLog)) {
       this.accessLog?.close();
-      this.accessLog = config.accessLog.enabled ? new AccessLog(config.accessLog, this.logger) : undefined;
+      this.accessLog = this.newAccessLog(config);
     }
     this.config = config;
+  }
+
+  private newAccessLog(config: HttpConfig): AccessLog | undefined {
+    return config.accessLog.enabled ? new AccessLog(config.accessLog, this.logger, this.accessLogSink) : undefined;
   }
 
   async listen(addresses: readonly string[]): Promise<void> {

@@ -27,7 +27,9 @@ export async function startGatehouse(
     demo: { seed: false },
     ...overrides,
     dataDir,
-    http: { listen: ['127.0.0.1:0'], ...overrides.http },
+    // No netboot HTTP warm-up unless a test asks (test/netboot/warmup.test.ts covers it): a
+    // few hundred exchanges per started appliance would slow every test for nothing.
+    http: { listen: ['127.0.0.1:0'], warmupExchanges: 0, ...overrides.http },
     dns: { listen: ['127.0.0.1:0'], ...overrides.dns },
     dhcp: { listen: '127.0.0.1:0', ...overrides.dhcp },
     // No kept TFTP workers unless a test asks: two threads warming up per started appliance

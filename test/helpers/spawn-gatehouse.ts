@@ -67,10 +67,19 @@ export async function spawnGatehouse(opts: {
       () => reject(new Error(`gatehouse did not start in time; logs:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`)),
       opts.startTimeoutMs ?? 20_000,
     );
+    // Whole lines, and the line anywhere in one: V8's --trace-opt output (C stdio, written in
+    // blocks that end mid-line) shares stdout with ours, so our line may be split over two
+    // chunks or follow half a line of V8's.
+    let outBuf = '';
     proc.stdout!.on('data', (d: Buffer) => {
-      for (const line of d.toString().split('\n').filter(Boolean)) {
+      outBuf += d.toString();
+      const end = outBuf.lastIndexOf('\n');
+      if (end < 0) return;
+      const lines = outBuf.slice(0, end).split('\n').filter(Boolean);
+      outBuf = outBuf.slice(end + 1);
+      for (const line of lines) {
         stdout.push(line);
-        if (line.startsWith('gatehouse listening')) {
+        if (line.includes('gatehouse listening')) {
           clearTimeout(timer);
           resolve();
         }

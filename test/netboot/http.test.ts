@@ -157,6 +157,19 @@ t.test('machine changes are seen by the next request (snapshot invalidated on co
   t.match((await get('/boot/02:00:00:00:00:42/')).body, 'initrd http://rfs0/boot/');
 });
 
+t.test('after a change the snapshot is rebuilt off the request path, ahead of the next request', async (t) => {
+  const gh = await startGatehouse(t);
+  const store = gh.app.store;
+  const view = (gh.app.service('netboot') as unknown as { view: { snapshot: unknown } }).view;
+  t.ok(view.snapshot, 'built at start, before any request');
+  await store.write((tx) =>
+    createMachine(tx, { ...machine({ hostname: 'late', ip: '192.168.0.42', mac: '02:00:00:00:00:42' }) }),
+  );
+  t.notOk(view.snapshot, 'dropped by the commit');
+  await new Promise((r) => setTimeout(r, 1000));
+  t.ok(view.snapshot, 'rebuilt without a request (the warmed-up handler never rebuilds it)');
+});
+
 t.test('boot files on the RFS hosts: served from the configured root, confined to it', async (t) => {
   const root = tempDir(t);
   const outside = tempDir(t);

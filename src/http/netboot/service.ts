@@ -20,6 +20,9 @@ const IPXE_CONTENT_TYPE = 'text/plain; charset=utf-8';
 
 type Endpoint = 'boot' | 'bootstrap' | 'register' | 'other';
 
+/** What the netboot host uses of the service context (the store only through its collaborators). */
+export type NetbootContext = Pick<ServiceContext, 'config' | 'logger' | 'metrics' | 'http'>;
+
 /**
  * The `netboot` virtual host (spec §6.1): `/bootstrap`, `/boot/<mac>/`, `/register`, every
  * answer an iPXE script with status 200 (error scripts included, as the original), plus the
@@ -28,21 +31,23 @@ type Endpoint = 'boot' | 'bootstrap' | 'register' | 'other';
 export class NetbootService implements Service {
   readonly name = 'netboot';
   private config: GatehouseConfig;
-  private readonly view: NetbootView;
   private readonly requests: Counter<'endpoint' | 'outcome'>;
   private readonly files: Counter<'result'>;
-  private readonly boot: BootProgress | undefined;
   /** `netboot.summary`: scripts served each second, by endpoint (the per-request lines stay). */
   private readonly summary: PeriodSummary<Record<Endpoint, number>>;
   private bootstrapCache: { switches: readonly Switch[]; baseUrl: string; text: string } | undefined;
 
+  /**
+   * Collaborators are handed in (`netbootService` gives the real ones): the start-up warm-up
+   * (warmup.ts) builds this same class with throwaway ones.
+   */
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly ctx: NetbootContext,
     private readonly register: Registrar,
+    private readonly view: NetbootView,
+    private readonly boot: BootProgress | undefined,
   ) {
     this.config = ctx.config;
-    this.view = new NetbootView(ctx.store);
-    this.boot = bootProgressOf(ctx.services);
     this.summary = new PeriodSummary(ctx.logger.child({ part: 'netboot' }), 'netboot.summary', () => ({
       bootstrap: 0,
       boot: 0,
@@ -62,6 +67,7 @@ export class NetbootService implements Service {
   }
 
   async start(): Promise<void> {
+    this.view.prepare();
     this.summary.start();
     this.ctx.http.vhost('netboot', this.handle);
     const bootFiles = this.config.netboot.bootFiles;
@@ -154,7 +160,12 @@ export class NetbootService implements Service {
           const status = 503;
           sendText(res, status, `${message}\n`);
           this.requests.inc({ endpoint: 'register', outcome: 'refused' });
-          ctx.logger.info('netboot.request', { endpoint: 'register', outcome: 'refused', status, client: ctx.remoteAddress });
+          ctx.logger.info('netboot.request', {
+            endpoint: 'register',
+            outcome: 'refused',
+            status,
+            client: ctx.remoteAddress,
+          });
           return;
         }
         answer('register', 'register_failed', registerFailure(message), { ...args, error: message });
@@ -184,5 +195,12 @@ export class NetbootService implements Service {
 
 export function netbootService(ctx: ServiceContext): Service | undefined {
   if (!ctx.config.netboot.enabled) return undefined;
-  return new NetbootService(ctx, mdbRegistrar(ctx.store));
+  // A context of the same shape as the warm-up's (warmup.ts): one hidden class for both.
+  const { config, logger, metrics, http } = ctx;
+  return new NetbootService(
+    { config, logger, metrics, http },
+    mdbRegistrar(ctx.store),
+    NetbootView.of(ctx.store),
+    bootProgressOf(ctx.services),
+  );
 }
