@@ -28,11 +28,20 @@ export async function startGatehouse(
     ...overrides,
     dataDir,
     http: { listen: ['127.0.0.1:0'], ...overrides.http },
-    dns: { listen: ['127.0.0.1:0'], ...overrides.dns },
+    // No start-up warm-ups of DNS answers or TFTP requests unless a test asks (test/warmup,
+    // test/dns/warmup.test.ts, test/tftp/request-warmup.test.ts cover them): they would cost
+    // every started appliance a second or more of the shared CI box's CPU.
+    dns: { listen: ['127.0.0.1:0'], warmupQueries: 0, ...overrides.dns },
     dhcp: { listen: '127.0.0.1:0', ...overrides.dhcp },
     // No kept TFTP workers unless a test asks: two threads warming up per started appliance
     // would load the shared CI box for nothing (test/tftp/warmup.test.ts covers them).
-    tftp: { listen: ['127.0.0.1:0'], root: tempDir(t, 'gatehouse-tftp-'), warmWorkers: 0, ...overrides.tftp },
+    tftp: {
+      listen: ['127.0.0.1:0'],
+      root: tempDir(t, 'gatehouse-tftp-'),
+      warmWorkers: 0,
+      warmupRequests: 0,
+      ...overrides.tftp,
+    },
   });
   const logger = createMemoryLogger('debug');
   const app = await Gatehouse.start({ config, logger, extraServices });
