@@ -44,7 +44,9 @@ try {
   };
   const out: Record<string, number> = {};
   for (const [name, f] of Object.entries(fns)) out[name] = status(f);
-  process.stdout.write(`${JSON.stringify({ status: out, warmed: logger.records.filter((l) => String(l.event).endsWith('warmed_up')) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ status: out, warmed: logger.records.filter((l) => String(l.event).endsWith('warmed_up')) })}\n`,
+  );
 } finally {
   await app.stop();
   fs.rmSync(dir, { recursive: true, force: true });

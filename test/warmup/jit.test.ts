@@ -28,11 +28,14 @@ async function statuses(overrides: object): Promise<Record<string, number>> {
 
 const PATHS = ['answerFast', 'TftpServer.handleRequest'];
 
-t.test('after start with the defaults, the DNS answer path and the TFTP request path are compiled by TurboFan', async (t) => {
-  // The defaults: both warm-ups on.
-  const s = await statuses({});
-  for (const name of PATHS) t.ok(s[name]! & OPTIMIZED, `${name} optimised (status ${s[name]})`);
-});
+t.test(
+  'after start with the defaults, the DNS answer path and the TFTP request path are compiled by TurboFan',
+  async (t) => {
+    // The defaults: both warm-ups on.
+    const s = await statuses({});
+    for (const name of PATHS) t.ok(s[name]! & OPTIMIZED, `${name} optimised (status ${s[name]})`);
+  },
+);
 
 t.test('with the warm-ups off, nothing has compiled them yet', async (t) => {
   const s = await statuses({ dns: { warmupQueries: 0 }, tftp: { warmupRequests: 0 } });
