@@ -11,7 +11,7 @@
  *
  * Nothing real is touched: the throwaway server is the same class (so V8's feedback, kept per
  * function, is the real path's, with objects of the real shapes: its configuration goes
- * through the schema, its pool is a real WorkerPool with a thread of its own, its boot
+ * through the schema, its pool is a real WorkerPool with threads of its own, its boot
  * progress a BootProgress nobody reads) with its own sockets (an ephemeral port on 127.0.0.1,
  * which the LAN cannot reach), its own metrics registry, a silent logger and a root of its own
  * (a temporary directory holding one synthetic boot file). The client is a socket of this
@@ -129,17 +129,19 @@ export async function warmRequestPath(
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-tftp-warmup-'));
   // Through the schema, as the real configuration was made: the same object shape (a spread copy
   // would have another, and code compiled for it would be thrown away at the storm's first RRQ).
-  const throwaway = tftpConfigSchema.parse({
-    ...cfg,
-    listen: ['127.0.0.1:0'],
-    root,
-    // A pool as in production; one request at a time keeps it to one thread, started on demand.
-    workers: 2,
-    warmWorkers: 0,
-    warmupTransfers: 0,
-    warmupRequests: 0,
-    maxTransfersPerClient: CLIENTS,
-  });
+  const throwaway = (warmWorkers: number) =>
+    tftpConfigSchema.parse({
+      ...cfg,
+      listen: ['127.0.0.1:0'],
+      root,
+      // A pool as in production: two threads started with it (so placing a transfer compares
+      // workers, as with the real kept ones), no warm-up of their own.
+      workers: 2,
+      warmWorkers,
+      warmupTransfers: 0,
+      warmupRequests: 0,
+      maxTransfersPerClient: CLIENTS,
+    });
   try {
     fs.writeFileSync(path.join(root, BOOT_FILE), Buffer.alloc(FILE_SIZE), { mode: 0o644 });
     // One server through its whole life first (start, one transfer, stop) before V8 compiles
@@ -148,8 +150,8 @@ export async function warmRequestPath(
     // that code away when any object of the class changes them — which would be the throwaway
     // server stopping after the warm-up, undoing it (seen with --trace-deopt: "marking
     // dependent code ... handleRequest ... code dependencies").
-    let n = await requests(make(throwaway), 1, cancelled);
-    if (count > 1) n += await requests(make(throwaway), count - 1, cancelled);
+    let n = await requests(make(throwaway(0)), 1, cancelled);
+    if (count > 1) n += await requests(make(throwaway(2)), count - 1, cancelled);
     return { requests: n, ms: performance.now() - t0 };
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
