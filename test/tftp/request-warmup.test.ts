@@ -45,6 +45,8 @@ t.test('the request warm-up leaves no trace: logs, metrics, boot progress', asyn
     port: h.port,
     file: FILE,
     options: { blksize: 1456, tsize: 0 },
+    // No retransmitted RRQ while the first worker thread loads (tsx: seconds on a busy box).
+    timeoutMs: 15_000,
   });
   t.equal(got.bytes, 74_000, 'a real client is served');
   await waitFor(() => logs.some((l) => l.event === 'tftp.transfer'), 5000, 'the transfer line');
