@@ -258,6 +258,9 @@ async function startGatehouse(ctx: StackContext): Promise<RunningStack> {
         }
       }
       const infoLines = gh.logs.filter((l) => l.level === 'info').length;
+      // The whole trace of the storm, for a list longer than the summary's top 20.
+      const jitLog = process.env.BOOTSTORM_JIT_LOG;
+      if (traced && jitLog) fs.writeFileSync(jitLog, `${gh.stdout.slice(quietMark).join('\n')}\n`);
       return [
         `${infoLines} info lines logged`,
         ...[...counts].map(([k, n]) => `${n} × ${k}`),

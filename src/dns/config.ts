@@ -128,6 +128,13 @@ export const dnsConfigSchema = z
      * process.
      */
     workers: z.union([z.number().int().min(0).max(256), z.literal('auto')]).default(0),
+    /**
+     * Synthetic queries (A, AAAA, PTR, NXDOMAIN of made-up LAN names) answered at start by a
+     * throwaway server on 127.0.0.1 — in each UDP worker, or in the main process with `workers:
+     * 0` — so V8 compiles the answer path before the first boot storm (warmup.ts). Nothing is
+     * counted or logged but one `dns.warmed_up` line; 0 = none.
+     */
+    warmupQueries: z.number().int().min(0).max(100_000).default(2000),
   })
   .prefault({});
 export type DnsConfig = z.infer<typeof dnsConfigSchema>;

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { GatehouseConfig } from '../config/index.js';
 import { type HostPort, parseListen } from '../config/listen.js';
+import { errorMessage } from '../errors.js';
 import { dnsWorkerCount } from './config.js';
 import { type HaRoleSource, haOf } from '../ha/service.js';
 import type { Logger } from '../log.js';
@@ -34,6 +35,7 @@ import { DnsMetrics } from './stats.js';
 import { DnsTcpServer } from './tcp-server.js';
 import { ixfrDiff, machinesAt, planTransfer, transferMessages } from './transfer.js';
 import { DnsUdpServer } from './udp-server.js';
+import { type DnsWarmupReport, warmAnswerPath } from './warmup.js';
 import { WorkerPool } from './workers.js';
 import { ZoneBuilder, buildZones } from './zone-builder.js';
 import type { Zone } from './zone.js';
@@ -81,6 +83,9 @@ export class DnsService implements Service {
   private readonly ha: HaRoleSource | undefined;
   /** The next build takes over from another gateway's serials (an HA promotion). */
   private promoting = false;
+  /** The start-up warm-up (warmup.ts), here or in the UDP workers. */
+  private warming: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(ctx: ServiceContext) {
     this.config = ctx.config;
@@ -183,6 +188,47 @@ export class DnsService implements Service {
     });
     // Secondaries may have missed changes while we were down.
     this.notifyAll(this.snap.zones);
+    // After the sockets: a query arriving meanwhile is answered between the warm-up's windows.
+    this.warming = this.warmUp(cfg);
+  }
+
+  /** Resolves once the start-up warm-up is over (tests, benches). */
+  warmedUp(): Promise<void> {
+    return this.warming;
+  }
+
+  /**
+   * `dns.warmupQueries` synthetic queries through the UDP answer path (warmup.ts), where UDP is
+   * answered: each worker runs its own, or this process. One `dns.warmed_up` line; a failure
+   * costs only the warm-up.
+   */
+  private async warmUp(cfg: DnsRuntimeConfig): Promise<void> {
+    const total = cfg.dns.warmupQueries;
+    if (total === 0) return;
+    let reports: DnsWarmupReport[];
+    try {
+      reports = this.pool
+        ? await this.pool.warmedUp()
+        : [await warmAnswerPath(cfg, total, { cancelled: () => this.stopped })];
+    } catch (e) {
+      reports = [{ queries: 0, ms: 0, error: errorMessage(e) }];
+    }
+    if (this.stopped || reports.length === 0) return;
+    const failed = reports.find((r) => r.error !== undefined);
+    if (failed) {
+      this.logger.warn('dns.warmup_failed', {
+        error: failed.error,
+        effect: 'the first queries run slower code; nothing else is affected',
+      });
+      return;
+    }
+    const skipped = reports.find((r) => r.loopbackSkipped !== undefined)?.loopbackSkipped;
+    this.logger.info('dns.warmed_up', {
+      processes: reports.length,
+      queries: Math.min(...reports.map((r) => r.queries)),
+      warmupMs: Math.round(Math.max(...reports.map((r) => r.ms))),
+      ...(skipped ? { loopbackSkipped: skipped } : {}),
+    });
   }
 
   private async listen(cfg: DnsRuntimeConfig): Promise<void> {
@@ -454,6 +500,7 @@ export class DnsService implements Service {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     if (this.statsTimer) clearInterval(this.statsTimer);
@@ -474,6 +521,8 @@ export class DnsService implements Service {
     this.forwarder?.close();
     this.notifier?.close();
     if (engine) this.dnsMetrics.add(engine.stats.take());
+    // Its throwaway sockets close as it sees `stopped` (a worker's went with the worker).
+    await this.warming;
   }
 }
 

@@ -9,6 +9,7 @@ import { Forwarder } from './forwarder.js';
 import { makePolicy, upstreamsOf } from './policy-config.js';
 import { compileSnapshot } from './snapshot.js';
 import { DnsUdpServer } from './udp-server.js';
+import { warmAnswerPath } from './warmup.js';
 import type { FromWorker, ToWorker } from './workers.js';
 
 const send = (m: FromWorker) => process.send?.(m);
@@ -44,6 +45,13 @@ async function handle(m: ToWorker): Promise<void> {
       await udp.listen(m.listen, { exclusive: false });
       setInterval(() => send({ type: 'stats', delta: engine!.stats.take() }), 1000).unref();
       send({ type: 'ready', addresses: udp.addresses() });
+      if (m.cfg.dns.warmupQueries > 0) {
+        // The zones arrive structured-cloned here: the warm-up's are cloned alike (warmup.ts).
+        const report = await warmAnswerPath(m.cfg, m.cfg.dns.warmupQueries, { cloned: true }).catch(
+          (e: unknown) => ({ queries: 0, ms: 0, error: (e as Error).message }),
+        );
+        send({ type: 'warmed', report });
+      }
       return;
     }
     case 'snapshot':

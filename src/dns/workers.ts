@@ -6,6 +6,7 @@ import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DnsRuntimeConfig } from './policy-config.js';
 import type { DnsStatsDelta } from './stats.js';
+import type { DnsWarmupReport } from './warmup.js';
 import type { Zone } from './zone.js';
 
 /** Messages between the main process and UDP workers (structured clone over IPC). */
@@ -21,6 +22,8 @@ export type FromWorker =
   | { type: 'ready'; addresses: string[] }
   | { type: 'applied'; generation: number }
   | { type: 'stats'; delta: DnsStatsDelta }
+  /** The start-up warm-up (warmup.ts, `dns.warmupQueries`) is over. */
+  | { type: 'warmed'; report: DnsWarmupReport }
   | { type: 'failed'; error: string };
 
 const START_TIMEOUT_MS = 20_000;
@@ -44,6 +47,8 @@ export class WorkerPool {
   private listen: HostPort[] = [];
   private stopping = false;
   private boundAddresses: string[] = [];
+  /** The start-up warm-ups of the workers forked by `start`. */
+  private readonly warmups: Promise<DnsWarmupReport>[] = [];
 
   constructor(
     private readonly count: number,
@@ -66,7 +71,12 @@ export class WorkerPool {
       serialization: 'advanced',
       silent: false,
     });
-    await Promise.all(Array.from({ length: this.count }, () => this.fork()));
+    await Promise.all(Array.from({ length: this.count }, () => this.fork(cfg.dns.warmupQueries > 0)));
+  }
+
+  /** Resolves with each started worker's warm-up report (warmup.ts) once all are over. */
+  warmedUp(): Promise<DnsWarmupReport[]> {
+    return Promise.all(this.warmups);
   }
 
   addresses(): string[] {
@@ -77,10 +87,19 @@ export class WorkerPool {
     return this.workers.size;
   }
 
-  private fork(): Promise<void> {
+  private fork(warming = false): Promise<void> {
     const worker = cluster.fork({ GATEHOUSE_DNS_WORKER: '1' });
     this.workers.add(worker);
     this.waiters.set(worker, []);
+    // A replacement warms up too (its `init` says so) but is not waited for.
+    let warmed: (r: DnsWarmupReport) => void = () => {};
+    if (warming)
+      this.warmups.push(
+        new Promise<DnsWarmupReport>((resolve) => {
+          warmed = resolve;
+          worker.once('exit', () => resolve({ queries: 0, ms: 0, error: 'the worker exited first' }));
+        }),
+      );
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new GatehouseError('GH_LISTEN_FAILED', 'a DNS worker did not start in time')),
@@ -121,6 +140,9 @@ export class WorkerPool {
           }
           case 'stats':
             this.onStats(m.delta);
+            break;
+          case 'warmed':
+            warmed(m.report);
             break;
         }
       });

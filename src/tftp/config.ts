@@ -78,6 +78,12 @@ export const tftpConfigSchema = z
      * storm; 0 = none.
      */
     warmupTransfers: z.number().int().min(0).max(100_000).default(200),
+    /**
+     * Synthetic read requests the main thread handles at start (request-warmup.ts: a throwaway
+     * server on 127.0.0.1 whose transfers never run; nothing counted or logged) so V8 compiles
+     * the request path — decoding, policy, file cache, hand-off — before the first storm; 0 = none.
+     */
+    warmupRequests: z.number().int().min(0).max(100_000).default(1000),
   })
   .prefault({});
 export type TftpConfig = z.infer<typeof tftpConfigSchema>;

@@ -17,13 +17,13 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { BootProgress } from '../boot/progress.js';
+import { BootProgress } from '../boot/progress.js';
 import { PeriodSummary } from '../log-summary.js';
 import type { Worker } from 'node:worker_threads';
 import { parseListen } from '../config/listen.js';
 import { errorMessage, GatehouseError } from '../errors.js';
-import type { LogFields, Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import { type LogFields, type Logger, silentLogger } from '../log.js';
+import { Metrics } from '../metrics.js';
 import { type UdpFastPath, udpFastPath } from '../net/udp-fast-path.js';
 import { type DecodeError, decodePacket, encodeError, type RequestPacket } from './codec.js';
 import { type TftpConfig, workerCount } from './config.js';
@@ -42,6 +42,7 @@ import { type RunnerEvents, TransferRunner, type TransferSpec } from './runner.j
 import type { TransferResult } from './session.js';
 import { type Slot, SlotTable } from './slots.js';
 import { warmInSlices } from './warmup.js';
+import { type RequestWarmupReport, warmRequestPath } from './request-warmup.js';
 import { type PoolEvents, WorkerPool, type WarmupReport } from './worker-pool.js';
 import type { StatsDelta } from './worker-protocol.js';
 
@@ -180,7 +181,7 @@ export class TftpServer {
     this.started = true;
     // After the sockets: a request arriving meanwhile is served (a worker still warming up takes
     // transfers between its slices), not refused.
-    this.warming = this.warmUp();
+    this.warming = this.warmUp(true);
   }
 
   /** Resolves once the start-up warm-up is over (tests, the cold-start bench). */
@@ -190,24 +191,18 @@ export class TftpServer {
 
   /**
    * Starts the kept workers (`tftp.warmWorkers`), each running `warmupTransfers` synthetic
-   * transfers (warmup.ts); with `workers: 1` the main thread runs them itself, in slices. One
-   * `tftp.warmed_up` line. A failure costs only the warm-up: transfers run as before.
+   * transfers (warmup.ts); with `workers: 1` the main thread runs them itself, in slices. At
+   * start (`requests`), the main thread meanwhile handles `warmupRequests` synthetic requests
+   * (request-warmup.ts). One `tftp.warmed_up` line. A failure costs only the warm-up:
+   * transfers run as before.
    */
-  private async warmUp(): Promise<void> {
-    const { warmWorkers, warmupTransfers } = this.cfg;
-    let reports: WarmupReport[];
-    if (this.pool) {
-      reports = await this.pool.keepWarm(warmWorkers, warmupTransfers);
-    } else {
-      if (warmupTransfers === 0) return;
-      try {
-        const done = await warmInSlices(warmupTransfers, () => this.stopped);
-        reports = [{ threadId: 0, transfers: done.completed, ms: done.ms }];
-      } catch (e) {
-        reports = [{ threadId: 0, transfers: 0, ms: 0, error: errorMessage(e) }];
-      }
-    }
-    if (this.stopped || reports.length === 0) return;
+  private async warmUp(requests = false): Promise<void> {
+    const { warmWorkers, warmupTransfers, warmupRequests } = this.cfg;
+    const [reports, req] = await Promise.all([
+      this.warmTransfers(warmWorkers, warmupTransfers),
+      requests ? this.warmRequests(warmupRequests) : undefined,
+    ]);
+    if (this.stopped || (reports.length === 0 && req === undefined)) return;
     const failed = reports.find((r) => r.error !== undefined);
     if (failed) {
       this.logger.warn('tftp.warmup_failed', {
@@ -220,10 +215,43 @@ export class TftpServer {
     const loopback = reports.find((r) => r.loopback !== undefined)?.loopback;
     this.logger.info('tftp.warmed_up', {
       threads: reports.length,
-      transfersPerThread: warmupTransfers,
-      warmupMs: Math.round(Math.max(...reports.map((r) => r.ms))),
+      transfersPerThread: reports.length > 0 ? warmupTransfers : 0,
+      warmupMs: Math.round(Math.max(0, ...reports.map((r) => r.ms))),
       ...(loopback ? { loopbackSkipped: loopback } : {}),
+      ...(req && 'requests' in req ? { requests: req.requests, requestsMs: Math.round(req.ms) } : {}),
+      ...(req && 'skipped' in req ? { requests: 0, requestsSkipped: req.skipped } : {}),
     });
+  }
+
+  private async warmTransfers(warmWorkers: number, warmupTransfers: number): Promise<WarmupReport[]> {
+    if (this.pool) return this.pool.keepWarm(warmWorkers, warmupTransfers);
+    if (warmupTransfers === 0) return [];
+    try {
+      const done = await warmInSlices(warmupTransfers, () => this.stopped);
+      return [{ threadId: 0, transfers: done.completed, ms: done.ms }];
+    } catch (e) {
+      return [{ threadId: 0, transfers: 0, ms: 0, error: errorMessage(e) }];
+    }
+  }
+
+  /** The request warm-up on a throwaway server of this class (request-warmup.ts). */
+  private async warmRequests(count: number): Promise<RequestWarmupReport | { skipped: string } | undefined> {
+    if (count === 0) return undefined;
+    try {
+      return await warmRequestPath(
+        this.cfg,
+        count,
+        (cfg) =>
+          new TftpServer(cfg, silentLogger, new Metrics(), {
+            now: this.now,
+            workerUrl: this.workerUrl,
+            boot: new BootProgress(),
+          }),
+        () => this.stopped,
+      );
+    } catch (e) {
+      return { skipped: errorMessage(e) };
+    }
   }
 
   /** Bound addresses (port 0 in config = kernel-chosen port). */

@@ -280,6 +280,9 @@ export class WorkerPool {
       startedAt: performance.now(),
       ready: false,
       proven: false,
+      // Present on every member, set or not: members of one shape keep `place` compiled for all
+      // of them (a kept worker's would otherwise differ from one started on demand).
+      warmed: undefined,
       idleSince: performance.now(),
       exited: new Promise((resolve) => worker.once('exit', () => resolve())),
     };

@@ -27,14 +27,22 @@ export async function startGatehouse(
     demo: { seed: false },
     ...overrides,
     dataDir,
-    // No netboot HTTP warm-up unless a test asks (test/netboot/warmup.test.ts covers it): a
-    // few hundred exchanges per started appliance would slow every test for nothing.
+    // No start-up warm-ups of netboot HTTP, DNS answers or TFTP requests unless a test asks
+    // (test/netboot/warmup.test.ts, test/warmup, test/dns/warmup.test.ts,
+    // test/tftp/request-warmup.test.ts cover them): they would cost every started appliance a
+    // second or more of the shared CI box's CPU.
     http: { listen: ['127.0.0.1:0'], warmupExchanges: 0, ...overrides.http },
-    dns: { listen: ['127.0.0.1:0'], ...overrides.dns },
+    dns: { listen: ['127.0.0.1:0'], warmupQueries: 0, ...overrides.dns },
     dhcp: { listen: '127.0.0.1:0', ...overrides.dhcp },
     // No kept TFTP workers unless a test asks: two threads warming up per started appliance
     // would load the shared CI box for nothing (test/tftp/warmup.test.ts covers them).
-    tftp: { listen: ['127.0.0.1:0'], root: tempDir(t, 'gatehouse-tftp-'), warmWorkers: 0, ...overrides.tftp },
+    tftp: {
+      listen: ['127.0.0.1:0'],
+      root: tempDir(t, 'gatehouse-tftp-'),
+      warmWorkers: 0,
+      warmupRequests: 0,
+      ...overrides.tftp,
+    },
   });
   const logger = createMemoryLogger('debug');
   const app = await Gatehouse.start({ config, logger, extraServices });

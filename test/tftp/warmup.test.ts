@@ -25,7 +25,7 @@ async function start(t: Parameters<typeof tempDir>[0], tftp: Partial<TftpConfig>
   const logger = createMemoryLogger('debug');
   const metrics = new Metrics();
   const server = new TftpServer(
-    tftpConfigSchema.parse({ root, listen: ['127.0.0.1:0'], ...tftp }),
+    tftpConfigSchema.parse({ root, listen: ['127.0.0.1:0'], warmupRequests: 0, ...tftp }),
     logger,
     metrics,
   );

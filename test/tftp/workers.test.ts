@@ -283,7 +283,7 @@ t.test(
     const logger = createMemoryLogger('debug');
     const metrics = new Metrics();
     const server = new TftpServer(
-      tftpConfigSchema.parse({ root, listen: ['127.0.0.1:0'], workers: 2 }),
+      tftpConfigSchema.parse({ root, listen: ['127.0.0.1:0'], workers: 2, warmupRequests: 0 }),
       logger,
       metrics,
       { workerUrl: new URL('./fixtures/crashing-worker.ts', import.meta.url) },
