@@ -343,13 +343,17 @@ export class DhcpServer implements Service {
           // In turn, one twin gets its share at once (a storm's full batches of RECV_BATCH) and
           // the other an exchange per wakeup (the trickle around it).
           const frames = traffic.frames(share);
+          const addresses = traffic.addresses;
           const burst = (i + done / WARMUP_SLICE) % 2 === 0;
           const step = burst ? frames.length : 2;
           for (let k = 0; k < frames.length; k += step) {
             const wakeup = frames.slice(k, k + step);
-            if (interfaces) twin.handles[0]!.deliver(wakeup);
+            if (interfaces) twin.handles[0]!.deliver(wakeup, burst);
             else for (const f of wakeup) twin.server.onPacket(relayedInbound(f, giaddr));
           }
+          // TFTP and netboot report the same machines' later phases by address (boot progress
+          // is one object for all three, and this code is DHCP's as much as theirs).
+          for (const ip of addresses) twin.server.boot?.record(ip, 'tftpDone', this.now());
           // A slice stands for a second or two of a storm: the per-second and 5-s paths run too.
           twin.server.age(1500);
         }
