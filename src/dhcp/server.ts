@@ -412,8 +412,14 @@ export class DhcpServer implements Service {
     return { server, handles };
   }
 
-  /** A warm-up twin's clocks move on by `ms`: log windows, server identifiers, interface addresses. */
+  /**
+   * A warm-up twin's clocks move on by `ms`: log windows, server identifiers, interface
+   * addresses, backlog; and its second's summary is written (to no log). The periodic paths run
+   * too, so that a field they write is no longer written-once when the real server writes it in
+   * a storm (V8 deoptimises code that relied on a field written only once).
+   */
   private age(ms: number): void {
+    this.summary.flush();
     this.limiter.age(ms);
     this.replyLimiter.age(ms);
     this.serverIdsAt -= ms;

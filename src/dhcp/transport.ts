@@ -352,9 +352,10 @@ export class InterfaceSocket implements Transport {
     }
   }
 
-  /** Moves the address cache's age on by `ms` (the warm-up: it runs the 5-s refresh too). */
+  /** Moves the clocks of the address cache and the backlog on by `ms` (the warm-up: their periodic paths run too). */
   age(ms: number): void {
     this.cachedAt -= ms;
+    this.backlog.age(ms);
   }
 
   addresses(): readonly Ip[] {
