@@ -42,8 +42,11 @@ import { type Inbound, InterfaceSocket, RelaySocket, type Transport } from './tr
 
 /** How often the port guard follows the interfaces' addresses. */
 const GUARD_SYNC_MS = 5000;
-/** Warm-up rounds per slice (up to 8 synthetic requests each): a few ms of the event loop. */
-const WARMUP_SLICE = 25;
+/**
+ * Synthetic requests per warm-up slice, half to each twin: a few ms of the event loop, and a
+ * twin's half (80) more than a full batch of the transport (RECV_BATCH, 64).
+ */
+const WARMUP_SLICE_REQUESTS = 160;
 
 /** The warm-up twin's logger: nothing reaches a sink (the level stops every line before it). */
 const DROP_LOGGER = createLogger({ level: 'error', sink: () => {} });
@@ -334,17 +337,19 @@ export class DhcpServer implements Service {
       const giaddr = interfaces ? 0 : this.plan.gateway;
       const traffic = new WarmTraffic(twins[0]!.server.plan, machines, this.plan.gateway, giaddr);
       ms += performance.now() - t0;
-      for (let done = 0; done < rounds && !this.stopping && traffic.size > 0; done += WARMUP_SLICE) {
+      const perSlice = Math.max(2, Math.ceil(WARMUP_SLICE_REQUESTS / Math.max(1, traffic.size)));
+      for (let done = 0, slice = 0; done < rounds && !this.stopping && traffic.size > 0; slice++) {
         await new Promise<void>((r) => setImmediate(r));
         t0 = performance.now();
-        const n = Math.min(WARMUP_SLICE, rounds - done);
+        const n = Math.min(perSlice, rounds - done);
+        done += n;
         for (const [i, twin] of twins.entries()) {
           const share = i === 0 ? Math.ceil(n / 2) : Math.floor(n / 2);
           // In turn, one twin gets its share at once (a storm's full batches of RECV_BATCH) and
           // the other an exchange per wakeup (the trickle around it).
           const frames = traffic.frames(share);
           const addresses = traffic.addresses;
-          const burst = (i + done / WARMUP_SLICE) % 2 === 0;
+          const burst = (i + slice) % 2 === 0;
           const step = burst ? frames.length : 2;
           for (let k = 0; k < frames.length; k += step) {
             const wakeup = frames.slice(k, k + step);

@@ -54,6 +54,8 @@ const XID_OFFSET = 28 + 4;
 export class StandInHandle implements NativeRawSocket {
   private queue: Buffer[] = [];
   private head = 0;
+  /** Frames that arrive right after the next look at the queue (while the server reads). */
+  private arriving: readonly Buffer[] = [];
   private ready: (() => void) | undefined;
   private extra = 0;
   sent = 0;
@@ -80,9 +82,12 @@ export class StandInHandle implements NativeRawSocket {
   }
 
   getOption(_level: number, option: number, value: Buffer, length: number): number {
-    if (option === SO_MEMINFO)
+    if (option === SO_MEMINFO) {
       value.writeUInt32LE((this.queue.length - this.head) * TRUESIZE + this.extra, 0);
-    this.extra = 0;
+      this.extra = 0;
+      for (const f of this.arriving) this.queue.push(f);
+      this.arriving = [];
+    }
     return length;
   }
 
@@ -99,10 +104,14 @@ export class StandInHandle implements NativeRawSocket {
    * poll does. `congested`: the first look at the queue says it is far longer than it is, as at
    * a storm's start (the transport's overload estimate then runs its "wait above the bound"
    * path, and reads until the socket says EAGAIN). One look only: never long enough to shed.
+   * The second half of `frames` arrives just after the first look, as in a storm more arrive
+   * while a batch is read (the transport asks the queue again).
    */
   deliver(frames: readonly Buffer[], congested = false): void {
     if (congested) this.extra = CONGESTION_BYTES;
-    for (const f of frames) this.queue.push(f);
+    const half = Math.ceil(frames.length / 2);
+    for (let i = 0; i < half; i++) this.queue.push(frames[i]!);
+    this.arriving = frames.slice(half);
     while (this.head < this.queue.length && this.ready) {
       const before = this.head;
       this.ready();
@@ -111,6 +120,7 @@ export class StandInHandle implements NativeRawSocket {
     this.queue = [];
     this.head = 0;
     this.extra = 0;
+    this.arriving = [];
   }
 }
 const EMPTY = Buffer.alloc(0);
