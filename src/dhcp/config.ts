@@ -82,7 +82,7 @@ export const dhcpConfigSchema = z
      * whole per-packet path on a throwaway twin (warmup.ts), so a boot storm right after a start
      * meets compiled code. 0 disables (benches compare).
      */
-    warmupRounds: z.number().int().min(0).max(100_000).default(500),
+    warmupRounds: z.number().int().min(0).max(100_000).default(700),
     /** Server identifier when answering through `listen`; null = the listen address, else the gateway. */
     serverId: ipv4.nullable().default(null),
     /** Lease time given to known machines, seconds (original: 14400). */

@@ -42,11 +42,13 @@ import { type Inbound, InterfaceSocket, RelaySocket, type Transport } from './tr
 
 /** How often the port guard follows the interfaces' addresses. */
 const GUARD_SYNC_MS = 5000;
-/**
- * Synthetic requests per warm-up slice, half to each twin: a few ms of the event loop, and a
- * twin's half (80) more than a full batch of the transport (RECV_BATCH, 64).
- */
+/** Synthetic requests per warm-up slice: a few ms of the event loop once compiled. */
 const WARMUP_SLICE_REQUESTS = 160;
+/**
+ * Every fourth slice, one twin gets this many at once: more than two full batches of the
+ * transport (RECV_BATCH, 64), which its rate estimate needs.
+ */
+const WARMUP_BURST_REQUESTS = 136;
 
 /** The warm-up twin's logger: nothing reaches a sink (the level stops every line before it). */
 const DROP_LOGGER = createLogger({ level: 'error', sink: () => {} });
@@ -343,15 +345,23 @@ export class DhcpServer implements Service {
         t0 = performance.now();
         const n = Math.min(perSlice, rounds - done);
         done += n;
+        // Every fourth slice a twin (in turn) gets a burst at once (a storm's consecutive full
+        // batches), the other the rest; otherwise each gets half, mostly one exchange per wakeup,
+        // sometimes three (the trickle around a burst, and what makes the receive loop hot).
+        const burstSlice = slice % 4 === 0;
+        const burstRounds = Math.min(n, Math.ceil(WARMUP_BURST_REQUESTS / traffic.size));
         for (const [i, twin] of twins.entries()) {
-          const share = i === 0 ? Math.ceil(n / 2) : Math.floor(n / 2);
-          // In turn, one twin gets its share at once (a storm's full batches of RECV_BATCH) and
-          // the other mostly one exchange per wakeup, sometimes three (the trickle around it).
+          const burst = burstSlice && i === (slice >> 2) % 2;
+          const share = burstSlice
+            ? burst
+              ? burstRounds
+              : n - burstRounds
+            : i === 0
+              ? Math.ceil(n / 2)
+              : Math.floor(n / 2);
           const frames = traffic.frames(share);
-          const addresses = traffic.addresses;
-          const burst = (i + slice) % 2 === 0;
           for (let k = 0, w = 0; k < frames.length; w++) {
-            const step = burst ? frames.length : w % 4 === 3 ? 6 : 2;
+            const step = burst ? frames.length : w % 6 === 5 ? 6 : 2;
             const wakeup = frames.slice(k, k + step);
             k += step;
             if (interfaces) twin.handles[0]!.deliver(wakeup, burst);
@@ -359,7 +369,7 @@ export class DhcpServer implements Service {
           }
           // TFTP and netboot report the same machines' later phases by address (boot progress
           // is one object for all three, and this code is DHCP's as much as theirs).
-          for (const ip of addresses) twin.server.boot?.record(ip, 'tftpDone', this.now());
+          for (const ip of traffic.addresses) twin.server.boot?.record(ip, 'tftpDone', this.now());
           // A slice stands for a second or two of a storm: the per-second and 5-s paths run too.
           twin.server.age(1500);
         }

@@ -40,10 +40,11 @@ const SO_MEMINFO = 55;
 /** Kernel memory the stand-in reports per queued datagram (a small UDP skb's truesize). */
 const TRUESIZE = 1152;
 /**
- * What a congested wakeup reports on top (see `deliver`): tens of thousands of datagrams, an
- * estimated wait above any `maxQueueDelayMs` a storm's first batches also show.
+ * What a congested wakeup reports on top (see `deliver`): a million datagrams, an estimated
+ * wait above any `maxQueueDelayMs` at any rate the twin measures (a storm's first batches show
+ * such waits too).
  */
-const CONGESTION_BYTES = 64 << 20;
+const CONGESTION_BYTES = 1 << 30;
 /** Offset of the BOOTP xid in a frame (IPv4 header without options + UDP header). */
 const XID_OFFSET = 28 + 4;
 
