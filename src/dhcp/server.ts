@@ -382,6 +382,11 @@ export class DhcpServer implements Service {
       // when it is next accessed outside optimised code, which would otherwise deoptimise on it.
       // The real sockets (and their backlog estimates) are touched so, changing nothing.
       for (const t of this.transports) if (t instanceof InterfaceSocket) t.age(0);
+      for (const twin of twins) {
+        this.m.received.resolveLike(twin.server.m.received);
+        this.m.replies.resolveLike(twin.server.m.replies);
+        this.m.dropped.resolveLike(twin.server.m.dropped);
+      }
       const sum = (f: (h: StandInHandle) => number) =>
         twins.reduce((n, t) => n + t.handles.reduce((k, h) => k + f(h), 0), 0);
       this.logger.info('dhcp.warmed_up', {
