@@ -10,11 +10,9 @@
  * are wall times of the compiling thread (inflated when the box is saturated).
  */
 
-const COMPILED =
-  /\[completed compiling .*?<JSFunction ?(\S*?)(?: ?\(sfi[^>]*)?>.*?took ([\d.]+), ([\d.]+), ([\d.]+) ms\]/;
+const COMPILED = /\[completed compiling .*?<JSFunction ?(\S*?)(?: ?\(sfi[^>]*)?>.*?took ([\d.]+), ([\d.]+), ([\d.]+) ms\]/;
 // The reason may hold parentheses: a lazy deoptimisation (code dependencies) says `(unknown)`.
-const DEOPT =
-  /\[bailout \(kind: ([^,]+), reason: (.*?)\): begin\. deoptimizing \S+ <JSFunction ?(\S*?)(?: ?\(sfi[^>]*)?>/;
+const DEOPT = /\[bailout \(kind: ([^,]+), reason: (.*?)\): begin\. deoptimizing \S+ <JSFunction ?(\S*?)(?: ?\(sfi[^>]*)?>/;
 
 export interface JitSummary {
   compiled: number;
@@ -32,10 +30,7 @@ export function summarizeJit(lines: readonly string[]): JitSummary {
     const c = COMPILED.exec(line);
     if (c) {
       // The three phases: prepare (main thread), execute (background thread), finalize (main).
-      const ms = [c[2], c[3], c[4]]
-        .map(Number)
-        .filter((v) => v < 60_000)
-        .reduce((a, b) => a + b, 0);
+      const ms = [c[2], c[3], c[4]].map(Number).filter((v) => v < 60_000).reduce((a, b) => a + b, 0);
       const name = c[1] || '(anonymous)';
       const f = fns.get(name) ?? { count: 0, ms: 0 };
       f.count++;
