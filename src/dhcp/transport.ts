@@ -115,7 +115,8 @@ export interface InterfaceSocketOptions {
   onError: TransportErrorHandler;
   /**
    * An opened socket to use as it is (no device binding, no filter): the start-up warm-up's
-   * stand-in (warm-twin.ts). Production leaves it undefined and a raw socket is opened.
+   * stand-in (warmup.ts). Production passes undefined and a raw socket is opened. Required, so
+   * every construction site builds the options object with the same shape (V8 hidden class).
    */
   socket: RawSocket | undefined;
 }
@@ -160,7 +161,7 @@ export class InterfaceSocket implements Transport {
   private readonly wrap: NativeRawSocket;
   /**
    * The native handle's methods, called with Reflect.apply (no speculation on the callee): the
-   * warm-up runs this code on a stand-in handle (warm-twin.ts), and a call through
+   * warm-up runs this code on a stand-in handle (warmup.ts), and a call through
    * `this.wrap.recv(…)` would teach TurboFan the stand-in's shape, so the first real datagram
    * would deoptimise the packet path.
    */

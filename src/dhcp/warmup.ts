@@ -12,18 +12,24 @@
  * shed 800 DISCOVERs, which the ROMs only repeated 4 s later. The lone warm-up machine the bench
  * boots first (one DORA) compiles nothing: V8 optimises a function after many calls.
  *
- * Why a twin and these shapes: TurboFan compiles for the object shapes and value ranges it has
- * seen, and deoptimises (then compiles again) when the real traffic brings others. An earlier
+ * Why twins and these shapes: TurboFan compiles for the object shapes and value ranges it has
+ * seen, and deoptimises (then compiles again) when real traffic brings others. An earlier
  * warm-up ran the pure stages alone with a throwaway host map and a lease engine persisting to a
  * plain object, on frames from a pooled Buffer with small xids: in the storm nine of those
  * functions deoptimised (a lease sink of another class, xids above 2^31 that are no Smi, …) and
- * the server-side half was compiled there. So the twin is the same DhcpServer class with the same
- * plan and the real host map (read-only), and its collaborators are of the real classes too,
- * only throwaway: a StoreLeaseWriter whose store keeps nothing, its own metrics registry, a
- * logger that writes nothing, its own BootProgress, and InterfaceSockets on stand-in raw sockets
- * that queue these frames and drop what is sent. Requests use random 32-bit xids, as ROMs do,
- * and a real known machine's MAC when MDB has one. Nothing real is touched: no datagram sent, no
- * lease stored, no metric counted, no log line, no boot-progress entry, no overload estimate.
+ * the server-side half was compiled there. So the twins are the same DhcpServer class, and
+ * their collaborators are of the real classes too, only throwaway: a StoreLeaseWriter whose
+ * store keeps nothing, their own metrics registry, a logger that writes nothing, their own
+ * BootProgress and plan, a HostMap of synthetic machines (copies of one read from MDB: same
+ * hidden class; a new machine per round, as a storm is of new machines), and InterfaceSockets
+ * on stand-in raw sockets that queue these frames and drop what is sent. Two twins, used in
+ * turn, because a closure made per server (onPacket, isServerId) would otherwise be taken for
+ * the only one. Requests use random 32-bit xids, as ROMs do. The stand-in also plays a storm's
+ * receive queue: bursts of full batches, a congested first look, datagrams arriving while a
+ * batch is read; and the twins' clocks are moved on between slices (DhcpServer.age) so the
+ * per-second and 5-s paths run too. Nothing real is touched: no datagram sent, no lease stored,
+ * no metric counted (the real counters only resolve, at zero, the cells the twins used), no log
+ * line, no boot-progress entry, no overload estimate of a real socket.
  */
 import { EventEmitter } from 'node:events';
 import type { RawSocket } from 'raw-socket';
