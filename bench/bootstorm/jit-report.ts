@@ -11,7 +11,8 @@
  */
 
 const COMPILED = /\[completed compiling .*?<JSFunction ?(\S*?)(?: ?\(sfi[^>]*)?>.*?took ([\d.]+), ([\d.]+), ([\d.]+) ms\]/;
-const DEOPT = /\[bailout \(kind: ([^,]+), reason: ([^)]*)\): begin\. deoptimizing \S+ <JSFunction ?(\S*?)(?: ?\(sfi[^>]*)?>/;
+// The reason may hold parentheses: a lazy deoptimisation (code dependencies) says `(unknown)`.
+const DEOPT = /\[bailout \(kind: ([^,]+), reason: (.*?)\): begin\. deoptimizing \S+ <JSFunction ?(\S*?)(?: ?\(sfi[^>]*)?>/;
 
 export interface JitSummary {
   compiled: number;

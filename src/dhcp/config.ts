@@ -78,10 +78,11 @@ export const dhcpConfigSchema = z
      */
     maxQueueDelayMs: z.number().int().min(0).default(500),
     /**
-     * Synthetic requests run through the packet path's pure stages at start (warmup.ts), so a
-     * boot storm right after a start meets compiled code. 0 disables (benches compare).
+     * Rounds of synthetic boot-ROM requests (up to 8 each) run at start through the server's
+     * whole per-packet path on a throwaway twin (warmup.ts), so a boot storm right after a start
+     * meets compiled code. 0 disables (benches compare).
      */
-    warmupRounds: z.number().int().min(0).max(100_000).default(500),
+    warmupRounds: z.number().int().min(0).max(100_000).default(700),
     /** Server identifier when answering through `listen`; null = the listen address, else the gateway. */
     serverId: ipv4.nullable().default(null),
     /** Lease time given to known machines, seconds (original: 14400). */

@@ -48,6 +48,11 @@ export class HostMap implements HostLookup {
     return this.map.size;
   }
 
+  /** The known machines (the warm-up picks one to shape its requests like a real machine's). */
+  machines(): IterableIterator<Machine> {
+    return this.map.values();
+  }
+
   private onChanges(events: readonly ChangeEvent[]): void {
     for (const ev of events) {
       if (ev.table !== MDB_TABLES.machines) continue;

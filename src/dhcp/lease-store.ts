@@ -150,7 +150,8 @@ export class StoreLeaseWriter implements LeaseSink {
   onFlush: ((rows: number, error?: unknown) => void) | undefined;
 
   constructor(
-    private readonly store: Store,
+    /** Only `write` is used (the warm-up's writer gets a store that keeps nothing, warmup.ts). */
+    private readonly store: Pick<Store, 'write'>,
     private readonly logger: Logger,
     private readonly minIntervalMs = 20,
     private readonly maxCallbacks = 64,

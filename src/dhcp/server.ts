@@ -5,14 +5,15 @@
  * argument is in leases.ts and docs/dhcp.md). One log line per transaction, metrics for
  * everything dropped.
  */
-import type { BootProgress } from '../boot/progress.js';
+import { BootProgress } from '../boot/progress.js';
 import { bootProgressOf } from '../boot/service.js';
 import type { GatehouseConfig } from '../config/index.js';
 import { parseListen } from '../config/listen.js';
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Counter, Metrics } from '../metrics.js';
+import { type Logger, createLogger } from '../log.js';
+import { type Counter, Metrics } from '../metrics.js';
 import type { Service, ServiceContext } from '../service.js';
+import type { Machine } from '../mdb/model.js';
 import type { Store } from '../store/index.js';
 import { MSG, decodePacket, encodePacket } from './codec.js';
 import { type Cell, CounterCells } from './counters.js';
@@ -33,14 +34,31 @@ import { type Decision, type ReplyDecision, decide, isIpxe } from './policy.js';
 import { type DhcpSecond, dhcpSecond } from './summary.js';
 import { PeriodSummary } from '../log-summary.js';
 import { type Destination, buildReply } from './reply.js';
-import { warmHotPath } from './warmup.js';
+import { type StandInHandle, WarmTraffic, servedMachine, standInRawSocket, warmMachines } from './warmup.js';
+import type { RawSocket } from 'raw-socket';
+import type { WriteTx } from '../store/index.js';
 import { PortGuard } from './port-guard.js';
 import { type Inbound, InterfaceSocket, RelaySocket, type Transport } from './transport.js';
 
 /** How often the port guard follows the interfaces' addresses. */
 const GUARD_SYNC_MS = 5000;
-/** Warm-up rounds per slice (4 synthetic requests each): a few ms of the event loop. */
-const WARMUP_SLICE = 25;
+/** Synthetic requests per warm-up slice: a few ms of the event loop once compiled. */
+const WARMUP_SLICE_REQUESTS = 160;
+/**
+ * Every fourth slice, one twin gets this many at once: more than two full batches of the
+ * transport (RECV_BATCH, 64), which its rate estimate needs.
+ */
+const WARMUP_BURST_REQUESTS = 136;
+
+/** The warm-up twin's logger: nothing reaches a sink (the level stops every line before it). */
+const DROP_LOGGER = createLogger({ level: 'error', sink: () => {} });
+/** The warm-up twin's lease store: commits at once, keeps nothing. */
+const KEEP_NOTHING = {
+  write<R>(fn: (tx: WriteTx) => R): Promise<R> {
+    const tx = { put() {}, delete() {} } as unknown as WriteTx;
+    return Promise.resolve(fn(tx));
+  },
+};
 
 /** Room for the IPv4 + UDP headers a raw transport writes in front of each reply. */
 const IP_UDP_HEADROOM = 28;
@@ -56,6 +74,11 @@ class LogLimiter {
     private readonly perSecond = 20,
     private readonly suppressedLevel: 'debug' | 'warn' = 'warn',
   ) {}
+
+  /** Moves every window's start back by `ms` (the warm-up: it runs the per-second rollover too). */
+  age(ms: number): void {
+    for (const w of this.windows.values()) w.start -= ms;
+  }
 
   log(level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, unknown>, now: number): void {
     if (this.allow(event, now)) this.logger[level](event, fields);
@@ -116,6 +139,8 @@ export interface DhcpServerOptions {
   now?: () => number;
   /** Boot progress (src/boot): PXE and iPXE DISCOVERs/REQUESTs, addresses handed out. */
   boot?: BootProgress;
+  /** A warm-up twin (warmUp): its own fixed host map and a lease writer to no store. */
+  twinOf?: { hosts: HostMap; writer: StoreLeaseWriter };
 }
 
 export class DhcpServer implements Service {
@@ -173,8 +198,8 @@ export class DhcpServer implements Service {
     this.summary = new PeriodSummary(this.logger, 'dhcp.summary', dhcpSecond);
     this.boot = opts.boot;
     this.now = opts.now ?? Date.now;
-    this.hosts = new HostMap(opts.store);
-    this.writer = new StoreLeaseWriter(opts.store, this.logger);
+    this.hosts = opts.twinOf?.hosts ?? new HostMap(opts.store);
+    this.writer = opts.twinOf?.writer ?? new StoreLeaseWriter(opts.store, this.logger);
     const metrics = opts.metrics;
     this.m = {
       received: new CounterCells(
@@ -300,18 +325,131 @@ export class DhcpServer implements Service {
     const rounds = this.config.dhcp.warmupRounds;
     if (rounds === 0) return;
     let ms = 0;
+    const twins: Array<{ server: DhcpServer; handles: StandInHandle[] }> = [];
     try {
-      for (let done = 0; done < rounds && !this.stopping; done += WARMUP_SLICE) {
+      let t0 = performance.now();
+      const machines = warmMachines(this.plan, servedMachine(this.plan, this.hosts.machines()), rounds);
+      // Two twins, used in turn: a closure made per server (onPacket, isServerId, the logger's)
+      // is called where TurboFan would otherwise bet on the one twin's closure, and deoptimise
+      // at the real server's first request; after two closures of one site it checks the site.
+      for (let i = 0; i < 2; i++) twins.push(this.warmTwin(machines));
+      const interfaces = twins[0]!.handles.length > 0;
+      // Relay-only: requests as a relay on the LAN forwards them, handed over as the relay socket
+      // does (the twin has no stand-in relay socket: there the warm-up stops at the reply's send).
+      const giaddr = interfaces ? 0 : this.plan.gateway;
+      const traffic = new WarmTraffic(twins[0]!.server.plan, machines, this.plan.gateway, giaddr);
+      ms += performance.now() - t0;
+      const perSlice = Math.max(2, Math.ceil(WARMUP_SLICE_REQUESTS / Math.max(1, traffic.size)));
+      for (let done = 0, slice = 0; done < rounds && !this.stopping && traffic.size > 0; slice++) {
         await new Promise<void>((r) => setImmediate(r));
-        ms += warmHotPath(this.plan, Math.min(WARMUP_SLICE, rounds - done));
+        t0 = performance.now();
+        const n = Math.min(perSlice, rounds - done);
+        done += n;
+        // Every fourth slice a twin (in turn) gets a burst at once (a storm's consecutive full
+        // batches), the other the rest; otherwise each gets half, mostly one exchange per wakeup,
+        // sometimes three (the trickle around a burst, and what makes the receive loop hot).
+        const burstSlice = slice % 4 === 0;
+        const burstRounds = Math.min(n, Math.ceil(WARMUP_BURST_REQUESTS / traffic.size));
+        for (const [i, twin] of twins.entries()) {
+          const burst = burstSlice && i === (slice >> 2) % 2;
+          const share = burstSlice
+            ? burst
+              ? burstRounds
+              : n - burstRounds
+            : i === 0
+              ? Math.ceil(n / 2)
+              : Math.floor(n / 2);
+          const frames = traffic.frames(share);
+          for (let k = 0, w = 0; k < frames.length; w++) {
+            const step = burst ? frames.length : w % 6 === 5 ? 6 : 2;
+            const wakeup = frames.slice(k, k + step);
+            k += step;
+            if (interfaces) twin.handles[0]!.deliver(wakeup, burst);
+            else for (const f of wakeup) twin.server.onPacket(relayedInbound(f, giaddr));
+          }
+          // TFTP and netboot report the same machines' later phases by address (boot progress
+          // is one object for all three, and this code is DHCP's as much as theirs).
+          for (const ip of traffic.addresses) twin.server.boot?.record(ip, 'tftpDone', this.now());
+          // A slice stands for a second or two of a storm: the per-second and 5-s paths run too.
+          twin.server.age(1500);
+        }
+        ms += performance.now() - t0;
       }
-      this.logger.info('dhcp.warmed_up', { rounds, warmupMs: Math.round(ms) });
+      // ACKs of alien leases leave after their (keep-nothing) commit.
+      for (const twin of twins) await twin.server.writer.drain();
+      // The twins settled some fields' representations (a number field that only held small
+      // integers now holds doubles): V8 moves an object created before onto the new hidden class
+      // when it is next accessed outside optimised code, which would otherwise deoptimise on it.
+      // The real sockets (and their backlog estimates) are touched so, changing nothing.
+      for (const t of this.transports) if (t instanceof InterfaceSocket) t.age(0);
+      for (const twin of twins) {
+        this.m.received.resolveLike(twin.server.m.received);
+        this.m.replies.resolveLike(twin.server.m.replies);
+        this.m.dropped.resolveLike(twin.server.m.dropped);
+      }
+      const sum = (f: (h: StandInHandle) => number) =>
+        twins.reduce((n, t) => n + t.handles.reduce((k, h) => k + f(h), 0), 0);
+      this.logger.info('dhcp.warmed_up', {
+        rounds,
+        warmupMs: Math.round(ms),
+        ...(interfaces ? { requests: sum((h) => h.received), replies: sum((h) => h.sent) } : {}),
+      });
     } catch (e) {
       this.logger.warn('dhcp.warmup_failed', {
         error: errorMessage(e),
         effect: 'the first requests after start run slower code; nothing else is affected',
       });
+    } finally {
+      // Not twin.stop(): that writes the engine state of the real store.
+      for (const twin of twins) {
+        await Promise.all(twin.server.transports.map((t) => t.close()));
+        await twin.server.writer.close().catch(() => {});
+      }
     }
+  }
+
+  /**
+   * A server of this class for the warm-up (warmup.ts): its own plan (profile caches), the
+   * warm-up's machines, a lease engine whose writer keeps nothing, a metrics registry nobody
+   * scrapes, a logger that writes nothing, its own boot progress and summary, and an interface
+   * socket on a stand-in raw socket per served interface.
+   */
+  private warmTwin(machines: Iterable<Machine>): { server: DhcpServer; handles: StandInHandle[] } {
+    const server = new DhcpServer({
+      config: this.config,
+      store: this.store,
+      logger: DROP_LOGGER,
+      metrics: new Metrics(),
+      now: this.now,
+      ...(this.boot ? { boot: new BootProgress() } : {}),
+      twinOf: { hosts: HostMap.fixed(machines), writer: new StoreLeaseWriter(KEEP_NOTHING, DROP_LOGGER) },
+    });
+    server.engine = new LeaseEngine(
+      { start: server.plan.alien.start, end: server.plan.alien.end },
+      server.writer,
+    );
+    const handles: StandInHandle[] = [];
+    for (const t of this.transports) {
+      if (!(t instanceof InterfaceSocket)) continue;
+      const standIn = standInRawSocket();
+      server.transports.push(server.interfaceSocket(t.iface, standIn.socket));
+      handles.push(standIn.handle);
+    }
+    return { server, handles };
+  }
+
+  /**
+   * A warm-up twin's clocks move on by `ms`: log windows, server identifiers, interface
+   * addresses, backlog; and its second's summary is written (to no log). The periodic paths run
+   * too, so that a field they write is no longer written-once when the real server writes it in
+   * a storm (V8 deoptimises code that relied on a field written only once).
+   */
+  private age(ms: number): void {
+    this.summary.flush();
+    this.limiter.age(ms);
+    this.replyLimiter.age(ms);
+    this.serverIdsAt -= ms;
+    for (const t of this.transports) if (t instanceof InterfaceSocket) t.age(ms);
   }
 
   private engineState(running: boolean, now: number): EngineState {
@@ -325,19 +463,9 @@ export class DhcpServer implements Service {
 
   private async openTransports(): Promise<void> {
     const d = this.config.dhcp;
-    const onPacket = (p: Inbound) => this.handle(p);
-    const onError = (e: unknown, where: string, to?: Destination) => this.transportError(e, where, to);
     if (d.interfaces.length > 0) {
       for (const name of d.interfaces) {
-        const t = new InterfaceSocket({
-          name,
-          serverPort: d.serverPort,
-          recvBufferBytes: d.recvBufferBytes,
-          maxQueueDelayMs: d.maxQueueDelayMs,
-          onShed: (count, delayMs) => this.shed(name, count, delayMs),
-          onPacket,
-          onError,
-        });
+        const t = this.interfaceSocket(name, undefined);
         this.transports.push(t);
         if (!t.filter.attached)
           this.logger.warn('dhcp.socket_filter_unavailable', {
@@ -350,7 +478,7 @@ export class DhcpServer implements Service {
           this.logger.warn('dhcp.interface_without_address', { interface: name });
       }
       if (d.portGuard) {
-        const guard = new PortGuard(d.serverPort, onError);
+        const guard = new PortGuard(d.serverPort, this.onError);
         this.guard = guard;
         const own = () => this.transports.flatMap((t) => t.addresses());
         await guard.sync(own());
@@ -361,9 +489,37 @@ export class DhcpServer implements Service {
     } else {
       const { host, port } = parseListen(d.listen);
       this.transports.push(
-        await RelaySocket.open({ host, port, recvBufferBytes: d.recvBufferBytes, onPacket, onError }),
+        await RelaySocket.open({
+          host,
+          port,
+          recvBufferBytes: d.recvBufferBytes,
+          onPacket: this.onPacket,
+          onError: this.onError,
+        }),
       );
     }
+  }
+
+  private readonly onPacket = (p: Inbound): void => this.handle(p);
+  private readonly onError = (e: unknown, where: string, to?: Destination): void =>
+    this.transportError(e, where, to);
+
+  /**
+   * The socket of a served interface; `socket` is the warm-up twin's stand-in (undefined: a raw
+   * socket is opened). One construction site for both, so both get the same shapes.
+   */
+  private interfaceSocket(name: string, socket: RawSocket | undefined): InterfaceSocket {
+    const d = this.config.dhcp;
+    return new InterfaceSocket({
+      name,
+      serverPort: d.serverPort,
+      recvBufferBytes: d.recvBufferBytes,
+      maxQueueDelayMs: d.maxQueueDelayMs,
+      onShed: (count, delayMs) => this.shed(name, count, delayMs),
+      onPacket: this.onPacket,
+      onError: this.onError,
+      socket,
+    });
   }
 
   /** The relay socket's port (tests bind port 0). */
@@ -683,6 +839,18 @@ export function dhcpService(ctx: ServiceContext): Service | undefined {
     metrics: ctx.metrics,
     boot: bootProgressOf(ctx.services),
   });
+}
+
+/** A relayed request as the relay socket hands it over. */
+function relayedInbound(frame: Buffer, relay: Ip): Inbound {
+  return {
+    payload: frame.subarray(28),
+    src: relay,
+    srcPort: 67,
+    dst: relay,
+    iface: undefined,
+    broadcast: false,
+  };
 }
 
 function floatingAddressesOf(config: GatehouseConfig): Ip[] {

@@ -85,9 +85,10 @@ const SO_MEMINFO = 55;
 const MIN_ADAPTIVE_BUFFER = 256 * 1024;
 
 /** The native handle inside raw-socket's Socket (raw-socket 1.8.1, pinned). */
-interface NativeRawSocket {
+export interface NativeRawSocket {
   recv(buffer: Buffer, cb: (buffer: Buffer, bytes: number, source: string) => void): void;
   send(buffer: Buffer, offset: number, length: number, address: string, cb: (bytes: number) => void): void;
+  getOption(level: number, option: number, value: Buffer, length: number): number;
   on(event: 'recvReady', listener: () => void): void;
   removeAllListeners(event: 'recvReady'): void;
 }
@@ -112,9 +113,42 @@ export interface InterfaceSocketOptions {
   onShed: (count: number, delayMs: number) => void;
   onPacket: PacketHandler;
   onError: TransportErrorHandler;
+  /**
+   * An opened socket to use as it is (no device binding, no filter): the start-up warm-up's
+   * stand-in (warmup.ts). Production passes undefined and a raw socket is opened. Required, so
+   * every construction site builds the options object with the same shape (V8 hidden class).
+   */
+  socket: RawSocket | undefined;
 }
 
 export type FilterState = { attached: true } | { attached: false; reason: string };
+
+/** A raw UDP socket bound to interface `name`, writing its own IP headers. */
+function openRawSocket(name: string): RawSocket {
+  const { SocketLevel, SocketOption } = raw;
+  let socket: RawSocket;
+  try {
+    socket = raw.createSocket({ protocol: raw.Protocol.UDP, bufferSize: RECV_BUFFER });
+  } catch (e) {
+    throw new GatehouseError(
+      'GH_PERMISSION',
+      `dhcp: cannot open a raw socket for interface ${name} (${errorMessage(e)}); run as root (or with CAP_NET_RAW), or leave dhcp.interfaces empty to answer relayed requests only`,
+    );
+  }
+  try {
+    const dev = Buffer.from(`${name}\0`);
+    socket.setOption(SocketLevel.SOL_SOCKET, SocketOption.SO_BINDTODEVICE, dev, dev.length);
+    socket.setOption(SocketLevel.IPPROTO_IP, SocketOption.IP_HDRINCL, 1);
+    socket.setOption(SocketLevel.SOL_SOCKET, SocketOption.SO_BROADCAST, 1);
+  } catch (e) {
+    socket.close();
+    throw new GatehouseError(
+      'GH_LISTEN_FAILED',
+      `dhcp: cannot bind a raw socket to interface ${name} (${errorMessage(e)}); check dhcp.interfaces`,
+    );
+  }
+  return socket;
+}
 
 export class InterfaceSocket implements Transport {
   readonly iface: string;
@@ -125,6 +159,15 @@ export class InterfaceSocket implements Transport {
   readonly filter: FilterState;
   private readonly socket: RawSocket;
   private readonly wrap: NativeRawSocket;
+  /**
+   * The native handle's methods, called with Reflect.apply (no speculation on the callee): the
+   * warm-up runs this code on a stand-in handle (warmup.ts), and a call through
+   * `this.wrap.recv(…)` would teach TurboFan the stand-in's shape, so the first real datagram
+   * would deoptimise the packet path.
+   */
+  private readonly nativeRecv: NativeRawSocket['recv'];
+  private readonly nativeSend: NativeRawSocket['send'];
+  private readonly nativeGetOption: NativeRawSocket['getOption'];
   private readonly buffer = Buffer.alloc(RECV_BUFFER);
   private readonly backlog = new BacklogEstimator();
   private meminfo: Buffer | undefined = Buffer.alloc(36);
@@ -140,32 +183,17 @@ export class InterfaceSocket implements Transport {
 
   constructor(private readonly opts: InterfaceSocketOptions) {
     this.iface = opts.name;
-    const { SocketLevel, SocketOption } = raw;
-    try {
-      this.socket = raw.createSocket({ protocol: raw.Protocol.UDP, bufferSize: RECV_BUFFER });
-    } catch (e) {
-      throw new GatehouseError(
-        'GH_PERMISSION',
-        `dhcp: cannot open a raw socket for interface ${opts.name} (${errorMessage(e)}); run as root (or with CAP_NET_RAW), or leave dhcp.interfaces empty to answer relayed requests only`,
-      );
-    }
-    try {
-      const dev = Buffer.from(`${opts.name}\0`);
-      this.socket.setOption(SocketLevel.SOL_SOCKET, SocketOption.SO_BINDTODEVICE, dev, dev.length);
-      this.socket.setOption(SocketLevel.IPPROTO_IP, SocketOption.IP_HDRINCL, 1);
-      this.socket.setOption(SocketLevel.SOL_SOCKET, SocketOption.SO_BROADCAST, 1);
-    } catch (e) {
-      this.socket.close();
-      throw new GatehouseError(
-        'GH_LISTEN_FAILED',
-        `dhcp: cannot bind a raw socket to interface ${opts.name} (${errorMessage(e)}); check dhcp.interfaces`,
-      );
-    }
-    try {
-      attachSocketFilter(this.socket, udpDstPortProgram(opts.serverPort));
-      this.filter = { attached: true };
-    } catch (e) {
-      this.filter = { attached: false, reason: errorMessage(e) };
+    if (opts.socket) {
+      this.socket = opts.socket;
+      this.filter = { attached: false, reason: 'stand-in socket (warm-up)' };
+    } else {
+      this.socket = openRawSocket(opts.name);
+      try {
+        attachSocketFilter(this.socket, udpDstPortProgram(opts.serverPort));
+        this.filter = { attached: true };
+      } catch (e) {
+        this.filter = { attached: false, reason: errorMessage(e) };
+      }
     }
     this.setRecvBuffer(opts.recvBufferBytes);
     // raw-socket 1.8 reads one datagram per poll wakeup and, while the socket stays readable,
@@ -173,9 +201,12 @@ export class InterfaceSocket implements Transport {
     // 0 replies at 40k requests/s). So we drive its native handle ourselves: drain up to
     // RECV_BATCH datagrams per wakeup and send synchronously (sendto on a non-blocking socket).
     this.wrap = (this.socket as unknown as { wrap: NativeRawSocket }).wrap;
+    this.nativeRecv = this.wrap.recv;
+    this.nativeSend = this.wrap.send;
+    this.nativeGetOption = this.wrap.getOption;
     this.wrap.removeAllListeners('recvReady');
     this.wrap.on('recvReady', () => this.drain());
-    this.socket.on('error', (e) => opts.onError(e, 'socket'));
+    this.socket.on('error', (e) => this.opts.onError(e, 'socket'));
   }
 
   private setRecvBuffer(bytes: number): void {
@@ -224,8 +255,9 @@ export class InterfaceSocket implements Transport {
   private queuedBytes(): number {
     if (!this.meminfo) return -1;
     try {
-      this.socket.getOption(raw.SocketLevel.SOL_SOCKET, SO_MEMINFO, this.meminfo, this.meminfo.length);
-      return this.meminfo.readUInt32LE(0);
+      const m = this.meminfo;
+      Reflect.apply(this.nativeGetOption, this.wrap, [raw.SocketLevel.SOL_SOCKET, SO_MEMINFO, m, m.length]);
+      return m.readUInt32LE(0);
     } catch {
       this.meminfo = undefined;
       return -1;
@@ -236,7 +268,7 @@ export class InterfaceSocket implements Transport {
   private recvOne(): number {
     this.received = -1;
     try {
-      this.wrap.recv(this.buffer, this.onRecv);
+      Reflect.apply(this.nativeRecv, this.wrap, [this.buffer, this.onRecv]);
     } catch (e) {
       // EAGAIN: drained. Anything else is reported; the socket stays open.
       if (!/temporarily unavailable|would block/i.test(errorMessage(e))) this.opts.onError(e, 'recv');
@@ -321,6 +353,12 @@ export class InterfaceSocket implements Transport {
     }
   }
 
+  /** Moves the clocks of the address cache and the backlog on by `ms` (the warm-up: their periodic paths run too). */
+  age(ms: number): void {
+    this.cachedAt -= ms;
+    this.backlog.age(ms);
+  }
+
   addresses(): readonly Ip[] {
     const now = Date.now();
     if (now - this.cachedAt > 5000) {
@@ -333,7 +371,7 @@ export class InterfaceSocket implements Transport {
   send(to: Destination, src: Ip, payload: Buffer, headroom = 0): void {
     const datagram = frameWithHeaders(payload, headroom, src, to.ip, this.opts.serverPort, to.port);
     try {
-      this.wrap.send(datagram, 0, datagram.length, dotted(to.ip), noop);
+      Reflect.apply(this.nativeSend, this.wrap, [datagram, 0, datagram.length, dotted(to.ip), noop]);
     } catch (e) {
       // EAGAIN/ENOBUFS when the send buffer is full: the reply is dropped and the client retries.
       this.opts.onError(e, 'send', to);

@@ -37,3 +37,11 @@ t.test('nothing traced, nothing reported', async (t) => {
   t.equal(s.compiled, 0);
   t.same(s.deopts, []);
 });
+
+t.test('a lazy deoptimisation (code dependencies) is counted, its reason in parentheses', async (t) => {
+  const s = summarizeJit([
+    '[marking dependent code 0x325a <Code TURBOFAN> (0x2b34 <SharedFunctionInfo drain>) (opt id 125) for deoptimization, reason: code dependencies]',
+    '[bailout (kind: deopt-lazy, reason: (unknown)): begin. deoptimizing 0x29ed <JSFunction drain (sfi = 0x2b34)>, 0x325a <Code TURBOFAN>, opt id 125, bytecode offset 464, deopt exit 74, FP to SP delta 160]',
+  ]);
+  t.same(s.deopts, [{ kind: 'deopt-lazy', reason: '(unknown)', name: 'drain' }]);
+});
