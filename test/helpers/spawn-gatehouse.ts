@@ -30,6 +30,13 @@ export async function spawnGatehouse(opts: {
   builtMain?: string;
   /** Extra node flags (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /**
+   * Resolve only once the process has settled after its start (default true): the start-up
+   * warm-ups (DHCP, TFTP, DNS, netboot HTTP; several seconds of CPU, docs/operations.md §9) run
+   * after the listening line, and a test that measures latency, CPU or memory must not measure
+   * them.
+   */
+  settle?: boolean;
 }): Promise<SpawnedGatehouse> {
   const configFile = path.join(opts.dir, 'gatehouse.yml');
   fs.writeFileSync(configFile, opts.configYaml);
@@ -91,6 +98,7 @@ export async function spawnGatehouse(opts: {
     });
   });
   await started;
+  if (opts.settle !== false && proc.pid !== undefined) await untilSettled(proc.pid);
   return {
     proc,
     logs,
@@ -120,4 +128,26 @@ export async function spawnGatehouse(opts: {
       });
     },
   };
+}
+
+/** CPU seconds (user + system, all threads) of `pid`: /proc/<pid>/stat fields 14 and 15. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined; // gone: the caller's own checks report it
+  }
+}
+
+/** Until the process used under 30 ms of CPU in a 500 ms window (at most 60 s). */
+async function untilSettled(pid: number): Promise<void> {
+  const until = Date.now() + 60_000;
+  let before = cpuSeconds(pid);
+  while (before !== undefined && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = cpuSeconds(pid);
+    if (now === undefined || now - before < 0.03) return;
+    before = now;
+  }
 }

@@ -125,7 +125,7 @@ t.test('after start, V8 has compiled HttpServer.dispatch with TurboFan before an
   // A child process: --allow-natives-syntax for %GetOptimizationStatus, and V8 state of its own.
   execFile(
     process.execPath,
-    ['--allow-natives-syntax', '--import', 'tsx', path.join(here, 'warmup-child.ts')],
+    ['--allow-natives-syntax', '--import', 'tsx', path.join(here, 'fixtures', 'warmup-child.ts')],
     { timeout: 120_000 },
     (error, stdout, stderr) => {
       t.error(error, stderr);

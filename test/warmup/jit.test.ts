@@ -4,7 +4,7 @@
  * answer path (answerFast) and the TFTP request path (TftpServer.handleRequest) are optimised
  * by TurboFan before any real query or request arrived; with both warm-ups at 0 they are not
  * (which shows what the check sees). The status comes from V8 itself (%GetOptimizationStatus, in
- * a child started with --allow-natives-syntax: jit-probe.ts).
+ * a child started with --allow-natives-syntax: fixtures/jit-probe.ts).
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 
 const execFileP = promisify(execFile);
-const probe = fileURLToPath(new URL('./jit-probe.ts', import.meta.url));
+const probe = fileURLToPath(new URL('./fixtures/jit-probe.ts', import.meta.url));
 /** V8's OptimizationStatus bit "optimized" (src/runtime/runtime.h kOptimized). */
 const OPTIMIZED = 1 << 4;
 
