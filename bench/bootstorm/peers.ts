@@ -99,22 +99,6 @@ async function waitListening(
   }
 }
 
-/**
- * Waits until the server has used < 20 ms of CPU in the last 500 ms (at most 30 s): the morning
- * storm comes long after the start, so the start-up warm-ups (Gatehouse's DHCP and TFTP,
- * src/dhcp/warmup.ts, src/tftp/warmup.ts) must not be counted as the storm's CPU.
- */
-async function untilQuiet(group: CpuGroup): Promise<void> {
-  const until = Date.now() + 30_000;
-  let before = group.seconds();
-  while (Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 500));
-    const now = group.seconds();
-    if (now - before < 0.02) return;
-    before = now;
-  }
-}
-
 async function stopGroup(group: CpuGroup): Promise<void> {
   const file = group.procsFile;
   const pids = () =>
@@ -242,8 +226,9 @@ async function startGatehouse(ctx: StackContext): Promise<RunningStack> {
   await waitListening(ctx, 'gatehouse', () =>
     gh.proc.exitCode !== null ? `exited ${gh.proc.exitCode}` : undefined,
   );
-  await untilQuiet(group);
-  // Everything V8 printed from here on is the storm's (and the bench's lone warm-up machine's).
+  // spawnGatehouse resolved once the process settled after its start-up warm-ups (they are not
+  // the storm's CPU). Everything V8 printed from here on is the storm's (and the bench's lone
+  // warm-up machine's).
   const quietMark = gh.stdout.length;
   const traced = ctx.gatehouse.nodeArgs.includes('--trace-opt');
   return {

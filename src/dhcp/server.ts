@@ -38,7 +38,7 @@ import { type StandInHandle, WarmTraffic, servedMachine, standInRawSocket, warmM
 import type { RawSocket } from 'raw-socket';
 import type { WriteTx } from '../store/index.js';
 import { PortGuard } from './port-guard.js';
-import { type Inbound, InterfaceSocket, RelaySocket, type Transport } from './transport.js';
+import { type Inbound, InterfaceSocket, RelaySocket, type Transport, relayedInbound } from './transport.js';
 
 /** How often the port guard follows the interfaces' addresses. */
 const GUARD_SYNC_MS = 5000;
@@ -352,20 +352,18 @@ export class DhcpServer implements Service {
         const burstRounds = Math.min(n, Math.ceil(WARMUP_BURST_REQUESTS / traffic.size));
         for (const [i, twin] of twins.entries()) {
           const burst = burstSlice && i === (slice >> 2) % 2;
-          const share = burstSlice
-            ? burst
-              ? burstRounds
-              : n - burstRounds
-            : i === 0
-              ? Math.ceil(n / 2)
-              : Math.floor(n / 2);
+          let share: number;
+          if (burstSlice) share = burst ? burstRounds : n - burstRounds;
+          else share = i === 0 ? Math.ceil(n / 2) : Math.floor(n / 2);
           const frames = traffic.frames(share);
           for (let k = 0, w = 0; k < frames.length; w++) {
             const step = burst ? frames.length : w % 6 === 5 ? 6 : 2;
             const wakeup = frames.slice(k, k + step);
             k += step;
             if (interfaces) twin.handles[0]!.deliver(wakeup, burst);
-            else for (const f of wakeup) twin.server.onPacket(relayedInbound(f, giaddr));
+            else
+              for (const f of wakeup)
+                twin.server.onPacket(relayedInbound(f.subarray(28), giaddr, 67, giaddr));
           }
           // TFTP and netboot report the same machines' later phases by address (boot progress
           // is one object for all three, and this code is DHCP's as much as theirs).
@@ -839,18 +837,6 @@ export function dhcpService(ctx: ServiceContext): Service | undefined {
     metrics: ctx.metrics,
     boot: bootProgressOf(ctx.services),
   });
-}
-
-/** A relayed request as the relay socket hands it over. */
-function relayedInbound(frame: Buffer, relay: Ip): Inbound {
-  return {
-    payload: frame.subarray(28),
-    src: relay,
-    srcPort: 67,
-    dst: relay,
-    iface: undefined,
-    broadcast: false,
-  };
 }
 
 function floatingAddressesOf(config: GatehouseConfig): Ip[] {

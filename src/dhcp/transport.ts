@@ -121,6 +121,14 @@ export interface InterfaceSocketOptions {
   socket: RawSocket | undefined;
 }
 
+/**
+ * A datagram as the relay socket hands it over (also the relay-only warm-up's, DhcpServer.warmUp:
+ * one construction site, one hidden class).
+ */
+export function relayedInbound(payload: Buffer, src: Ip, srcPort: number, dst: Ip): Inbound {
+  return { payload, src, srcPort, dst, iface: undefined, broadcast: false };
+}
+
 export type FilterState = { attached: true } | { attached: false; reason: string };
 
 /** A raw UDP socket bound to interface `name`, writing its own IP headers. */
@@ -435,14 +443,7 @@ export class RelaySocket implements Transport {
     s.socket.on('error', (e) => opts.onError(e, 'socket'));
     const onDatagram = (msg: Buffer, address: string, port: number) => {
       try {
-        opts.onPacket({
-          payload: msg,
-          src: parseIp(address) ?? 0,
-          srcPort: port,
-          dst: h ?? 0,
-          iface: undefined,
-          broadcast: false,
-        });
+        opts.onPacket(relayedInbound(msg, parseIp(address) ?? 0, port, h ?? 0));
       } catch (e) {
         opts.onError(e, 'handler');
       }

@@ -34,6 +34,7 @@
 import { EventEmitter } from 'node:events';
 import type { RawSocket } from 'raw-socket';
 import type { Machine } from '../mdb/model.js';
+import { syntheticMac, syntheticMachine } from '../mdb/synthetic.js';
 import { BOOTREQUEST, type EncodeInput, MSG, type MessageType, OPT, encodePacket } from './codec.js';
 import { buildIpUdp } from './ip-udp.js';
 import { IP_BROADCAST, type Ip, formatIp, parseIp } from './ipv4.js';
@@ -172,18 +173,7 @@ export function servedMachine(plan: DhcpPlan, machines: Iterable<Machine>, scan 
 export function warmMachines(plan: DhcpPlan, shape: Machine | undefined, count: number): Machine[] {
   const subnet = plan.subnets[0];
   if (!subnet) return [];
-  const base: Machine = shape ?? {
-    hostname: '',
-    aliases: '',
-    ip: '',
-    mac: '',
-    rfs: 0,
-    hfs: 0,
-    mtype: 'user',
-    room: 'other',
-    is_faulty: false,
-    is_faulty_details: '',
-  };
+  const base: Machine = shape ?? syntheticMachine('', '', '');
   const hosts = Math.max(1, 2 ** (32 - subnet.network.prefix) - 2);
   const out: Machine[] = [];
   for (let i = 0; i < count; i++) {
@@ -191,7 +181,7 @@ export function warmMachines(plan: DhcpPlan, shape: Machine | undefined, count: 
       ...base,
       hostname: flat(`gatehouse-warmup-${i}`),
       ip: flat(formatIp(subnet.network.network + 1 + (i % hosts))),
-      mac: flat(macOf(0x5741_0000 + i)),
+      mac: flat(syntheticMac(0x5741_0000 + i)),
     });
   }
   return out;
@@ -203,12 +193,6 @@ export function warmMachines(plan: DhcpPlan, shape: Machine | undefined, count: 
  */
 function flat(s: string): string {
   return Buffer.from(s, 'latin1').toString('latin1');
-}
-
-/** fe:57:xx:xx:xx:xx from a 32-bit number. */
-function macOf(n: number): string {
-  const b = [0xfe, 0x57, (n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 function request(ipxe: boolean, giaddr: Ip, type: MessageType, serverId: Ip): Buffer {
@@ -318,7 +302,7 @@ export class WarmTraffic {
       if (this.aliens > 0) {
         const i = this.round % this.aliens;
         // The twin's lease engine hands the pool out in order: alien i holds start + i.
-        this.exchange(macOf(0x4c49_0000 + i), this.plan.alien.start + i, out);
+        this.exchange(syntheticMac(0x4c49_0000 + i), this.plan.alien.start + i, out);
       }
     }
     return out;

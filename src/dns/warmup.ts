@@ -16,11 +16,13 @@
  * feedback (kept per function, and per creation site for closures) is the real path's.
  */
 import dgram from 'node:dgram';
+import dnsPacket from 'dns-packet';
 import { errorMessage } from '../errors.js';
 import { silentLogger } from '../log.js';
 import type { Machine } from '../mdb/model.js';
+import { syntheticMac, syntheticMachine } from '../mdb/synthetic.js';
+import { asReceived } from '../net/as-received.js';
 import { intToIpv4, parseCidr } from './cidr.js';
-import { RRType } from './constants.js';
 import { DnsEngine } from './engine.js';
 import { type DnsRuntimeConfig, makePolicy } from './policy-config.js';
 import { compileSnapshot } from './snapshot.js';
@@ -51,43 +53,38 @@ const NX_SUFFIX = '-nx';
 function syntheticMachines(cfg: DnsRuntimeConfig, count: number): Machine[] {
   const lan = parseCidr(cfg.network.lan);
   const hosts = Math.max(1, 2 ** (32 - lan.prefix) - 2);
-  return Array.from({ length: count }, (_, i) => ({
-    hostname: `gatehouse-warmup-${i}`,
-    aliases: '',
-    ip: intToIpv4((lan.base + 1 + (i % hosts)) >>> 0),
-    mac: `fe:57:41:52:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`,
-    rfs: 0,
-    hfs: 0,
-    mtype: 'user',
-    room: 'other',
-    is_faulty: false,
-    is_faulty_details: '',
-  }));
+  return Array.from({ length: count }, (_, i) =>
+    syntheticMachine(
+      `gatehouse-warmup-${i}`,
+      intToIpv4((lan.base + 1 + (i % hosts)) >>> 0),
+      syntheticMac(0x4152_0000 + (i & 0xffff)),
+    ),
+  );
 }
 
 /** A stub resolver's query: RD set, one question, an EDNS OPT when `edns` (dig, systemd-resolved). */
-export function encodeQuery(id: number, name: string, qtype: number, edns: boolean): Buffer {
-  const labels = name.split('.').filter((l) => l.length > 0);
-  const nameBytes = labels.reduce((n, l) => n + 1 + Buffer.byteLength(l, 'latin1'), 1);
-  const out = Buffer.alloc(12 + nameBytes + 4 + (edns ? 11 : 0));
-  out.writeUInt16BE(id, 0);
-  out.writeUInt16BE(0x0100, 2);
-  out.writeUInt16BE(1, 4);
-  out.writeUInt16BE(edns ? 1 : 0, 10);
-  let pos = 12;
-  for (const l of labels) {
-    out[pos++] = l.length;
-    pos += out.write(l, pos, 'latin1');
-  }
-  out[pos++] = 0;
-  out.writeUInt16BE(qtype, pos);
-  out.writeUInt16BE(1, pos + 2);
-  if (edns) {
-    // Root owner, type OPT, 1232-byte payload, version 0, no options.
-    out.writeUInt16BE(RRType.OPT, pos + 5);
-    out.writeUInt16BE(1232, pos + 7);
-  }
-  return out;
+export function encodeQuery(id: number, name: string, qtype: 'A' | 'AAAA' | 'PTR', edns: boolean): Buffer {
+  return dnsPacket.encode({
+    type: 'query',
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: qtype, name }],
+    // Root owner, 1232-byte payload, version 0, no options.
+    additionals: edns
+      ? [
+          {
+            type: 'OPT',
+            name: '.',
+            udpPayloadSize: 1232,
+            extendedRcode: 0,
+            ednsVersion: 0,
+            flags: 0,
+            flag_do: false,
+            options: [],
+          },
+        ]
+      : [],
+  });
 }
 
 function reverseName(ip: string): string {
@@ -103,12 +100,12 @@ function queriesFor(cfg: DnsRuntimeConfig, machines: readonly Machine[], total: 
     const fqdn = `${m.hostname}.${domain}`;
     const id = (i * PER_MACHINE) & 0xffff;
     const edns = i % 4 === 3;
-    out.push(encodeQuery(id, fqdn, RRType.A, edns));
-    out.push(encodeQuery(id + 1, fqdn, RRType.AAAA, edns));
-    out.push(encodeQuery(id + 2, reverseName(m.ip), RRType.PTR, edns));
+    out.push(encodeQuery(id, fqdn, 'A', edns));
+    out.push(encodeQuery(id + 1, fqdn, 'AAAA', edns));
+    out.push(encodeQuery(id + 2, reverseName(m.ip), 'PTR', edns));
     // Every other machine: an NXDOMAIN, or its A again (a retry: the fast table's hit), mixed case.
-    if (i % 2 === 0) out.push(encodeQuery(id + 3, `${m.hostname}${NX_SUFFIX}.${domain}`, RRType.A, edns));
-    else out.push(encodeQuery(id + 3, fqdn.toUpperCase(), RRType.A, edns));
+    if (i % 2 === 0) out.push(encodeQuery(id + 3, `${m.hostname}${NX_SUFFIX}.${domain}`, 'A', edns));
+    else out.push(encodeQuery(id + 3, fqdn.toUpperCase(), 'A', edns));
   }
   return out.slice(0, total);
 }
@@ -124,13 +121,6 @@ function throwawayEngine(cfg: DnsRuntimeConfig, machines: readonly Machine[], cl
   // No upstreams: a question outside the zones (none is asked) could never be forwarded.
   const policy = makePolicy({ ...cfg, dns: { ...cfg.dns, upstreams: [] } });
   return new DnsEngine(compileSnapshot(zones, 1), policy, undefined, silentLogger);
-}
-
-/** A copy shaped like the Buffers Node's UDP receive path makes (see tftp/warmup.ts asReceived). */
-function asReceived(packet: Buffer): Buffer {
-  const u = new Uint8Array(packet.length);
-  u.set(packet);
-  return Object.setPrototypeOf(u, Buffer.prototype) as Buffer;
 }
 
 /** Sends `queries` to a throwaway server on 127.0.0.1, WINDOW at a time; returns how many were answered. */

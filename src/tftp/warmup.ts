@@ -13,6 +13,7 @@
  * channel code over a stand-in handle: no socket, nothing sent), then `loopbackWarmup` runs a few
  * transfers over real sockets to a client of the same thread on 127.0.0.1 (never off the host).
  */
+import { asReceived } from '../net/as-received.js';
 import dgram from 'node:dgram';
 import { fastChannel, type TransferChannel } from './channel.js';
 import { encodeAck, encodeError } from './codec.js';
@@ -69,16 +70,6 @@ class LoopbackClient {
   receive(packet: Buffer): void {
     this.deliver?.(asReceived(packet), '192.0.2.1', this.port);
   }
-}
-
-/**
- * A copy of `packet` shaped like the Buffers Node's UDP receive path makes (a Uint8Array given
- * Buffer's prototype in C++, not a `FastBuffer`).
- */
-function asReceived(packet: Buffer): Buffer {
-  const u = new Uint8Array(packet.length);
-  u.set(packet);
-  return Object.setPrototypeOf(u, Buffer.prototype) as Buffer;
 }
 
 /** File bytes in a SharedArrayBuffer, as the cache hands them to workers. */

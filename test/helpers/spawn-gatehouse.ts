@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Netns } from './netns.js';
+import { cpuSeconds } from './proc-stat.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -130,24 +131,23 @@ export async function spawnGatehouse(opts: {
   };
 }
 
-/** CPU seconds (user + system, all threads) of `pid`: /proc/<pid>/stat fields 14 and 15. */
-function cpuSeconds(pid: number): number | undefined {
+/** `pid`'s CPU seconds, or undefined once it is gone (the caller's own checks report it). */
+function cpuOf(pid: number): number | undefined {
   try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return cpuSeconds(pid);
   } catch {
-    return undefined; // gone: the caller's own checks report it
+    return undefined;
   }
 }
 
-/** Until the process used under 30 ms of CPU in a 500 ms window (at most 60 s). */
+/** Until the process used under 20 ms of CPU in a 500 ms window (at most 60 s). */
 async function untilSettled(pid: number): Promise<void> {
   const until = Date.now() + 60_000;
-  let before = cpuSeconds(pid);
+  let before = cpuOf(pid);
   while (before !== undefined && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 500));
-    const now = cpuSeconds(pid);
-    if (now === undefined || now - before < 0.03) return;
+    const now = cpuOf(pid);
+    if (now === undefined || now - before < 0.02) return;
     before = now;
   }
 }

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import t from 'tap';
 import { spawnLoopbackGatehouse } from '../helpers/loopback-gatehouse.js';
+import { cpuSeconds } from '../helpers/proc-stat.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -31,12 +32,6 @@ const MAX_RSS_GROWTH_MB = 30;
 function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m![1]);
-}
-
-/** CPU seconds (user + system) the process has used: /proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms. */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function timedGet(port: number, host: string, pathname: string): Promise<{ ms: number; status: number }> {

@@ -25,6 +25,7 @@ import { BootProgress } from '../../boot/progress.js';
 import type { GatehouseConfig } from '../../config/index.js';
 import { silentLogger } from '../../log.js';
 import type { Machine, Switch } from '../../mdb/model.js';
+import { syntheticMac, syntheticMachine } from '../../mdb/synthetic.js';
 import { Metrics } from '../../metrics.js';
 import { HttpServer } from '../server.js';
 import { RegistrationFailed } from './register.js';
@@ -54,32 +55,17 @@ const HOSTS = 2;
 const KNOWN = 12;
 const TRACKED = 8;
 
-/** Locally administered MACs no real machine is expected to have (as the DHCP warm-up's). */
+/** Locally administered MACs no real machine is expected to have (fe:57:41:52:<kind>:<i>). */
 function warmupMac(kind: number, i: number): string {
-  return `fe:57:41:52:${kind.toString(16)}:${i.toString(16).padStart(2, '0')}`;
-}
-
-function machine(hostname: string, aliases: string, ip: string, mac: string): Machine {
-  return {
-    hostname,
-    aliases,
-    ip,
-    mac,
-    rfs: 0,
-    hfs: 0,
-    mtype: 'user',
-    room: 'other',
-    is_faulty: false,
-    is_faulty_details: '',
-  };
+  return syntheticMac(0x4152_0000 + kind * 256 + i);
 }
 
 /** Registered machines and their RFS (TEST-NET-1 addresses, RFC 5737): `/boot/` answers `boot`. */
 const MACHINES: readonly Machine[] = [
   ...Array.from({ length: KNOWN }, (_, i) =>
-    machine(`gatehouse-warmup-${i}`, '', `192.0.2.${10 + i}`, warmupMac(0x4d, i)),
+    syntheticMachine(`gatehouse-warmup-${i}`, `192.0.2.${10 + i}`, warmupMac(0x4d, i)),
   ),
-  machine('gatehouse-warmup-rfs', 'rfs0,rhfs0', '192.0.2.2', warmupMac(0x4f, 0)),
+  syntheticMachine('gatehouse-warmup-rfs', '192.0.2.2', warmupMac(0x4f, 0), 'rfs0,rhfs0'),
 ];
 const SWITCHES: readonly Switch[] = [
   { name: 'gatehouse-warmup', chassis: warmupMac(0x4f, 1), room: 'other', rfs: 0, hfs: 0 },
