@@ -11,7 +11,9 @@ execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc
   cwd: root,
 });
 const args = process.argv.slice(2);
-const child = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'serve', ...(args.length ? args : [])], {
+// Node started as production starts it: the flags of src/runtime-flags.ts (why: there).
+const { SERVE_NODE_FLAGS } = await import(path.join(root, 'dist/runtime-flags.js'));
+const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, path.join(root, 'dist/cli/main.js'), 'serve', ...args], {
   stdio: 'inherit',
   cwd: root,
 });

@@ -16,7 +16,7 @@ step() { # name, command...
   if "$@"; then passed=$((passed + 1)); echo "ok - $name"; else failed=$((failed + 1)); echo "not ok - $name"; fi
 }
 step "typecheck (tsc --noEmit)" npx tsc -p tsconfig.json --noEmit
-step "build (tsc)" npx tsc -p tsconfig.build.json
+step "build (tsc)" npm run -s build
 step "lint (biome)" npx biome lint src test bench scripts
 
 npx tap --reporter=tap "$@" 2>&1 | tee "$log"

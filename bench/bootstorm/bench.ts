@@ -54,6 +54,8 @@ export interface BenchOptions {
   gatehouseTsx?: boolean;
   /** Extra node flags for Gatehouse only (profiling: `--cpu-prof --cpu-prof-dir=…`). */
   gatehouseNodeArgs?: string[];
+  /** Node without the production flags of src/runtime-flags.ts (`--gatehouse-bare-node`). */
+  gatehouseBareNode?: boolean;
   /**
    * Seconds every server sits idle after its start before the storm (default 0: as soon as it
    * is quiet). A real gateway starts hours before the morning's storm; V8 may have discarded
@@ -314,7 +316,10 @@ export async function runBench(opts: BenchOptions, onCleanup?: (c: Cleanup) => v
     ...opts.servers.flatMap((s) => tools[s]),
   ]);
   if (missing) throw new Error(`bench/bootstorm: ${missing}`);
-  const gatehouse: GatehouseLaunch = { nodeArgs: opts.gatehouseNodeArgs ?? [] };
+  const gatehouse: GatehouseLaunch = {
+    nodeArgs: opts.gatehouseNodeArgs ?? [],
+    bareNode: opts.gatehouseBareNode ?? false,
+  };
   if (opts.servers.includes('gatehouse') && !opts.gatehouseTsx) {
     opts.log?.('building Gatehouse (tsc → bench/out/bootstorm-dist) …');
     gatehouse.builtMain = buildProduction('bootstorm-dist');

@@ -47,11 +47,13 @@ export interface StackContext {
 /**
  * `builtMain`: the production build's cli/main.js (bench/build.ts), what the systemd unit runs;
  * undefined runs src/ under tsx (the loader's own cost and ~35 MB more memory). `nodeArgs`:
- * extra node flags for profiling (`--cpu-prof`, `--perf-basic-prof`).
+ * extra node flags for profiling (`--cpu-prof`, `--perf-basic-prof`). `bareNode`: start Node
+ * without the flags production starts it with (src/runtime-flags.ts), to measure what they buy.
  */
 export interface GatehouseLaunch {
   builtMain?: string;
   nodeArgs: string[];
+  bareNode?: boolean;
 }
 
 export interface RunningStack {
@@ -221,6 +223,7 @@ async function startGatehouse(ctx: StackContext): Promise<RunningStack> {
     startTimeoutMs: 90_000,
     ...(ctx.gatehouse.builtMain ? { builtMain: ctx.gatehouse.builtMain } : {}),
     nodeArgs: ctx.gatehouse.nodeArgs,
+    launch: ctx.gatehouse.bareNode ? 'bare' : 'flags',
   });
   const group = new CpuGroup(`bootstorm-gatehouse`, gh.proc.pid);
   await waitListening(ctx, 'gatehouse', () =>

@@ -5,6 +5,7 @@
  *   node --import tsx bench/bootstorm/run.ts --n 1000 [--rate 250] [--loss 3] [--busy 50]
  *        [--servers gatehouse,dnsmasq,kea] [--runs 1] [--csv out.csv] [--prefix sbst]
  *        [--gatehouse-tsx] [--gatehouse-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--idle-before S]
+ *        [--gatehouse-bare-node]   (Node without the production flags of src/runtime-flags.ts)
  *   Gatehouse runs from the production build (tsc into bench/out/bootstorm-dist), as the
  *   systemd unit runs it; --gatehouse-tsx runs src/ under tsx instead.
  *   node --import tsx bench/bootstorm/run.ts --interface eth1 --n 200 [--machines FILE] ...
@@ -67,6 +68,7 @@ const storms = iface
         prefix: arg('prefix', 'sbst'),
         gatehouseTsx: process.argv.includes('--gatehouse-tsx'),
         gatehouseNodeArgs: arg('gatehouse-node-args', '').split(' ').filter(Boolean),
+        gatehouseBareNode: process.argv.includes('--gatehouse-bare-node'),
         log: (l) => console.error(l),
       },
       (c) => {

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-memory-reducer
+// The shebang's flag is src/runtime-flags.ts SERVE_NODE_FLAGS (why: there); `env -S` splits it.
 import { errorMessage, isGatehouseError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { UsageError, resolveCommand } from './args.js';

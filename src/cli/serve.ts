@@ -1,6 +1,7 @@
 import { Gatehouse } from '../app.js';
 import { errorMessage } from '../errors.js';
 import { createLogger } from '../log.js';
+import { missingServeNodeFlags } from '../runtime-flags.js';
 import { demoTftpRoot, ensureDemoTftpRoot } from '../tftp/demo-root.js';
 import { parseArgs } from './args.js';
 import { configSource, loadConfig } from './config-source.js';
@@ -16,6 +17,13 @@ export const serve: CommandRun = async (argv, io) => {
   // Embedded defaults must be ready on a fresh clone: a demo TFTP root in the data folder.
   if (!file) config.tftp.root = demoTftpRoot(config.dataDir);
   const logger = createLogger({ level: config.log.level });
+  const missingFlags = missingServeNodeFlags();
+  if (missingFlags.length > 0)
+    logger.warn('serve.node_flags_missing', {
+      missing: missingFlags,
+      effect: 'the start-up warm-ups are undone by the first idle GCs; a boot storm after an idle wait meets cold code',
+      fix: `start node with ${missingFlags.join(' ')} (docs/operations.md §3), or run the gatehouse binary itself`,
+    });
   if (!file) ensureDemoTftpRoot(config.tftp.root);
   const app = await Gatehouse.start({ config, logger });
   writeServerLock(config.dataDir, { pid: process.pid, http: app.http.addresses()[0]! });

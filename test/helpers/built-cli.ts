@@ -27,17 +27,11 @@ export function builtCli(): string {
     !fs.existsSync(builtCliPath) ||
     fs.statSync(builtCliPath).mtimeMs < newestMtime(path.join(repoRoot, 'src'));
   if (stale()) {
-    execFileSync(
-      'flock',
-      [
-        path.join(os.tmpdir(), 'gatehouse-build.lock'),
-        process.execPath,
-        path.join(repoRoot, 'node_modules/typescript/bin/tsc'),
-        '-p',
-        'tsconfig.build.json',
-      ],
-      { cwd: repoRoot, stdio: 'inherit' },
-    );
+    // `npm run build`, as docs/operations.md installs it (tsc, then the CLI made executable).
+    execFileSync('flock', [path.join(os.tmpdir(), 'gatehouse-build.lock'), 'npm', 'run', '-s', 'build'], {
+      cwd: repoRoot,
+      stdio: 'inherit',
+    });
   }
   return builtCliPath;
 }

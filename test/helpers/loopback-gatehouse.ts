@@ -9,6 +9,9 @@ export interface LoopbackOptions {
   dns?: string;
   /** Top-level lines added to the configuration: `log: { level: warn }`. */
   extra?: string[];
+  /** Run the built CLI (instead of src/ under tsx) and how Node is started (spawnGatehouse). */
+  builtMain?: string;
+  launch?: 'flags' | 'bare' | 'shebang';
 }
 
 export interface LoopbackGatehouse extends SpawnedGatehouse {
@@ -45,7 +48,13 @@ export async function spawnLoopbackGatehouse(
     ...(opts.extra ?? []),
     '',
   ].join('\n');
-  const gh = await spawnGatehouse({ configYaml, dir, startTimeoutMs: 60_000 });
+  const gh = await spawnGatehouse({
+    configYaml,
+    dir,
+    startTimeoutMs: 60_000,
+    builtMain: opts.builtMain,
+    launch: opts.launch,
+  });
   const httpAddr = /http (\S+)/.exec(gh.stdout[0]!)![1]!.replace(/,$/, '');
   return {
     ...gh,

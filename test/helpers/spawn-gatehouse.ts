@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVE_NODE_FLAGS } from '../../src/runtime-flags.js';
 import type { Netns } from './netns.js';
 import { cpuSeconds } from './proc-stat.js';
 
@@ -32,6 +33,12 @@ export async function spawnGatehouse(opts: {
   /** Extra node flags (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
   /**
+   * How Node is started: `flags` (default) runs `node <SERVE_NODE_FLAGS> …` as the systemd unit
+   * does; `bare` runs `node …` without them; `shebang` executes `builtMain` itself, as the
+   * installed `gatehouse` binary runs (its shebang gives the flags).
+   */
+  launch?: 'flags' | 'bare' | 'shebang';
+  /**
    * Resolve only once the process has settled after its start (default true): the start-up
    * warm-ups (DHCP, TFTP, DNS, netboot HTTP; several seconds of CPU, docs/operations.md §9) run
    * after the listening line, and a test that measures latency, CPU or memory must not measure
@@ -42,10 +49,20 @@ export async function spawnGatehouse(opts: {
   const configFile = path.join(opts.dir, 'gatehouse.yml');
   fs.writeFileSync(configFile, opts.configYaml);
   const main = opts.builtMain ? [opts.builtMain] : ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts')];
-  const args = [...(opts.nodeArgs ?? []), ...main, 'serve', '--config', configFile];
+  const launch = opts.launch ?? 'flags';
+  if (launch === 'shebang' && !opts.builtMain) throw new Error('launch: shebang needs builtMain');
+  const serveArgs = ['serve', '--config', configFile];
+  // Node's flags as production starts it (src/runtime-flags.ts), then the caller's.
+  const [cmd, args] =
+    launch === 'shebang'
+      ? [opts.builtMain!, serveArgs]
+      : [
+          process.execPath,
+          [...(launch === 'flags' ? SERVE_NODE_FLAGS : []), ...(opts.nodeArgs ?? []), ...main, ...serveArgs],
+        ];
   const proc = opts.netns
-    ? opts.netns.spawn(process.execPath, args, { cwd: repoRoot })
-    : (await import('node:child_process')).spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    ? opts.netns.spawn(cmd, args, { cwd: repoRoot })
+    : (await import('node:child_process')).spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   const stdout: string[] = [];
   const waiters = new Set<{ pred: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }>();
