@@ -11,12 +11,15 @@ import { serviceFactories } from './services.js';
 import { allMigrations } from './migrations.js';
 import { Store } from './store/index.js';
 import { VERSION } from './version.js';
+import { WarmKeeper, type WarmKeeperOptions } from './warm-keeper.js';
 
 export interface StartOptions {
   config: GatehouseConfig;
   logger?: Logger;
   /** Extra service factories (tests), started after the built-in ones. */
   extraServices?: Array<(ctx: ServiceContext) => Service | undefined | Promise<Service | undefined>>;
+  /** The warm keeper's timings (src/warm-keeper.ts defaults; tests shorten them). */
+  warmKeeper?: Pick<WarmKeeperOptions, 'quietMs' | 'minIntervalMs' | 'idleCpuShare'>;
 }
 
 /**
@@ -27,6 +30,7 @@ export class Gatehouse {
   readonly defaultRoutes = new PrefixRouter();
   private readonly services: Service[] = [];
   private stopping = false;
+  private warmKeeper: WarmKeeper | undefined;
 
   private constructor(
     public config: GatehouseConfig,
@@ -60,6 +64,16 @@ export class Gatehouse {
       throw e;
     }
     for (const s of app.services) s.afterStart?.();
+    if (app.services.some((s) => s.rewarm)) {
+      app.warmKeeper = new WarmKeeper({
+        ...opts.warmKeeper,
+        logger: logger.child({ part: 'warmup' }),
+        rewarm: async () => {
+          for (const s of app.services) if (!app.stopping) await s.rewarm?.();
+        },
+      });
+      app.warmKeeper.start();
+    }
     logger.info('gatehouse.started', { version: VERSION, http: http.addresses(), dataDir: config.dataDir });
     return app;
   }
@@ -109,6 +123,7 @@ export class Gatehouse {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.warmKeeper?.stop();
     await this.http.close();
     for (const s of [...this.services].reverse()) {
       try {

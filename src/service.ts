@@ -33,6 +33,11 @@ export interface Service {
    * must not delay the start (the netboot HTTP warm-up). Not awaited.
    */
   afterStart?(): void;
+  /**
+   * Runs the service's start-up warm-up again, on this thread only (src/warm-keeper.ts: after a
+   * full GC threw warmed code away while the appliance was idle). Resolves when it is over.
+   */
+  rewarm?(): Promise<void>;
   /** undefined when ready, otherwise why not (listed by /readyz). */
   notReady?(): string | undefined;
 }

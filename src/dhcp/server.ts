@@ -315,6 +315,11 @@ export class DhcpServer implements Service {
     return this.warming;
   }
 
+  rewarm(): Promise<void> {
+    if (!this.stopping) this.warming = this.warming.then(() => this.warmUp());
+    return this.warming;
+  }
+
   /**
    * See warmup.ts. Runs after the sockets are open, in slices with the event loop free between
    * them, so a request that arrives meanwhile waits one slice (a few ms), not the whole warm-up

@@ -197,6 +197,12 @@ export class DnsService implements Service {
     return this.warming;
   }
 
+  /** With UDP workers the answer path is theirs (their own heaps): nothing to do here. */
+  rewarm(): Promise<void> {
+    if (!this.stopped && !this.pool) this.warming = this.warming.then(() => this.warmUp(this.runtime()));
+    return this.warming;
+  }
+
   /**
    * `dns.warmupQueries` synthetic queries through the UDP answer path (warmup.ts), where UDP is
    * answered: each worker runs its own, or this process. One `dns.warmed_up` line; a failure

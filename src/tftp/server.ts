@@ -181,7 +181,7 @@ export class TftpServer {
     this.started = true;
     // After the sockets: a request arriving meanwhile is served (a worker still warming up takes
     // transfers between its slices), not refused.
-    this.warming = this.warmUp(true);
+    this.warming = this.warmUp({ transfers: true, requests: this.cfg.warmupRequests });
   }
 
   /** Resolves once the start-up warm-up is over (tests, the cold-start bench). */
@@ -190,17 +190,31 @@ export class TftpServer {
   }
 
   /**
+   * The main thread's request path only: the transfer workers are other heaps, which an idle
+   * appliance does not collect.
+   */
+  rewarm(): Promise<void> {
+    if (!this.stopped)
+      // Twice the start's requests: after its code was thrown away, V8 counts handleRequest's
+      // heat from zero and the start's 1000 did not get it compiled again (test/warmup).
+      this.warming = this.warming.then(() =>
+        this.warmUp({ transfers: false, requests: 2 * this.cfg.warmupRequests }),
+      );
+    return this.warming;
+  }
+
+  /**
    * Starts the kept workers (`tftp.warmWorkers`), each running `warmupTransfers` synthetic
    * transfers (warmup.ts); with `workers: 1` the main thread runs them itself, in slices. At
-   * start (`requests`), the main thread meanwhile handles `warmupRequests` synthetic requests
+   * start, the main thread meanwhile handles `requests` (`warmupRequests`) synthetic requests
    * (request-warmup.ts). One `tftp.warmed_up` line. A failure costs only the warm-up:
    * transfers run as before.
    */
-  private async warmUp(requests = false): Promise<void> {
-    const { warmWorkers, warmupTransfers, warmupRequests } = this.cfg;
+  private async warmUp(parts = { transfers: true, requests: 0 }): Promise<void> {
+    const { warmWorkers, warmupTransfers } = this.cfg;
     const [reports, req] = await Promise.all([
-      this.warmTransfers(warmWorkers, warmupTransfers),
-      requests ? this.warmRequests(warmupRequests) : undefined,
+      parts.transfers ? this.warmTransfers(warmWorkers, warmupTransfers) : [],
+      this.warmRequests(parts.requests),
     ]);
     if (this.stopped || (reports.length === 0 && req === undefined)) return;
     const failed = reports.find((r) => r.error !== undefined);

@@ -27,6 +27,10 @@ export class TftpService implements Service {
     return this.server.stop();
   }
 
+  rewarm(): Promise<void> {
+    return this.server.rewarm();
+  }
+
   reload(config: GatehouseConfig): void {
     this.server.reload(config.tftp);
   }

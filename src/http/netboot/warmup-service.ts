@@ -31,6 +31,11 @@ export class HttpWarmupService implements Service {
     return this.warming;
   }
 
+  rewarm(): Promise<void> {
+    if (!this.stopping) this.warming = this.warming.then(() => this.warmUp());
+    return this.warming;
+  }
+
   private async warmUp(): Promise<void> {
     const exchanges = this.ctx.config.http.warmupExchanges;
     try {

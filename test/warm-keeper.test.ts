@@ -1,0 +1,116 @@
+/**
+ * The warm keeper (src/warm-keeper.ts): after a full GC it re-runs the warm-ups once the process
+ * has been idle for `quietMs`, never while busy, at most once per `minIntervalMs`, and not after
+ * stop. Timings are shortened; the process CPU is the test's own counter.
+ */
+import t from 'tap';
+import { createMemoryLogger } from '../src/log.js';
+import { WarmKeeper } from '../src/warm-keeper.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function keeper(opts: { minIntervalMs?: number } = {}) {
+  let cpuMicros = 0;
+  let busy = false;
+  let rewarms = 0;
+  const logger = createMemoryLogger('info');
+  const k = new WarmKeeper({
+    logger,
+    quietMs: 40,
+    idleCpuShare: 0.05,
+    minIntervalMs: opts.minIntervalMs ?? 0,
+    // A busy process: a full second of CPU between any two readings.
+    cpuMicros: () => (cpuMicros += busy ? 1e6 : 0),
+    rewarm: async () => {
+      rewarms++;
+    },
+  });
+  return {
+    k,
+    logger,
+    rewarms: () => rewarms,
+    setBusy: (b: boolean) => {
+      busy = b;
+    },
+  };
+}
+
+t.test('nothing happens without a full GC', async (t) => {
+  const h = keeper();
+  h.k.start();
+  t.teardown(() => h.k.stop());
+  await sleep(120);
+  t.equal(h.rewarms(), 0);
+});
+
+t.test('a full GC on an idle appliance: one re-warm after quietMs, one line saying why', async (t) => {
+  const h = keeper();
+  t.teardown(() => h.k.stop());
+  h.k.fullGc();
+  h.k.fullGc();
+  await sleep(10);
+  t.equal(h.rewarms(), 0, 'not before quietMs');
+  await sleep(80);
+  await h.k.rewarmed();
+  t.equal(h.rewarms(), 1, 'one re-warm for both GCs');
+  const line = h.logger.records.find((l) => l.event === 'warmup.rewarmed');
+  t.equal(line?.fullGcs, 2);
+  t.equal(line?.reason, 'full GC while idle');
+});
+
+t.test('while the appliance is busy (a storm), the re-warm waits until it is idle', async (t) => {
+  const h = keeper();
+  t.teardown(() => h.k.stop());
+  h.setBusy(true);
+  h.k.fullGc();
+  await sleep(150);
+  t.equal(h.rewarms(), 0, 'not while busy');
+  h.setBusy(false);
+  await sleep(120);
+  await h.k.rewarmed();
+  t.equal(h.rewarms(), 1, 'once idle');
+});
+
+t.test('at most one re-warm per minIntervalMs', async (t) => {
+  const h = keeper({ minIntervalMs: 300 });
+  t.teardown(() => h.k.stop());
+  h.k.fullGc();
+  await sleep(90);
+  t.equal(h.rewarms(), 1);
+  h.k.fullGc();
+  await sleep(120);
+  t.equal(h.rewarms(), 1, 'the second GC waits for the interval');
+  await sleep(400);
+  await h.k.rewarmed();
+  t.equal(h.rewarms(), 2, 'then re-warms');
+});
+
+t.test('a failed re-warm is one warning; stop cancels a pending one', async (t) => {
+  const logger = createMemoryLogger('info');
+  const k = new WarmKeeper({
+    logger,
+    quietMs: 20,
+    minIntervalMs: 0,
+    cpuMicros: () => 0,
+    rewarm: () => Promise.reject(new Error('no loopback')),
+  });
+  k.fullGc();
+  await sleep(60);
+  await k.rewarmed();
+  t.match(
+    logger.records.find((l) => l.event === 'warmup.rewarm_failed'),
+    { error: /no loopback/ },
+  );
+  let after = 0;
+  const k2 = new WarmKeeper({
+    logger,
+    quietMs: 20,
+    minIntervalMs: 0,
+    cpuMicros: () => 0,
+    rewarm: async () => void after++,
+  });
+  k2.fullGc();
+  k2.stop();
+  await sleep(60);
+  t.equal(after, 0);
+});
