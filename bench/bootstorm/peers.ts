@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { renderBootstrap } from '../../src/http/netboot/bootstrap.js';
 import type { Netns } from '../../test/helpers/netns.js';
+import { SERVE_NODE_FLAGS } from '../../src/runtime-flags.js';
 import { repoRoot, spawnGatehouse } from '../../test/helpers/spawn-gatehouse.js';
 import {
   BOOT_FILE,
@@ -250,6 +251,8 @@ async function startGatehouse(ctx: StackContext): Promise<RunningStack> {
       const jitLog = process.env.BOOTSTORM_JIT_LOG;
       if (traced && jitLog) fs.writeFileSync(jitLog, `${gh.stdout.slice(quietMark).join('\n')}\n`);
       return [
+        // How Node was started: a storm after an idle wait depends on it (src/runtime-flags.ts).
+        ctx.gatehouse.bareNode ? 'bare node' : `node ${SERVE_NODE_FLAGS.join(' ')}`,
         `${infoLines} info lines logged`,
         ...[...counts].map(([k, n]) => `${n} × ${k}`),
         ...(traced ? describeJit(summarizeJit(gh.stdout.slice(quietMark))) : []),

@@ -4,6 +4,7 @@
  * UDP socket. It exits when the main process goes away.
  */
 import { createLogger } from '../log.js';
+import { WarmKeeper } from '../warm-keeper.js';
 import { DnsEngine } from './engine.js';
 import { Forwarder } from './forwarder.js';
 import { makePolicy, upstreamsOf } from './policy-config.js';
@@ -47,10 +48,18 @@ async function handle(m: ToWorker): Promise<void> {
       send({ type: 'ready', addresses: udp.addresses() });
       if (m.cfg.dns.warmupQueries > 0) {
         // The zones arrive structured-cloned here: the warm-up's are cloned alike (warmup.ts).
-        const report = await warmAnswerPath(m.cfg, m.cfg.dns.warmupQueries, { cloned: true }).catch(
-          (e: unknown) => ({ queries: 0, ms: 0, error: (e as Error).message }),
-        );
+        const warm = () => warmAnswerPath(m.cfg, m.cfg.dns.warmupQueries, { cloned: true });
+        const report = await warm().catch((e: unknown) => ({ queries: 0, ms: 0, error: (e as Error).message }));
         send({ type: 'warmed', report });
+        // This process answers the LAN's DNS all night: its own full GCs are the keeper's
+        // business here (src/warm-keeper.ts; the main process's keeper sees only its heap).
+        new WarmKeeper({
+          logger,
+          rewarm: async () => {
+            const again = await warm();
+            if (again.error) throw new Error(again.error);
+          },
+        }).start();
       }
       return;
     }
