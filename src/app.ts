@@ -65,8 +65,14 @@ export class Gatehouse {
     }
     for (const s of app.services) s.afterStart?.();
     if (app.services.some((s) => s.rewarm)) {
+      const rewarms = metrics.counter(
+        'gatehouse_warmup_rewarms_total',
+        'Start-up warm-ups run again after a full GC while idle (src/warm-keeper.ts), by outcome',
+        ['outcome'],
+      );
       app.warmKeeper = new WarmKeeper({
         ...opts.warmKeeper,
+        counted: (outcome) => rewarms.inc({ outcome }),
         logger: logger.child({ part: 'warmup' }),
         rewarm: async () => {
           for (const s of app.services) if (!app.stopping) await s.rewarm?.();

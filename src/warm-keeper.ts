@@ -26,6 +26,8 @@ export interface WarmKeeperOptions {
   minIntervalMs?: number;
   /** Process CPU time so far, in µs (process.cpuUsage by default; tests give their own). */
   cpuMicros?: () => number;
+  /** Told of each re-warm's outcome (the appliance counts them in a metric). */
+  counted?: (outcome: 'done' | 'failed') => void;
 }
 
 export class WarmKeeper {
@@ -105,17 +107,21 @@ export class WarmKeeper {
     this.fullGcs = 0;
     this.lastRewarmAt = now;
     this.running = this.opts.rewarm().then(
-      () =>
+      () => {
+        this.opts.counted?.('done');
         this.opts.logger.info('warmup.rewarmed', {
           reason: 'full GC while idle',
           fullGcs,
           rewarmMs: Math.round(performance.now() - now),
-        }),
-      (e: unknown) =>
+        });
+      },
+      (e: unknown) => {
+        this.opts.counted?.('failed');
         this.opts.logger.warn('warmup.rewarm_failed', {
           error: errorMessage(e),
           effect: 'the next boot storm may run slower code; nothing else is affected',
-        }),
+        });
+      },
     );
   }
 }

@@ -19,9 +19,11 @@ function keeper(opts: { minIntervalMs?: number } = {}) {
   let cpuMicros = 0;
   let busy = false;
   let rewarms = 0;
+  const outcomes: string[] = [];
   const logger = createMemoryLogger('info');
   const k = new WarmKeeper({
     logger,
+    counted: (o) => outcomes.push(o),
     quietMs: 40,
     idleCpuShare: 0.05,
     minIntervalMs: opts.minIntervalMs ?? 0,
@@ -34,6 +36,7 @@ function keeper(opts: { minIntervalMs?: number } = {}) {
   return {
     k,
     logger,
+    outcomes,
     rewarms: () => rewarms,
     setBusy: (b: boolean) => {
       busy = b;
@@ -63,6 +66,7 @@ t.test('a full GC on an idle appliance: one re-warm after quietMs, one line sayi
   const line = h.logger.records.find((l) => l.event === 'warmup.rewarmed');
   t.equal(line?.fullGcs, 2);
   t.equal(line?.reason, 'full GC while idle');
+  t.same(h.outcomes, ['done'], 'counted once (gatehouse_warmup_rewarms_total)');
 });
 
 t.test('while the appliance is busy (a storm), the re-warm waits until it is idle', async (t) => {
@@ -92,12 +96,14 @@ t.test('at most one re-warm per minIntervalMs', async (t) => {
 
 t.test('a failed re-warm is one warning; stop cancels a pending one', async (t) => {
   const logger = createMemoryLogger('info');
+  const outcomes: string[] = [];
   const k = new WarmKeeper({
     logger,
     quietMs: 20,
     minIntervalMs: 0,
     cpuMicros: () => 0,
     rewarm: () => Promise.reject(new Error('no loopback')),
+    counted: (o) => outcomes.push(o),
   });
   k.fullGc();
   await until(() => logger.records.some((l) => l.event === 'warmup.rewarm_failed'));
@@ -105,6 +111,7 @@ t.test('a failed re-warm is one warning; stop cancels a pending one', async (t) 
     logger.records.find((l) => l.event === 'warmup.rewarm_failed'),
     { error: /no loopback/ },
   );
+  t.same(outcomes, ['failed']);
   let after = 0;
   const k2 = new WarmKeeper({
     logger,
