@@ -26,6 +26,8 @@ export interface WarmKeeperOptions {
   minIntervalMs?: number;
   /** Process CPU time so far, in µs (process.cpuUsage by default; tests give their own). */
   cpuMicros?: () => number;
+  /** A monotonic clock in ms (performance.now by default; tests give their own). */
+  now?: () => number;
   /** Told of each re-warm's outcome (the appliance counts them in a metric). */
   counted?: (outcome: 'done' | 'failed') => void;
 }
@@ -42,11 +44,13 @@ export class WarmKeeper {
   private readonly idleCpuShare: number;
   private readonly minIntervalMs: number;
   private readonly cpuMicros: () => number;
+  private readonly now: () => number;
 
   constructor(private readonly opts: WarmKeeperOptions) {
     this.quietMs = opts.quietMs ?? 30_000;
     this.idleCpuShare = opts.idleCpuShare ?? 0.05;
     this.minIntervalMs = opts.minIntervalMs ?? 10 * 60_000;
+    this.now = opts.now ?? (() => performance.now());
     this.cpuMicros =
       opts.cpuMicros ??
       (() => {
@@ -98,7 +102,7 @@ export class WarmKeeper {
     if (this.stopped || this.fullGcs === 0) return;
     const cpuMs = (this.cpuMicros() - this.cpuMark) / 1000;
     const idle = cpuMs <= this.idleCpuShare * this.quietMs;
-    const now = performance.now();
+    const now = this.now();
     if (!idle || now - this.lastRewarmAt < this.minIntervalMs) {
       this.schedule();
       return;
@@ -112,7 +116,7 @@ export class WarmKeeper {
         this.opts.logger.info('warmup.rewarmed', {
           reason: 'full GC while idle',
           fullGcs,
-          rewarmMs: Math.round(performance.now() - now),
+          rewarmMs: Math.round(this.now() - now),
         });
       },
       (e: unknown) => {

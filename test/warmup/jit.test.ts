@@ -34,23 +34,19 @@ async function probeRun(overrides: object, nodeFlags: string[] = []): Promise<Pr
   return JSON.parse(line) as ProbeResult;
 }
 
-async function statuses(overrides: object): Promise<Record<string, number>> {
-  return (await probeRun(overrides)).status;
-}
-
 const PATHS = ['answerFast', 'TftpServer.handleRequest'];
 
 t.test(
   'after start with the defaults, the DNS answer path and the TFTP request path are compiled by TurboFan',
   async (t) => {
     // The defaults: both warm-ups on.
-    const s = await statuses({});
+    const s = (await probeRun({})).status;
     for (const name of PATHS) t.ok(s[name]! & OPTIMIZED, `${name} optimised (status ${s[name]})`);
   },
 );
 
 t.test('with the warm-ups off, nothing has compiled them yet', async (t) => {
-  const s = await statuses({ dns: { warmupQueries: 0 }, tftp: { warmupRequests: 0 } });
+  const s = (await probeRun({ dns: { warmupQueries: 0 }, tftp: { warmupRequests: 0 } })).status;
   for (const name of PATHS) t.notOk(s[name]! & OPTIMIZED, `${name} not optimised (status ${s[name]})`);
 });
 
@@ -70,5 +66,6 @@ t.test('once the appliance is idle after those GCs, the warm keeper compiles the
   const rewarmed = warmed.find((l) => l.event === 'warmup.rewarmed');
   t.ok(rewarmed, 'one warmup.rewarmed line');
   t.ok(Number(rewarmed?.fullGcs) >= 1, `it counted the full GCs (${rewarmed?.fullGcs})`);
-  for (const name of PATHS) t.ok(status[name]! & OPTIMIZED, `${name} optimised again (status ${status[name]})`);
+  for (const name of PATHS)
+    t.ok(status[name]! & OPTIMIZED, `${name} optimised again (status ${status[name]})`);
 });
